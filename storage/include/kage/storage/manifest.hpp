@@ -1,0 +1,72 @@
+#pragma once
+// manifest.json: written last, the commit point of a backup (storage/FORMAT.md).
+#include <boost/system/result.hpp>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace kage::storage {
+
+inline constexpr int format_version = 1;
+
+struct slot_range {
+  int first = 0;
+  int last = 0;  // inclusive
+};
+
+struct topology_node {
+  std::string id;       // CLUSTER node id (40 hex); for a standalone server, its run_id
+  std::string address;  // host:port
+  std::string role;     // "master" | "replica"
+  std::string master_id;  // for replicas
+  std::vector<slot_range> slots;  // masters only
+};
+
+struct shard_object {
+  std::string name;          // object name inside the backup, e.g. "shard-00.resp.zst"
+  std::string master_id;     // the master whose slots this object holds
+  std::string master_address;
+  std::string read_from;     // address actually read (a replica with prefer-replica)
+  std::string read_role;     // "master" | "replica"
+  std::vector<slot_range> slots;
+  std::uint64_t bytes = 0;   // object size in the store (compressed)
+  std::uint64_t uncompressed_bytes = 0;
+  std::uint64_t keys = 0;
+  std::uint64_t vanished = 0;   // keys SCAN returned that were gone before DUMP
+  bool functions = false;       // holds a FUNCTION RESTORE record
+  std::string sha256;           // of the stored (compressed) bytes, lowercase hex
+};
+
+struct manifest {
+  int format = format_version;
+  std::string kind = "logical";  // "logical" (this issue); "snapshot" later
+  std::string id;
+  std::string kage_version;
+  std::string started_at;   // RFC 3339 UTC with milliseconds
+  std::string finished_at;
+  std::string redis_version;
+  bool cluster = true;      // false: a standalone server backed up as one shard
+  std::vector<std::string> patterns;
+  std::vector<topology_node> topology;
+  std::vector<shard_object> objects;
+  // totals
+  std::uint64_t total_keys = 0;
+  std::uint64_t total_bytes = 0;
+  std::uint64_t total_vanished = 0;
+};
+
+std::string to_json(const manifest& m);  // pretty-printed, stable key order
+// Errors carry a message naming the offending field: use parse_manifest_error for the text.
+boost::system::result<manifest> parse_manifest(std::string_view json, std::string* error_message);
+
+// Backup ids are UTC timestamps, sortable as strings: "20261122T021155.123Z".
+std::string make_backup_id(std::int64_t unix_ms);
+std::string rfc3339_ms(std::int64_t unix_ms);
+bool valid_backup_id(std::string_view id) noexcept;  // also guards against path tricks
+
+inline constexpr std::string_view manifest_name = "manifest.json";
+
+}  // namespace kage::storage

@@ -1,0 +1,63 @@
+#pragma once
+// A place backups live: a local directory today, S3 next. Objects are named by keys with '/'
+// separators ("<backup-id>/shard-00.resp.zst"). Every operation either succeeds or throws
+// kage::failure(exit_code::store, message naming the object and what to check).
+#include <boost/asio/awaitable.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace kage::storage {
+
+namespace asio = boost::asio;
+
+// Written through a temporary name; only async_commit makes it visible under its key.
+// Destroying a writer that was not committed removes what it wrote (best effort).
+class object_writer {
+ public:
+  virtual ~object_writer() = default;
+  virtual asio::awaitable<void> async_write(std::string_view bytes) = 0;
+  virtual asio::awaitable<void> async_commit() = 0;
+  virtual asio::awaitable<void> async_abort() = 0;
+  virtual std::uint64_t bytes_written() const noexcept = 0;
+};
+
+class object_reader {
+ public:
+  virtual ~object_reader() = default;
+  // Reads up to buf.size() bytes; returns 0 at the end of the object.
+  virtual asio::awaitable<std::size_t> async_read(std::span<char> buf) = 0;
+  virtual std::uint64_t size() const noexcept = 0;
+};
+
+struct object_info {
+  std::string key;
+  std::uint64_t size = 0;
+};
+
+class store {
+ public:
+  virtual ~store() = default;
+  // Human-readable location, e.g. "/var/backups/redis" or "s3://bucket/prefix".
+  virtual std::string location() const = 0;
+  virtual asio::awaitable<std::unique_ptr<object_writer>> async_create(std::string key) = 0;
+  // Throws failure(store) naming the key when it does not exist.
+  virtual asio::awaitable<std::unique_ptr<object_reader>> async_open(std::string key) = 0;
+  // Every object whose key starts with prefix, sorted by key. Temporary files are not listed.
+  virtual asio::awaitable<std::vector<object_info>> async_list(std::string prefix) = 0;
+  virtual asio::awaitable<void> async_remove(std::vector<std::string> keys) = 0;
+};
+
+// "/path", "file:///path" -> local store (directory created on first write).
+// Anything else (s3://...) -> failure(usage) until the S3 store exists.
+std::unique_ptr<store> open_store(std::string_view location);
+
+// Reads a whole (small) object, e.g. a manifest; refuses objects over max_bytes.
+asio::awaitable<std::string> async_read_all(store& s, std::string key,
+                                            std::size_t max_bytes = 64u << 20);
+
+}  // namespace kage::storage

@@ -1,0 +1,73 @@
+#pragma once
+// kage's effective settings: defaults < config file (YAML) < environment < flags.
+// Every setting has one YAML key, zero or more environment names, one or more flags.
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace kage::cli {
+
+struct settings {
+  std::string command;  // "backup", "restore", "list", "verify", "show", "config", "help", "version"
+
+  // redis.*
+  std::vector<std::string> nodes;        // host:port seeds; REDIS_NODE (comma-separated), --node
+  std::string user;                      // ACL user; REDIS_USER, --user
+  std::optional<std::string> password;   // REDISCLI_AUTH, redis.password, --password-file FILE
+  bool tls = false;                      // --tls; implied by ca/cert/key
+  std::string ca_file;                   // CACERT, --cacert
+  std::string cert_file;                 // TLS_CRT, --cert
+  std::string key_file;                  // TLS_KEY, --key
+  std::string sni;                       // --sni
+  bool insecure = false;                 // --insecure: skip certificate verification
+  int connect_timeout_ms = 5000;         // --connect-timeout (ms)
+  int read_timeout_ms = 30000;           // --read-timeout (ms)
+
+  // backup.*
+  std::vector<std::string> patterns;     // PATTERN (comma-separated), --pattern (repeatable); empty = all
+  int scan_count = 1000;                 // --scan-count
+  int window = 512;                      // --window: pipelined commands in flight per master
+  std::string read_from = "primary";     // --read-from primary|prefer-replica
+  int compression_level = 1;             // --compression-level 1..19
+  std::string location;                  // --to / --from; BACKUP_DIR; store.location
+
+  // restore.*
+  std::string id;                        // --id
+  bool replace = false;                  // --replace
+  bool dry_run = false;                  // --dry-run
+
+  // later issues (parsed and validated now so existing deployments' variables keep working)
+  int schedule_seconds = 0;              // SCHEDULE_TIME
+  std::string s3_endpoint;               // S3_ENDPOINT_URL
+  std::string s3_bucket;                 // S3_BUCKET_NAME
+  std::string nodeconf_file_path;        // NODECONF_FILE_PATH
+  std::string kubeconfig;                // KUBECONFIG
+
+  // output
+  bool json = false;                     // --json
+  bool quiet = false;                    // --quiet: no progress
+  std::string log_level = "info";        // --log-level, KAGE_LOG_LEVEL
+  std::string config_file;               // --config, KAGE_CONFIG
+};
+
+// Thrown for every usage problem: unknown flag, bad value, unknown YAML key, unreadable file.
+// Messages name the source ("kage.yaml:12:3: unknown key 'redis.nodez'", "--window: ...").
+class usage_error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// argv[0] is the program; argv[1] the subcommand. env is the process environment.
+settings load_settings(int argc, const char* const* argv,
+                       const std::map<std::string, std::string>& env);
+
+// YAML text of the effective settings with secrets shown as "<redacted>" (kage config).
+std::string describe_settings(const settings& s);
+
+// Help for one subcommand, or the overview when command is empty or unknown.
+std::string help_text(const std::string& command);
+
+}  // namespace kage::cli
