@@ -1,0 +1,383 @@
+#include <kage/base/error.hpp>
+#include <kage/proto/connection.hpp>
+
+#include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
+
+#include <charconv>
+#include <cstring>
+
+namespace kage::proto {
+
+namespace ssl = asio::ssl;
+using tcp = asio::ip::tcp;
+using clock = std::chrono::steady_clock;
+using boost::system::error_code;
+
+std::string endpoint::address() const {
+  if (host.find(':') != std::string::npos) return "[" + host + "]:" + std::to_string(port);
+  return host + ":" + std::to_string(port);
+}
+
+std::optional<endpoint> endpoint::parse(std::string_view text) {
+  endpoint ep;
+  std::string_view port_text;
+  if (!text.empty() && text.front() == '[') {
+    const auto close = text.find(']');
+    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') {
+      return std::nullopt;
+    }
+    ep.host = std::string(text.substr(1, close - 1));
+    port_text = text.substr(close + 2);
+  } else {
+    const auto colon = text.rfind(':');
+    if (colon == std::string_view::npos) return std::nullopt;
+    ep.host = std::string(text.substr(0, colon));
+    port_text = text.substr(colon + 1);
+  }
+  unsigned port = 0;
+  auto [ptr, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (ep.host.empty() || ec != std::errc{} || ptr != port_text.data() + port_text.size() ||
+      port == 0 || port > 65535) {
+    return std::nullopt;
+  }
+  ep.port = static_cast<std::uint16_t>(port);
+  return ep;
+}
+
+std::shared_ptr<ssl::context> make_tls_context(const tls_config& tls) {
+  auto ctx = std::make_shared<ssl::context>(ssl::context::tls_client);
+  error_code ec;
+  auto must = [&](const char* what, const std::string& file) {
+    if (ec) {
+      fail(exit_code::usage, std::string("cannot load TLS ") + what + " '" + file +
+                                 "': " + ec.message() + "; check the path and that it is PEM");
+    }
+  };
+  ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                   ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+  if (!tls.ca_file.empty()) {
+    ctx->load_verify_file(tls.ca_file, ec);
+    must("CA file (--cacert/CACERT)", tls.ca_file);
+  } else {
+    ctx->set_default_verify_paths(ec);
+    must("system trust store", "default paths");
+  }
+  if (!tls.cert_file.empty()) {
+    ctx->use_certificate_chain_file(tls.cert_file, ec);
+    must("client certificate (--cert/TLS_CRT)", tls.cert_file);
+    ctx->use_private_key_file(tls.key_file, ssl::context::pem, ec);
+    must("client key (--key/TLS_KEY)", tls.key_file);
+  }
+  ctx->set_verify_mode(tls.verify ? ssl::verify_peer : ssl::verify_none);
+  return ctx;
+}
+
+struct connection::impl : std::enable_shared_from_this<impl> {
+  impl(asio::any_io_executor ex, redis_config c, std::shared_ptr<ssl::context> t)
+      : executor(ex), config(std::move(c)), tls_context(std::move(t)), watchdog(ex) {}
+
+  asio::any_io_executor executor;
+  redis_config config;
+  std::shared_ptr<ssl::context> tls_context;
+  std::optional<ssl::stream<tcp::socket>> stream;
+  endpoint remote;
+  bool open = false;
+
+  std::string out;
+  std::string sending;
+
+  std::unique_ptr<char[]> in;
+  std::size_t in_capacity = 0;
+  std::size_t in_begin = 0;
+  std::size_t in_end = 0;
+  std::size_t consume = 0;
+  std::vector<resp_node> nodes;
+
+  // One timer per connection checks the deadline of the operation in progress, so reads in
+  // the hot path only store a time point instead of arming and cancelling a timer each.
+  asio::steady_timer watchdog;
+  clock::time_point deadline = clock::time_point::max();
+  bool timed_out = false;
+  bool watchdog_running = false;
+
+  bool tls() const noexcept { return config.tls.enabled; }
+
+  void arm(std::chrono::milliseconds timeout) { deadline = clock::now() + timeout; }
+  void disarm() { deadline = clock::time_point::max(); }
+
+  error_code map(error_code ec) const {
+    if (timed_out) return make_error_code(errc::timeout);
+    if (ec == asio::error::eof || ec == ssl::error::stream_truncated) {
+      return make_error_code(errc::closed);
+    }
+    return ec;
+  }
+
+  void start_watchdog() {
+    if (watchdog_running) return;
+    watchdog_running = true;
+    asio::co_spawn(executor, run_watchdog(shared_from_this()), [](std::exception_ptr) {});
+  }
+
+  static asio::awaitable<void> run_watchdog(std::shared_ptr<impl> self) {
+    auto period = std::max(std::chrono::milliseconds(20),
+                           std::min(std::chrono::milliseconds(1000),
+                                    std::min(self->config.read_timeout,
+                                             self->config.connect_timeout) / 4));
+    while (self->open) {
+      self->watchdog.expires_after(period);
+      co_await self->watchdog.async_wait(asio::as_tuple(asio::deferred));
+      if (!self->open) break;
+      if (clock::now() >= self->deadline) {
+        self->timed_out = true;
+        error_code ignored;
+        self->stream->lowest_layer().close(ignored);
+        self->open = false;
+      }
+    }
+    self->watchdog_running = false;
+  }
+
+  void close() noexcept {
+    open = false;
+    error_code ignored;
+    if (stream) stream->lowest_layer().close(ignored);
+    watchdog.cancel();
+  }
+
+  template <class Buffers>
+  asio::awaitable<std::tuple<error_code, std::size_t>> write(const Buffers& b) {
+    if (tls()) co_return co_await asio::async_write(*stream, b, asio::as_tuple(asio::deferred));
+    co_return co_await asio::async_write(stream->next_layer(), b, asio::as_tuple(asio::deferred));
+  }
+
+  template <class Buffers>
+  asio::awaitable<std::tuple<error_code, std::size_t>> read_some(const Buffers& b) {
+    if (tls()) co_return co_await stream->async_read_some(b, asio::as_tuple(asio::deferred));
+    co_return co_await stream->next_layer().async_read_some(b, asio::as_tuple(asio::deferred));
+  }
+
+  asio::awaitable<error_code> flush() {
+    if (!open) co_return make_error_code(timed_out ? errc::timeout : errc::closed);
+    while (!out.empty()) {
+      sending.clear();
+      sending.swap(out);
+      arm(config.read_timeout);
+      auto [ec, n] = co_await write(asio::buffer(sending));
+      disarm();
+      if (ec) co_return map(ec);
+    }
+    co_return error_code{};
+  }
+
+  // Makes room for at least one more read; grows up to the bulk cap.
+  error_code reserve_for_read() {
+    if (in_begin == in_end) in_begin = in_end = 0;
+    if (in_end < in_capacity) return {};
+    if (in_begin > 0) {
+      std::memmove(in.get(), in.get() + in_begin, in_end - in_begin);
+      in_end -= in_begin;
+      in_begin = 0;
+      if (in_end < in_capacity) return {};
+    }
+    const std::size_t cap_limit = config.limits.max_bulk + 64 * 1024;
+    if (in_capacity >= cap_limit) return make_error_code(errc::too_large);
+    std::size_t grown = std::min(cap_limit, std::max<std::size_t>(64 * 1024, in_capacity * 2));
+    auto bigger = std::make_unique<char[]>(grown);
+    std::memcpy(bigger.get(), in.get(), in_end);
+    in = std::move(bigger);
+    in_capacity = grown;
+    return {};
+  }
+
+  // A large value makes the buffer grow; give the memory back once it is drained.
+  void maybe_shrink() {
+    constexpr std::size_t keep = 256 * 1024;
+    const std::size_t used = in_end - in_begin;
+    if (in_capacity > 4 * 1024 * 1024 && used <= keep) {
+      auto smaller = std::make_unique<char[]>(keep);
+      std::memcpy(smaller.get(), in.get() + in_begin, used);
+      in = std::move(smaller);
+      in_capacity = keep;
+      in_begin = 0;
+      in_end = used;
+    }
+  }
+
+  asio::awaitable<error_code> read(std::span<const resp_node>& result) {
+    in_begin += consume;
+    consume = 0;
+    maybe_shrink();
+    for (;;) {
+      nodes.clear();
+      auto parsed = parse_reply(std::string_view(in.get() + in_begin, in_end - in_begin), nodes,
+                                config.limits);
+      if (parsed) {
+        consume = *parsed;
+        result = nodes;
+        co_return error_code{};
+      }
+      if (parsed.error() != make_error_code(errc::needs_more)) co_return parsed.error();
+      if (!out.empty()) {
+        if (auto ec = co_await flush()) co_return ec;
+      }
+      if (!open) co_return make_error_code(timed_out ? errc::timeout : errc::closed);
+      if (auto ec = reserve_for_read()) co_return ec;
+      arm(config.read_timeout);
+      auto [ec, n] = co_await read_some(asio::buffer(in.get() + in_end, in_capacity - in_end));
+      disarm();
+      if (ec) co_return map(ec);
+      in_end += n;
+    }
+  }
+};
+
+connection::connection(asio::any_io_executor ex, redis_config config,
+                       std::shared_ptr<ssl::context> tls_context)
+    : impl_(std::make_shared<impl>(ex, std::move(config), std::move(tls_context))) {}
+
+connection::~connection() { impl_->close(); }
+
+std::string describe_transport_error(const endpoint& remote, const error_code& ec) {
+  const std::string where = remote.address();
+  if (ec == make_error_code(errc::timeout)) {
+    return where + " did not answer in time; check that the address is reachable, or raise "
+                   "--connect-timeout/--read-timeout";
+  }
+  if (ec == make_error_code(errc::closed)) return where + " closed the connection";
+  if (ec == asio::error::connection_refused) {
+    return "cannot connect to " + where +
+           ": connection refused; check that Redis is running there and the port is right";
+  }
+  if (ec.category() == asio::error::get_ssl_category() ||
+      ec.category() == ssl::error::get_stream_category()) {
+    return "TLS with " + where + " failed: " + ec.message() +
+           "; check --cacert/--cert/--key and that the server speaks TLS on this port";
+  }
+  return "connection to " + where + " failed: " + ec.message();
+}
+
+asio::awaitable<error_code> connection::async_connect(endpoint remote, std::string& diagnostic) {
+  auto& s = *impl_;
+  s.close();
+  s.remote = remote;
+  s.timed_out = false;
+  s.out.clear();
+  s.in_begin = s.in_end = s.consume = 0;
+  if (s.tls() && !s.tls_context) s.tls_context = make_tls_context(s.config.tls);
+  if (!s.tls_context) s.tls_context = std::make_shared<ssl::context>(ssl::context::tls_client);
+  s.stream.emplace(s.executor, *s.tls_context);
+  s.open = true;
+  s.arm(s.config.connect_timeout);
+  s.start_watchdog();
+
+  tcp::resolver resolver(s.executor);
+  auto [rec, results] = co_await resolver.async_resolve(
+      remote.host, std::to_string(remote.port), asio::as_tuple(asio::deferred));
+  if (rec) {
+    s.disarm();
+    diagnostic = "cannot resolve '" + remote.host + "': " + rec.message() +
+                 "; check the host name in --node/REDIS_NODE";
+    s.close();
+    co_return rec;
+  }
+  auto [cec, ep] = co_await asio::async_connect(s.stream->next_layer(), results,
+                                                asio::as_tuple(asio::deferred));
+  if (cec) {
+    auto ec = s.map(cec);
+    s.disarm();
+    diagnostic = describe_transport_error(remote, ec);
+    s.close();
+    co_return ec;
+  }
+  error_code ignored;
+  s.stream->next_layer().set_option(tcp::no_delay(true), ignored);
+  if (s.tls()) {
+    const std::string name = s.config.tls.sni.empty() ? remote.host : s.config.tls.sni;
+    error_code addr_ec;
+    asio::ip::make_address(name, addr_ec);
+    if (addr_ec) SSL_set_tlsext_host_name(s.stream->native_handle(), name.c_str());
+    if (s.config.tls.verify) s.stream->set_verify_callback(ssl::host_name_verification(name));
+    auto [hec] = co_await s.stream->async_handshake(ssl::stream_base::client,
+                                                    asio::as_tuple(asio::deferred));
+    if (hec) {
+      auto ec = s.map(hec);
+      s.disarm();
+      diagnostic = describe_transport_error(remote, ec);
+      if (s.config.tls.verify) diagnostic += " (certificate verification is on; --insecure turns it off)";
+      s.close();
+      co_return ec;
+    }
+  }
+  s.disarm();
+
+  // AUTH, then a PING that tells "needs a password" apart from "answers".
+  const std::string who = s.config.user.empty() ? "the default user" : "user '" + s.config.user + "'";
+  if (s.config.password) {
+    if (s.config.user.empty()) {
+      append_command(s.out, {"AUTH", *s.config.password});
+    } else {
+      append_command(s.out, {"AUTH", s.config.user, *s.config.password});
+    }
+  }
+  append_command(s.out, {"CLIENT", "SETNAME", s.config.client_name});
+  append_command(s.out, {"PING"});
+  const int replies = s.config.password ? 3 : 2;
+  for (int i = 0; i < replies; ++i) {
+    std::span<const resp_node> r;
+    if (auto ec = co_await s.read(r)) {
+      diagnostic = describe_transport_error(remote, ec);
+      if (s.tls() == false && ec == make_error_code(errc::closed)) {
+        diagnostic += " (if the server requires TLS, pass --tls/--cacert)";
+      }
+      s.close();
+      co_return ec;
+    }
+    if (r.empty() || r[0].type != resp_type::error) continue;
+    const std::string text(r[0].value);
+    const bool is_auth = s.config.password && i == 0;
+    if (is_auth || text.starts_with("NOAUTH") || text.starts_with("WRONGPASS")) {
+      if (text.starts_with("NOAUTH")) {
+        diagnostic = remote.address() + " requires a password (" + text +
+                     "); set REDISCLI_AUTH, --password-file or redis.password";
+      } else if (text.find("without any password configured") != std::string::npos) {
+        diagnostic = remote.address() + " has no password set but kage sent one (" + text +
+                     "); unset REDISCLI_AUTH/redis.password or configure requirepass";
+      } else {
+        diagnostic = "authentication as " + who + " to " + remote.address() + " refused (" +
+                     text + "); check REDISCLI_AUTH, --password-file or redis.password, and --user";
+      }
+      s.close();
+      co_return make_error_code(boost::system::errc::permission_denied);
+    }
+    // CLIENT SETNAME may be refused by ACLs; that is harmless.
+  }
+  co_return error_code{};
+}
+
+std::string& connection::output() noexcept { return impl_->out; }
+
+asio::awaitable<error_code> connection::async_flush() { return impl_->flush(); }
+
+asio::awaitable<error_code> connection::async_read(std::span<const resp_node>& reply) {
+  return impl_->read(reply);
+}
+
+asio::awaitable<reply> connection::async_exec(std::vector<std::string> args) {
+  std::vector<std::string_view> views(args.begin(), args.end());
+  append_command(impl_->out, views);
+  std::span<const resp_node> r;
+  if (auto ec = co_await impl_->read(r)) {
+    fail(exit_code::redis, describe_transport_error(impl_->remote, ec) + " (while sending " +
+                               args.front() + ")");
+  }
+  co_return to_reply(r);
+}
+
+void connection::close() noexcept { impl_->close(); }
+bool connection::is_open() const noexcept { return impl_->open; }
+const endpoint& connection::remote() const noexcept { return impl_->remote; }
+std::size_t connection::buffered_bytes() const noexcept { return impl_->in_capacity; }
+
+}  // namespace kage::proto

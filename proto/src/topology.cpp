@@ -1,0 +1,248 @@
+#include <kage/base/error.hpp>
+#include <kage/proto/topology.hpp>
+
+#include <boost/asio/awaitable.hpp>
+
+#include <algorithm>
+#include <charconv>
+
+namespace kage::proto {
+namespace {
+
+std::vector<std::string_view> split(std::string_view s, char sep) {
+  std::vector<std::string_view> parts;
+  std::size_t start = 0;
+  while (start <= s.size()) {
+    const auto end = s.find(sep, start);
+    if (end == std::string_view::npos) {
+      parts.push_back(s.substr(start));
+      break;
+    }
+    parts.push_back(s.substr(start, end - start));
+    start = end + 1;
+  }
+  return parts;
+}
+
+bool to_int(std::string_view s, int& v) {
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  return ec == std::errc{} && p == s.data() + s.size();
+}
+
+bool valid_slot(int s) { return s >= 0 && s < 16384; }
+
+boost::system::error_code bad() { return make_error_code(errc::protocol_error); }
+
+}  // namespace
+
+std::vector<const node_info*> topology::masters() const {
+  std::vector<const node_info*> out;
+  for (const auto& n : nodes) {
+    if (n.master && !n.slots.empty()) out.push_back(&n);
+  }
+  std::sort(out.begin(), out.end(),
+            [](const node_info* a, const node_info* b) { return a->slots[0].first < b->slots[0].first; });
+  return out;
+}
+
+std::vector<const node_info*> topology::replicas_of(std::string_view master_id) const {
+  std::vector<const node_info*> out;
+  for (const auto& n : nodes) {
+    if (!n.master && n.master_id == master_id) out.push_back(&n);
+  }
+  return out;
+}
+
+const node_info* topology::find(std::string_view id) const {
+  for (const auto& n : nodes) {
+    if (n.id == id) return &n;
+  }
+  return nullptr;
+}
+
+std::array<std::int16_t, 16384> topology::slot_owners() const {
+  std::array<std::int16_t, 16384> owners;
+  owners.fill(-1);
+  const auto ms = masters();
+  for (std::size_t i = 0; i < ms.size(); ++i) {
+    for (const auto& r : ms[i]->slots) {
+      for (int s = r.first; s <= r.last; ++s) owners[s] = static_cast<std::int16_t>(i);
+    }
+  }
+  return owners;
+}
+
+bool topology::covers_all_slots() const {
+  const auto owners = slot_owners();
+  return std::none_of(owners.begin(), owners.end(), [](std::int16_t o) { return o < 0; });
+}
+
+boost::system::result<topology> parse_cluster_nodes(std::string_view text,
+                                                    const endpoint& queried) {
+  topology t;
+  for (auto line : split(text, '\n')) {
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.empty()) continue;
+    auto f = split(line, ' ');
+    if (f.size() < 8) return bad();
+    node_info n;
+    n.id = std::string(f[0]);
+    // ip:port@cport[,hostname]
+    auto addr = f[1].substr(0, f[1].find(','));
+    addr = addr.substr(0, addr.find('@'));
+    const auto colon = addr.rfind(':');
+    if (colon == std::string_view::npos) return bad();
+    int port = 0;
+    if (!to_int(addr.substr(colon + 1), port) || port < 0 || port > 65535) return bad();
+    n.ep.host = std::string(addr.substr(0, colon));
+    n.ep.port = static_cast<std::uint16_t>(port);
+    const auto flags = split(f[2], ',');
+    auto has = [&](std::string_view flag) {
+      return std::find(flags.begin(), flags.end(), flag) != flags.end();
+    };
+    if (n.ep.host.empty() && has("myself")) n.ep.host = queried.host;
+    if (has("myself") && n.ep.port == 0) n.ep.port = queried.port;
+    n.master = has("master");
+    if (!n.master && !has("slave")) continue;  // "noflags" entries in handshake
+    n.healthy = !(has("fail") || has("fail?") || has("handshake") || has("noaddr")) &&
+                f[7] == "connected";
+    if (has("myself")) n.healthy = !has("fail");
+    if (f[3] != "-") n.master_id = std::string(f[3]);
+    for (std::size_t i = 8; i < f.size(); ++i) {
+      if (f[i].empty() || f[i].front() == '[') continue;  // migrating/importing markers
+      slot_range r;
+      const auto dash = f[i].find('-');
+      if (dash == std::string_view::npos) {
+        if (!to_int(f[i], r.first)) return bad();
+        r.last = r.first;
+      } else if (!to_int(f[i].substr(0, dash), r.first) ||
+                 !to_int(f[i].substr(dash + 1), r.last)) {
+        return bad();
+      }
+      if (!valid_slot(r.first) || !valid_slot(r.last) || r.first > r.last) return bad();
+      n.slots.push_back(r);
+    }
+    std::sort(n.slots.begin(), n.slots.end(),
+              [](const slot_range& a, const slot_range& b) { return a.first < b.first; });
+    t.nodes.push_back(std::move(n));
+  }
+  if (t.nodes.empty()) return bad();
+  return t;
+}
+
+boost::system::result<topology> parse_cluster_shards(const reply& r, bool tls) {
+  if (r.type != resp_type::array) return bad();
+  topology t;
+  for (const auto& shard : r.elements) {
+    const reply* slots = shard.find("slots");
+    const reply* nodes = shard.find("nodes");
+    if (!slots || !nodes || nodes->type != resp_type::array) return bad();
+    std::vector<slot_range> ranges;
+    for (std::size_t i = 0; i + 1 < slots->elements.size(); i += 2) {
+      std::int64_t a, b;
+      if (!to_int64(slots->elements[i].value, a) || !to_int64(slots->elements[i + 1].value, b) ||
+          !valid_slot(static_cast<int>(a)) || !valid_slot(static_cast<int>(b)) || a > b) {
+        return bad();
+      }
+      ranges.push_back({static_cast<int>(a), static_cast<int>(b)});
+    }
+    std::sort(ranges.begin(), ranges.end(),
+              [](const slot_range& a, const slot_range& b) { return a.first < b.first; });
+    std::string master_id;
+    std::vector<node_info> members;
+    for (const auto& node : nodes->elements) {
+      node_info n;
+      auto text = [&](std::string_view key) -> std::string {
+        const reply* v = node.find(key);
+        return v ? v->value : std::string();
+      };
+      n.id = text("id");
+      n.ep.host = text("ip");
+      if (n.ep.host.empty()) n.ep.host = text("endpoint");
+      std::int64_t port = 0, tls_port = 0, offset = -1;
+      if (const reply* p = node.find("port")) to_int64(p->value, port);
+      if (const reply* p = node.find("tls-port")) to_int64(p->value, tls_port);
+      if (const reply* p = node.find("replication-offset")) to_int64(p->value, offset);
+      std::int64_t chosen = tls ? (tls_port ? tls_port : port) : (port ? port : tls_port);
+      if (chosen <= 0 || chosen > 65535 || n.id.empty()) return bad();
+      n.ep.port = static_cast<std::uint16_t>(chosen);
+      n.master = text("role") == "master";
+      n.healthy = text("health") == "online";
+      n.replication_offset = offset;
+      if (n.master) {
+        master_id = n.id;
+        n.slots = ranges;
+      }
+      members.push_back(std::move(n));
+    }
+    for (auto& n : members) {
+      if (!n.master) n.master_id = master_id;
+      t.nodes.push_back(std::move(n));
+    }
+  }
+  if (t.nodes.empty()) return bad();
+  return t;
+}
+
+std::map<std::string, std::string> parse_info(std::string_view text) {
+  std::map<std::string, std::string> fields;
+  for (auto line : split(text, '\n')) {
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.empty() || line.front() == '#') continue;
+    const auto colon = line.find(':');
+    if (colon == std::string_view::npos) continue;
+    fields.emplace(std::string(line.substr(0, colon)), std::string(line.substr(colon + 1)));
+  }
+  return fields;
+}
+
+int rdb_version_for(std::string_view v) noexcept {
+  int major = 0, minor = 0;
+  const auto dot = v.find('.');
+  if (dot == std::string_view::npos || !to_int(v.substr(0, dot), major)) return 0;
+  auto rest = v.substr(dot + 1);
+  if (!to_int(rest.substr(0, rest.find('.')), minor)) return 0;
+  if (major > 7 || (major == 7 && minor >= 4)) return 12;
+  if (major == 7 && minor >= 2) return 11;
+  if (major == 7) return 10;
+  if (major == 6) return 9;
+  if (major == 5) return 9;
+  if (major == 4) return 8;
+  return 0;
+}
+
+asio::awaitable<topology> async_load_topology(connection& conn, bool tls) {
+  const std::string where = conn.remote().address();
+  reply shards = co_await conn.async_exec("CLUSTER", "SHARDS");
+  if (!shards.is_error()) {
+    auto t = parse_cluster_shards(shards, tls);
+    if (!t) fail(exit_code::redis, where + " answered CLUSTER SHARDS with a reply kage cannot read");
+    co_return std::move(*t);
+  }
+  if (shards.value.find("cluster support disabled") != std::string::npos) {
+    reply info = co_await conn.async_exec("INFO", "server");
+    if (info.is_error()) fail(exit_code::redis, where + " refused INFO: " + info.value);
+    auto fields = parse_info(info.value);
+    topology t;
+    t.cluster = false;
+    node_info n;
+    n.id = fields["run_id"];
+    n.ep = conn.remote();
+    n.master = true;
+    n.slots = {{0, 16383}};
+    t.nodes.push_back(std::move(n));
+    co_return t;
+  }
+  // Older than 7.0: no CLUSTER SHARDS.
+  reply nodes = co_await conn.async_exec("CLUSTER", "NODES");
+  if (nodes.is_error()) {
+    fail(exit_code::redis, where + " refused CLUSTER SHARDS (" + shards.value +
+                               ") and CLUSTER NODES (" + nodes.value +
+                               "); the user needs the +cluster|shards or +cluster|nodes permission");
+  }
+  auto t = parse_cluster_nodes(nodes.value, conn.remote());
+  if (!t) fail(exit_code::redis, where + " answered CLUSTER NODES with text kage cannot read");
+  co_return std::move(*t);
+}
+
+}  // namespace kage::proto

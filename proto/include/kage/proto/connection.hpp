@@ -1,0 +1,101 @@
+#pragma once
+// One Redis connection over TCP or TLS. Pipelining is the caller's: append any number of
+// commands to output(), then read their replies in order with async_read(); output is flushed
+// whenever a read would otherwise wait, so commands go out in batches.
+#include <kage/proto/resp.hpp>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/system/error_code.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <type_traits>
+#include <string>
+#include <vector>
+
+namespace boost::asio::ssl {
+class context;
+}
+
+namespace kage::proto {
+
+namespace asio = boost::asio;
+
+struct tls_config {
+  bool enabled = false;
+  std::string ca_file;    // empty: the system's trust store
+  std::string cert_file;  // client certificate (mutual TLS), with key_file
+  std::string key_file;
+  std::string sni;        // server name to send and verify; default: the host we connect to
+  bool verify = true;     // off only by an explicit --insecure
+};
+
+struct redis_config {
+  std::string user;                     // ACL user; empty = "default"
+  std::optional<std::string> password;  // none: no AUTH
+  tls_config tls;
+  std::chrono::milliseconds connect_timeout{5000};
+  std::chrono::milliseconds read_timeout{30000};
+  resp_limits limits;
+  std::string client_name = "kage";
+};
+
+struct endpoint {
+  std::string host;
+  std::uint16_t port = 0;
+  std::string address() const;  // "host:port", "[::1]:port"
+  // "host:port" or "[v6]:port"; nullopt when malformed.
+  static std::optional<endpoint> parse(std::string_view text);
+  bool operator==(const endpoint&) const = default;
+};
+
+// Built once per job and shared by its connections. Throws kage::failure(usage) naming the file
+// that cannot be loaded.
+std::shared_ptr<asio::ssl::context> make_tls_context(const tls_config& tls);
+
+class connection {
+ public:
+  connection(asio::any_io_executor ex, redis_config config,
+             std::shared_ptr<asio::ssl::context> tls_context);
+  ~connection();
+  connection(const connection&) = delete;
+  connection& operator=(const connection&) = delete;
+
+  // Connects (connect deadline), handshakes TLS, authenticates, checks the server answers.
+  // On failure, diagnostic holds one sentence saying what went wrong and what to check.
+  asio::awaitable<boost::system::error_code> async_connect(endpoint remote, std::string& diagnostic);
+
+  std::string& output() noexcept;  // append_command(conn.output(), {...})
+  asio::awaitable<boost::system::error_code> async_flush();
+  // Reads the next reply (read deadline). The nodes stay valid until the next async_read.
+  asio::awaitable<boost::system::error_code> async_read(std::span<const resp_node>& reply);
+
+  // Control path: one command, an owning reply (which may be a Redis error reply).
+  // Transport failures throw kage::failure(exit_code::redis) naming the server.
+  asio::awaitable<reply> async_exec(std::vector<std::string> args);
+  // conn.async_exec("CLUSTER", "SHARDS"): a plain function, so no braced list of literals
+  // lands in a coroutine frame (GCC 12 miscompiles those: "array used as initializer").
+  template <class... Args>
+  asio::awaitable<reply> async_exec(const Args&... args)
+    requires(sizeof...(Args) > 0 && (std::is_convertible_v<const Args&, std::string_view> && ...))
+  {
+    return async_exec(std::vector<std::string>{std::string(std::string_view(args))...});
+  }
+
+  void close() noexcept;
+  bool is_open() const noexcept;
+  const endpoint& remote() const noexcept;
+  std::size_t buffered_bytes() const noexcept;  // read buffer capacity, for memory accounting
+
+ private:
+  struct impl;
+  std::shared_ptr<impl> impl_;
+};
+
+// "cannot reach 127.0.0.1:7000: Connection refused" style text for a transport error.
+std::string describe_transport_error(const endpoint& remote, const boost::system::error_code& ec);
+
+}  // namespace kage::proto

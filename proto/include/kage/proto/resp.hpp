@@ -1,0 +1,69 @@
+#pragma once
+// Sans-IO RESP2/RESP3 codec. The parser reads one complete reply from a byte view and returns
+// flat nodes whose string views point into that view (valid until the bytes are consumed).
+#include <kage/proto/error.hpp>
+
+#include <boost/system/result.hpp>
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace kage::proto {
+
+enum class resp_type : std::uint8_t {
+  simple_string, error, integer, bulk_string, null, array,             // RESP2
+  map, set, push, attribute, double_type, boolean, big_number, verbatim_string, blob_error  // RESP3
+};
+
+bool is_aggregate(resp_type t) noexcept;
+
+struct resp_node {
+  resp_type type = resp_type::null;
+  std::uint32_t depth = 0;     // 0 for the top-level reply
+  std::size_t size = 0;        // aggregates: number of child elements (a map counts keys+values)
+  std::string_view value;      // strings, errors, numbers (their text)
+};
+
+struct resp_limits {
+  std::size_t max_bulk = std::size_t{1} << 30;     // 1 GiB (Redis proto-max-bulk-len is 512 MB)
+  std::size_t max_line = 64 * 1024;                // simple strings, errors, numbers
+  std::size_t max_elements = std::size_t{1} << 24; // per aggregate
+  std::uint32_t max_depth = 32;
+};
+
+// Parses exactly one top-level reply at the start of data and appends its nodes to out (pre-order).
+// Returns the bytes consumed; errc::needs_more when data holds only part of a reply (out is then
+// restored to its previous size).
+boost::system::result<std::size_t> parse_reply(std::string_view data, std::vector<resp_node>& out,
+                                               const resp_limits& limits = {}) noexcept;
+
+// Integer value of an integer node (or of a bulk string holding digits); false if not a number.
+bool to_int64(std::string_view text, std::int64_t& value) noexcept;
+
+// Appends "*N\r\n$len\r\narg\r\n..." to out.
+void append_command(std::string& out, std::span<const std::string_view> args);
+inline void append_command(std::string& out, std::initializer_list<std::string_view> args) {
+  append_command(out, std::span<const std::string_view>(args.begin(), args.size()));
+}
+
+// An owning copy of a reply, for control-path commands (CLUSTER SHARDS, INFO...).
+struct reply {
+  resp_type type = resp_type::null;
+  std::string value;
+  std::vector<reply> elements;
+
+  bool is_error() const noexcept {
+    return type == resp_type::error || type == resp_type::blob_error;
+  }
+  bool is_null() const noexcept { return type == resp_type::null; }
+  bool is_string() const noexcept;  // simple, bulk, verbatim
+  // For map replies (RESP3) and RESP2 flat key/value arrays: value of the element after `key`.
+  const reply* find(std::string_view key) const noexcept;
+};
+
+reply to_reply(std::span<const resp_node> nodes);
+
+}  // namespace kage::proto
