@@ -1,5 +1,6 @@
 #pragma once
 // manifest.json: written last, the commit point of a backup (storage/FORMAT.md).
+#include <boost/system/error_code.hpp>
 #include <boost/system/result.hpp>
 
 #include <cstdint>
@@ -18,26 +19,26 @@ struct slot_range {
 };
 
 struct topology_node {
-  std::string id;       // CLUSTER node id (40 hex); for a standalone server, its run_id
-  std::string address;  // host:port
-  std::string role;     // "master" | "replica"
-  std::string master_id;  // for replicas
+  std::string id;                 // CLUSTER node id (40 hex); for a standalone server, its run_id
+  std::string address;            // host:port
+  std::string role;               // "master" | "replica"
+  std::string master_id;          // for replicas
   std::vector<slot_range> slots;  // masters only
 };
 
 struct shard_object {
-  std::string name;          // object name inside the backup, e.g. "shard-00.resp.zst"
-  std::string master_id;     // the master whose slots this object holds
+  std::string name;       // object name inside the backup, e.g. "shard-00.resp.zst"
+  std::string master_id;  // the master whose slots this object holds
   std::string master_address;
-  std::string read_from;     // address actually read (a replica with prefer-replica)
-  std::string read_role;     // "master" | "replica"
+  std::string read_from;  // address actually read (a replica with prefer-replica)
+  std::string read_role;  // "master" | "replica"
   std::vector<slot_range> slots;
-  std::uint64_t bytes = 0;   // object size in the store (compressed)
+  std::uint64_t bytes = 0;  // object size in the store (compressed)
   std::uint64_t uncompressed_bytes = 0;
   std::uint64_t keys = 0;
-  std::uint64_t vanished = 0;   // keys SCAN returned that were gone before DUMP
-  bool functions = false;       // holds a FUNCTION RESTORE record
-  std::string sha256;           // of the stored (compressed) bytes, lowercase hex
+  std::uint64_t vanished = 0;  // keys SCAN returned that were gone before DUMP
+  bool functions = false;      // holds a FUNCTION RESTORE record
+  std::string sha256;          // of the stored (compressed) bytes, lowercase hex
 };
 
 struct manifest {
@@ -45,10 +46,10 @@ struct manifest {
   std::string kind = "logical";  // "logical" (this issue); "snapshot" later
   std::string id;
   std::string kage_version;
-  std::string started_at;   // RFC 3339 UTC with milliseconds
+  std::string started_at;  // RFC 3339 UTC with milliseconds
   std::string finished_at;
   std::string redis_version;
-  bool cluster = true;      // false: a standalone server backed up as one shard
+  bool cluster = true;  // false: a standalone server backed up as one shard
   std::vector<std::string> patterns;
   std::vector<topology_node> topology;
   std::vector<shard_object> objects;
@@ -58,8 +59,20 @@ struct manifest {
   std::uint64_t total_vanished = 0;
 };
 
+enum class manifest_errc {
+  bad_json = 1,        // not JSON, or not a JSON object
+  missing_field,       // a required field is absent
+  wrong_type,          // a field has the wrong JSON type
+  bad_value,           // a field's value is out of range or malformed
+  unsupported_format,  // "format" names a version this kage does not read
+};
+const boost::system::error_category& manifest_category() noexcept;
+boost::system::error_code make_error_code(manifest_errc e) noexcept;
+
 std::string to_json(const manifest& m);  // pretty-printed, stable key order
-// Errors carry a message naming the offending field: use parse_manifest_error for the text.
+// Strict: every field to_json writes is required and type-checked; unknown fields are ignored.
+// On error, *error_message (when not null) gets a sentence naming the field, e.g.
+// "manifest.json: field 'objects[2].sha256' is missing".
 boost::system::result<manifest> parse_manifest(std::string_view json, std::string* error_message);
 
 // Backup ids are UTC timestamps, sortable as strings: "20261122T021155.123Z".
@@ -70,3 +83,6 @@ bool valid_backup_id(std::string_view id) noexcept;  // also guards against path
 inline constexpr std::string_view manifest_name = "manifest.json";
 
 }  // namespace kage::storage
+
+template <>
+struct boost::system::is_error_code_enum<kage::storage::manifest_errc> : std::true_type {};
