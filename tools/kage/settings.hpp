@@ -12,11 +12,13 @@ namespace kage::cli {
 
 struct settings {
   std::string command;  // "backup", "restore", "list", "verify", "show", "config", "help", "version"
+  std::string help_topic;  // command "help": the subcommand to explain ("" = the overview)
 
   // redis.*
   std::vector<std::string> nodes;        // host:port seeds; REDIS_NODE (comma-separated), --node
   std::string user;                      // ACL user; REDIS_USER, --user
   std::optional<std::string> password;   // REDISCLI_AUTH, redis.password, --password-file FILE
+  std::string password_file;             // the file password was read from; REDIS_PASSWORD_FILE
   bool tls = false;                      // --tls; implied by ca/cert/key
   std::string ca_file;                   // CACERT, --cacert
   std::string cert_file;                 // TLS_CRT, --cert
@@ -69,5 +71,9 @@ std::string describe_settings(const settings& s);
 
 // Help for one subcommand, or the overview when command is empty or unknown.
 std::string help_text(const std::string& command);
+
+// The options ("--node", ...) a subcommand accepts, from the table the parser uses; all of
+// them when command is empty. Lets tests check that help covers every option.
+std::vector<std::string> option_names(const std::string& command);
 
 }  // namespace kage::cli
