@@ -1,0 +1,46 @@
+#pragma once
+#include <kage/engine/target.hpp>
+#include <kage/storage/manifest.hpp>
+#include <kage/storage/store.hpp>
+
+namespace kage::engine {
+
+struct restore_options {
+  std::string id;                     // empty: the newest complete backup
+  bool replace = false;               // overwrite keys that exist (default: restore missing only)
+  bool dry_run = false;               // report what would happen; write nothing
+  std::vector<std::string> patterns;  // only keys matching one of these; empty = all
+  int window = 512;                   // RESTOREs in flight per target master
+};
+
+struct restore_counts {
+  std::uint64_t restored = 0;  // dry run: would be restored
+  std::uint64_t present = 0;   // already there (BUSYKEY / EXISTS)
+  std::uint64_t expired = 0;   // expiry time already passed: skipped
+  std::uint64_t filtered = 0;  // did not match --pattern
+  std::uint64_t functions_restored = 0;
+  std::uint64_t functions_present = 0;
+};
+
+struct target_progress {
+  std::string master;  // target master address
+  restore_counts counts;
+};
+
+struct restore_progress {
+  std::string id;
+  std::uint64_t records_read = 0;
+  std::uint64_t bytes_read = 0;
+  std::uint64_t bytes_total = 0;
+  restore_counts totals;  // filtered and expired are counted here only
+  std::vector<target_progress> targets;
+};
+
+// Throws kage::failure: integrity (checksum/format), incompatible (RDB version, no backup),
+// redis (target unusable), store.
+asio::awaitable<storage::manifest> async_restore(redis_target target, restore_options options,
+                                                 std::shared_ptr<storage::store> store,
+                                                 std::shared_ptr<restore_progress> progress,
+                                                 logger log);
+
+}  // namespace kage::engine

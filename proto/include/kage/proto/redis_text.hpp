@@ -1,0 +1,28 @@
+#pragma once
+// Small pieces of Redis semantics kage needs on the client side.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace kage::proto {
+
+// Glob matching with the semantics of Redis' stringmatchlen (KEYS/SCAN MATCH):
+// '*', '?', '[abc]', '[^a-z]', and '\' escapes. Byte-wise, binary safe.
+bool glob_match(std::string_view pattern, std::string_view text) noexcept;
+
+// CRC-64/Jones as Redis computes it for DUMP payloads and RDB files.
+std::uint64_t crc64(std::uint64_t crc, std::string_view bytes) noexcept;
+
+// A DUMP payload ends with a 2-byte little-endian RDB version and a CRC64 of everything before
+// the CRC. nullopt when the payload is too short to hold that footer.
+struct dump_footer {
+  int rdb_version = 0;
+  bool checksum_ok = false;
+};
+std::optional<dump_footer> inspect_dump_payload(std::string_view payload) noexcept;
+
+// Keys are binary: quote them for messages ("user:\x00\xff").
+std::string printable(std::string_view bytes, std::size_t max = 200);
+
+}  // namespace kage::proto
