@@ -702,12 +702,11 @@ void loader::finish() {
   }
   if (!s.ca_file.empty() || !s.cert_file.empty() || !s.key_file.empty()) s.tls = true;
   if (s.cert_file.empty() != s.key_file.empty())
-    throw usage_error(
-        std::string("a TLS client certificate needs its private key and the other way round: ") +
-        (s.cert_file.empty() ? "a key is set but no certificate"
-                             : "a certificate is set but no key") +
-        "; set both --cert and --key (TLS_CRT and TLS_KEY, or redis.cert_file and "
-        "redis.key_file)");
+    throw usage_error(std::string("a TLS client certificate and its private key go together: ") +
+                      (s.cert_file.empty() ? "a key is set but no certificate"
+                                           : "a certificate is set but no key") +
+                      "; set both --cert and --key (TLS_CRT and TLS_KEY, or redis.cert_file and "
+                      "redis.key_file)");
 
   const auto& c = s.command;
   bool needs_nodes = c == "backup" || c == "restore";
@@ -923,6 +922,7 @@ std::string describe_settings(const settings& s) {
             node[leaf] = spec.secret && !v.empty() ? std::string("<redacted>") : v;
           } else if constexpr (std::is_same_v<type, std::vector<std::string>>) {
             YAML::Node list(YAML::NodeType::Sequence);
+            list.SetStyle(YAML::EmitterStyle::Flow);  // "nodes: [a:1, b:2]", like the example
             for (const auto& item : v) list.push_back(item);
             node[leaf] = list;
           } else if constexpr (std::is_same_v<type, int>) {
