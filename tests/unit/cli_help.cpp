@@ -91,10 +91,10 @@ BOOST_AUTO_TEST_CASE(describe_redacts_the_password) {
 }
 
 BOOST_AUTO_TEST_CASE(describe_reads_back_as_a_config_file) {
-  auto original =
-      load({"config", "--node", "a:1,[::1]:2", "--user", "u", "--pattern", "x:*,{tag}:*,[ab]*", "--window", "3",
-            "--read-from", "prefer-replica", "--cacert", "/ca", "--replace", "--log-level", "warn"},
-           {{"SCHEDULE_TIME", "60"}, {"BACKUP_DIR", "/b"}, {"S3_BUCKET_NAME", "bk"}});
+  auto original = load({"config", "--node", "a:1,[::1]:2", "--user", "u", "--pattern",
+                        "x:*,{tag}:*,[ab]*", "--window", "3", "--read-from", "prefer-replica",
+                        "--cacert", "/ca", "--replace", "--log-level", "warn"},
+                       {{"SCHEDULE_TIME", "60"}, {"BACKUP_DIR", "/b"}, {"S3_BUCKET_NAME", "bk"}});
   temp_dir dir;
   auto file = dir.write("round.yaml", describe_settings(original));
   auto again = load({"config", "--config", file});

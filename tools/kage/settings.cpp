@@ -565,9 +565,13 @@ struct loader {
 
   // Two sources for the password within one layer is a mistake worth stopping for.
   void check_layer(const layer& l) const {
-    if (l.touched.count(&spec_for("redis.password")) &&
-        l.touched.count(&spec_for("redis.password_file")))
-      throw usage_error(l.name + " gives both a password and a password file; keep only one");
+    const auto& password = spec_for("redis.password");
+    const auto& file = spec_for("redis.password_file");
+    if (!l.touched.count(&password) || !l.touched.count(&file)) return;
+    bool env = l.name == "the environment";
+    throw usage_error(
+        l.name + " gives both a password (" + std::string(env ? password.env[0] : password.key) +
+        ") and a password file (" + std::string(env ? file.env[0] : file.key) + "); keep only one");
   }
 
   void load_file(const std::string& path);
