@@ -1,0 +1,372 @@
+#include "clock.hpp"
+#include "task_group.hpp"
+
+#include <kage/base/error.hpp>
+#include <kage/engine/restore.hpp>
+#include <kage/proto/crc16.hpp>
+#include <kage/proto/redis_text.hpp>
+#include <kage/storage/archive.hpp>
+#include <kage/storage/catalog.hpp>
+#include <kage/storage/sha256.hpp>
+
+#include <boost/asio.hpp>
+#include <boost/asio/experimental/channel.hpp>
+
+#include <deque>
+#include <map>
+
+namespace kage::engine {
+namespace {
+
+using boost::system::error_code;
+using proto::resp_node;
+using proto::resp_type;
+
+enum class item_kind : std::uint8_t { restore, function, exists };
+
+struct batch_item {
+  item_kind kind = item_kind::restore;
+  int rdb_version = 0;
+  std::size_t offset = 0;  // this command's bytes inside batch::commands
+  std::size_t length = 0;
+  std::string key;
+};
+
+// Commands for one target master, sent together. Kept until every reply has been read, so a
+// command answered with MOVED/ASK can be sent again to the node named.
+struct batch {
+  std::string commands;
+  std::vector<batch_item> items;
+  bool last = false;
+};
+
+using batch_channel = asio::experimental::channel<void(error_code, batch)>;
+
+struct sink {
+  sink(asio::any_io_executor ex) : channel(ex, 2) {}
+  std::unique_ptr<proto::connection> conn;
+  batch_channel channel;
+  batch building;
+};
+
+struct restore_job {
+  redis_target target;
+  restore_options options;
+  std::shared_ptr<storage::store> store;
+  std::shared_ptr<restore_progress> progress;
+  logger log;
+  storage::manifest manifest;
+  std::string target_version;
+  int target_rdb = 0;
+  std::vector<std::unique_ptr<sink>> sinks;
+  std::array<std::int16_t, 16384> owners{};
+};
+
+constexpr std::size_t batch_bytes = 256 * 1024;
+constexpr std::size_t batch_items = 256;
+
+int payload_rdb_version(std::string_view payload) {
+  if (payload.size() < 10) return 0;
+  const auto* t = reinterpret_cast<const unsigned char*>(payload.data() + payload.size() - 10);
+  return t[0] | (t[1] << 8);
+}
+
+void count_reply(restore_job& job, std::size_t target, const batch_item& item,
+                 const resp_node& reply) {
+  auto& c = job.progress->targets[target].counts;
+  const std::string where = job.progress->targets[target].master;
+  const std::string_view text = reply.value;
+  switch (item.kind) {
+    case item_kind::exists:
+      (text == "1" ? c.present : c.restored)++;
+      return;
+    case item_kind::function:
+      if (reply.type != resp_type::error) {
+        ++c.functions_restored;
+      } else if (text.find("already exists") != std::string_view::npos) {
+        ++c.functions_present;
+      } else {
+        fail(exit_code::redis, "FUNCTION RESTORE on " + where + " failed: " + std::string(text));
+      }
+      return;
+    case item_kind::restore:
+      if (reply.type != resp_type::error) {
+        ++c.restored;
+        return;
+      }
+      if (text.starts_with("BUSYKEY")) {
+        ++c.present;
+        return;
+      }
+      if (text.find("payload version or checksum") != std::string_view::npos) {
+        if (item.rdb_version > job.target_rdb && job.target_rdb > 0) {
+          fail(exit_code::incompatible,
+               "key '" + proto::printable(item.key) + "': the backup holds RDB version " +
+                   std::to_string(item.rdb_version) + " payloads (from Redis " +
+                   job.manifest.redis_version + ") but " + where + " runs Redis " +
+                   job.target_version + ", which reads RDB versions up to " +
+                   std::to_string(job.target_rdb) +
+                   "; restore into a Redis at least as new as the source");
+        }
+        fail(exit_code::integrity, "key '" + proto::printable(item.key) + "': " + where +
+                                       " rejected its payload (" + std::string(text) +
+                                       "); the backup is damaged: run 'kage verify'");
+      }
+      fail(exit_code::redis, "RESTORE of '" + proto::printable(item.key) + "' on " + where +
+                                 " failed: " + std::string(text));
+  }
+}
+
+// Sends one command again to the node a MOVED/ASK names; slots moving during a restore.
+struct redirector {
+  const redis_target& target;
+  std::map<std::string, std::unique_ptr<proto::connection>> connections;
+
+  asio::awaitable<void> resend(restore_job& job, std::size_t target_index, std::string_view error,
+                               const batch_item& item, std::string_view command) {
+    const bool ask = error.starts_with("ASK ");
+    auto ep = proto::endpoint::parse(error.substr(error.rfind(' ') + 1));
+    if (!ep) fail(exit_code::redis, "cannot follow redirect '" + std::string(error) + "'");
+    auto& conn = connections[ep->address()];
+    if (!conn) conn = co_await async_connect(target, *ep);
+    if (ask) proto::append_command(conn->output(), {"ASKING"});
+    conn->output().append(command);
+    for (int i = 0; i < (ask ? 2 : 1); ++i) {
+      std::span<const resp_node> r;
+      if (auto ec = co_await conn->async_read(r)) {
+        fail(exit_code::redis, proto::describe_transport_error(*ep, ec));
+      }
+      if (ask && i == 0) continue;
+      if (r[0].type == resp_type::error &&
+          (r[0].value.starts_with("MOVED ") || r[0].value.starts_with("ASK "))) {
+        fail(exit_code::redis, "slots keep moving during the restore (" + std::string(r[0].value) +
+                                   "); wait for resharding to finish and run the restore again");
+      }
+      count_reply(job, target_index, item, r[0]);
+    }
+  }
+};
+
+asio::awaitable<void> run_sink(std::shared_ptr<restore_job> job, std::size_t index) {
+  auto& s = *job->sinks[index];
+  auto& conn = *s.conn;
+  const std::size_t window = static_cast<std::size_t>(job->options.window);
+  redirector redirects{job->target, {}};
+  std::deque<batch> in_flight;
+  std::size_t next_item = 0;     // in in_flight.front()
+  std::size_t outstanding = 0;   // replies still to read
+  bool last_seen = false;
+  for (;;) {
+    if (!last_seen && (outstanding == 0 || (outstanding < window && s.channel.ready()))) {
+      auto [ec, b] = co_await s.channel.async_receive(asio::as_tuple(asio::deferred));
+      if (ec) throw boost::system::system_error(ec);
+      last_seen = b.last;
+      if (b.items.empty()) continue;
+      conn.output().append(b.commands);
+      outstanding += b.items.size();
+      in_flight.push_back(std::move(b));
+      continue;
+    }
+    if (outstanding == 0) break;
+    std::span<const resp_node> r;
+    if (auto ec = co_await conn.async_read(r)) {
+      fail(exit_code::redis, proto::describe_transport_error(conn.remote(), ec) +
+                                 " during the restore; keys sent so far are restored, run the "
+                                 "restore again to bring back the rest");
+    }
+    batch& front = in_flight.front();
+    const batch_item& item = front.items[next_item];
+    const resp_node& top = r[0];
+    if (top.type == resp_type::error &&
+        (top.value.starts_with("MOVED ") || top.value.starts_with("ASK "))) {
+      const std::string error(top.value);
+      co_await redirects.resend(*job, index, error, item,
+                                std::string_view(front.commands).substr(item.offset, item.length));
+    } else {
+      count_reply(*job, index, item, top);
+    }
+    --outstanding;
+    if (++next_item == front.items.size()) {
+      in_flight.pop_front();
+      next_item = 0;
+    }
+  }
+}
+
+asio::awaitable<void> send(sink& s, bool last) {
+  s.building.last = last;
+  auto [ec] = co_await s.channel.async_send(error_code{}, std::move(s.building),
+                                            asio::as_tuple(asio::deferred));
+  if (ec) throw boost::system::system_error(ec);
+  s.building = batch{};
+}
+
+void add_command(batch& b, item_kind kind, std::string_view key, int rdb,
+                 std::initializer_list<std::string_view> args) {
+  batch_item item;
+  item.kind = kind;
+  item.rdb_version = rdb;
+  item.offset = b.commands.size();
+  proto::append_command(b.commands, args);
+  item.length = b.commands.size() - item.offset;
+  item.key.assign(key);
+  b.items.push_back(std::move(item));
+}
+
+asio::awaitable<void> produce(std::shared_ptr<restore_job> job) {
+  auto& prog = *job->progress;
+  const auto& opt = job->options;
+  const std::string location = job->store->location();
+  std::vector<char> buf(256 * 1024);
+  for (const auto& object : job->manifest.objects) {
+    const std::string key = job->manifest.id + "/" + object.name;
+    auto reader = co_await job->store->async_open(key);
+    storage::sha256 sha;
+    storage::archive_reader archive;
+    std::uint64_t object_bytes = 0;
+    bool input_done = false;
+    auto damaged = [&](const std::string& what) {
+      fail(exit_code::integrity, "backup object " + location + "/" + key + " is damaged (" +
+                                     what + "); records before the damage were restored. Run "
+                                     "'kage verify --from " + location + " --id " +
+                                     job->manifest.id + "' for a full report");
+    };
+    for (;;) {
+      auto rec = archive.next();
+      if (!rec) {
+        if (rec.error() != storage::archive_errc::needs_more) damaged(rec.error().message());
+        if (input_done) damaged("unexpected end of data");
+        const std::size_t n = co_await reader->async_read(buf);
+        if (n == 0) {
+          archive.end_of_input();
+          input_done = true;
+          continue;
+        }
+        sha.update(std::string_view(buf.data(), n));
+        archive.feed(std::string_view(buf.data(), n));
+        object_bytes += n;
+        prog.bytes_read += n;
+        continue;
+      }
+      if (!*rec) break;  // trailer read and checked
+      const storage::archive_record& r = **rec;
+      ++prog.records_read;
+      if (r.type == storage::archive_record::kind::functions) {
+        if (opt.dry_run) {
+          ++prog.totals.functions_restored;
+          continue;
+        }
+        for (auto& s : job->sinks) {
+          if (opt.replace) {
+            add_command(s->building, item_kind::function, "", 0,
+                        {"FUNCTION", "RESTORE", r.payload, "REPLACE"});
+          } else {
+            add_command(s->building, item_kind::function, "", 0, {"FUNCTION", "RESTORE", r.payload});
+          }
+        }
+        continue;
+      }
+      if (!opt.patterns.empty()) {
+        bool match = false;
+        for (const auto& p : opt.patterns) match = match || proto::glob_match(p, r.key);
+        if (!match) {
+          ++prog.totals.filtered;
+          continue;
+        }
+      }
+      if (r.expire_at_ms != 0 && r.expire_at_ms <= unix_ms()) {
+        ++prog.totals.expired;
+        continue;
+      }
+      const auto owner = job->owners[proto::key_slot(r.key)];
+      auto& s = *job->sinks[static_cast<std::size_t>(owner)];
+      if (opt.dry_run) {
+        add_command(s.building, item_kind::exists, r.key, 0, {"EXISTS", r.key});
+      } else {
+        const std::string ttl = std::to_string(r.expire_at_ms);
+        const int rdb = payload_rdb_version(r.payload);
+        if (opt.replace) {
+          add_command(s.building, item_kind::restore, r.key, rdb,
+                      {"RESTORE", r.key, ttl, r.payload, "ABSTTL", "REPLACE"});
+        } else {
+          add_command(s.building, item_kind::restore, r.key, rdb,
+                      {"RESTORE", r.key, ttl, r.payload, "ABSTTL"});
+        }
+      }
+      if (s.building.commands.size() >= batch_bytes || s.building.items.size() >= batch_items) {
+        co_await send(s, false);
+      }
+    }
+    // Anything after the trailer, and the checksum of every byte.
+    for (;;) {
+      const std::size_t n = co_await reader->async_read(buf);
+      if (n == 0) break;
+      sha.update(std::string_view(buf.data(), n));
+      object_bytes += n;
+      archive.feed(std::string_view(buf.data(), n));
+      if (auto extra = archive.next(); !extra || *extra) damaged("data after the end marker");
+    }
+    const std::string digest = sha.hex_digest();
+    if (digest != object.sha256 || object_bytes != object.bytes) {
+      damaged("SHA-256 " + digest + " over " + std::to_string(object_bytes) +
+              " bytes, the manifest says " + object.sha256 + " over " +
+              std::to_string(object.bytes));
+    }
+  }
+  for (auto& s : job->sinks) co_await send(*s, true);
+}
+
+}  // namespace
+
+asio::awaitable<storage::manifest> async_restore(redis_target target, restore_options options,
+                                                 std::shared_ptr<storage::store> store,
+                                                 std::shared_ptr<restore_progress> progress,
+                                                 logger log) {
+  auto ex = co_await asio::this_coro::executor;
+  auto job = std::make_shared<restore_job>();
+  job->manifest = co_await storage::async_load_manifest(*store, options.id);
+  if (job->manifest.kind != "logical") {
+    fail(exit_code::incompatible, "backup " + job->manifest.id + " is a " + job->manifest.kind +
+                                      " backup; 'kage restore' restores logical backups");
+  }
+  auto view = co_await async_discover(target, log);
+  job->target = std::move(target);
+  job->options = std::move(options);
+  job->store = std::move(store);
+  job->progress = progress;
+  job->log = log;
+  job->target_version = view.redis_version;
+  job->target_rdb = proto::rdb_version_for(view.redis_version);
+  job->owners = view.topology.slot_owners();
+  progress->id = job->manifest.id;
+  for (const auto& o : job->manifest.objects) progress->bytes_total += o.bytes;
+
+  const auto masters = view.topology.masters();
+  for (const auto* m : masters) {
+    auto s = std::make_unique<sink>(ex);
+    s->conn = co_await async_connect(job->target, m->ep);
+    job->sinks.push_back(std::move(s));
+    progress->targets.push_back({m->ep.address(), {}});
+  }
+
+  task_group group(ex);
+  group.spawn(produce(job));
+  for (std::size_t i = 0; i < job->sinks.size(); ++i) group.spawn(run_sink(job, i));
+  try {
+    co_await group.async_join();
+  } catch (const boost::system::system_error& e) {
+    if (e.code() == asio::error::operation_aborted) {
+      fail(exit_code::interrupted, "restore interrupted; keys sent so far are restored");
+    }
+    throw;
+  }
+  for (const auto& t : progress->targets) {
+    progress->totals.restored += t.counts.restored;
+    progress->totals.present += t.counts.present;
+    progress->totals.functions_restored += t.counts.functions_restored;
+    progress->totals.functions_present += t.counts.functions_present;
+  }
+  co_return job->manifest;
+}
+
+}  // namespace kage::engine
