@@ -1,0 +1,418 @@
+// kage: back up, restore and verify Redis Clusters. See `kage --help`.
+#include "progress.hpp"
+#include "settings.hpp"
+
+#include <kage/base/error.hpp>
+#include <kage/engine/backup.hpp>
+#include <kage/engine/restore.hpp>
+#include <kage/engine/verify.hpp>
+#include <kage/storage/catalog.hpp>
+
+#include <boost/asio.hpp>
+#include <boost/json.hpp>
+
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+#include <unistd.h>
+
+extern char** environ;
+
+namespace kage::cli {
+namespace {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+
+std::map<std::string, std::string> environment() {
+  std::map<std::string, std::string> env;
+  for (char** e = environ; e && *e; ++e) {
+    std::string_view kv(*e);
+    const auto eq = kv.find('=');
+    if (eq != std::string_view::npos) env.emplace(kv.substr(0, eq), kv.substr(eq + 1));
+  }
+  return env;
+}
+
+logger make_logger(const settings& s) {
+  log_level min = log_level::info;
+  if (s.log_level == "debug") min = log_level::debug;
+  if (s.log_level == "warn") min = log_level::warn;
+  if (s.log_level == "error") min = log_level::error;
+  return logger(
+      [](log_level level, std::string_view component, std::string_view message) {
+        std::string line = "kage: " + std::string(to_string(level)) + ": ";
+        if (!component.empty()) line += std::string(component) + ": ";
+        line += std::string(message) + "\n";
+        std::fwrite(line.data(), 1, line.size(), stderr);
+      },
+      min);
+}
+
+proto::redis_config redis_config_from(const settings& s) {
+  proto::redis_config c;
+  c.user = s.user;
+  c.password = s.password;
+  c.tls.enabled = s.tls;
+  c.tls.ca_file = s.ca_file;
+  c.tls.cert_file = s.cert_file;
+  c.tls.key_file = s.key_file;
+  c.tls.sni = s.sni;
+  c.tls.verify = !s.insecure;
+  c.connect_timeout = std::chrono::milliseconds(s.connect_timeout_ms);
+  c.read_timeout = std::chrono::milliseconds(s.read_timeout_ms);
+  return c;
+}
+
+void print(const std::string& text) { std::fwrite(text.data(), 1, text.size(), stdout); }
+
+double since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
+std::string rate(std::uint64_t n, double seconds) {
+  return with_commas(seconds > 0 ? static_cast<std::uint64_t>(static_cast<double>(n) / seconds) : n);
+}
+
+std::string slots_text(const std::vector<storage::slot_range>& slots) {
+  std::string s;
+  for (const auto& r : slots) {
+    if (!s.empty()) s += ",";
+    s += std::to_string(r.first) + "-" + std::to_string(r.last);
+  }
+  return s;
+}
+
+asio::awaitable<int> run_backup(settings s, logger log) {
+  std::shared_ptr<storage::store> store = storage::open_store(s.location);
+  auto target = engine::make_target(s.nodes, redis_config_from(s));
+  engine::backup_options o;
+  o.patterns = s.patterns;
+  o.scan_count = s.scan_count;
+  o.window = s.window;
+  o.prefer_replica = s.read_from == "prefer-replica";
+  o.compression_level = s.compression_level;
+  auto progress = std::make_shared<engine::backup_progress>();
+  const auto started = std::chrono::steady_clock::now();
+  progress_display display(co_await asio::this_coro::executor, !s.quiet && !s.json,
+                           [progress](double elapsed) {
+                             std::vector<std::string> lines;
+                             for (const auto& sh : progress->shards) {
+                               std::string l = "  " + sh.master;
+                               if (sh.read_from != sh.master) l += " (from " + sh.read_from + ")";
+                               l += "  " + with_commas(sh.keys) + " keys  " + human_bytes(sh.bytes) +
+                                    "  " + rate(sh.keys, elapsed) + " keys/s";
+                               if (sh.restarts) l += "  restarted " + std::to_string(sh.restarts) + "x";
+                               if (sh.done) l += "  done";
+                               lines.push_back(l);
+                             }
+                             return lines;
+                           });
+  display.start();
+  storage::manifest m;
+  try {
+    m = co_await engine::async_backup(target, o, store, progress, log);
+  } catch (...) {
+    display.stop();
+    throw;
+  }
+  display.stop();
+  const double secs = since(started);
+  if (s.json) {
+    json::object out{{"result", "ok"},         {"command", "backup"},
+                     {"id", m.id},             {"location", store->location()},
+                     {"keys", m.total_keys},   {"vanished", m.total_vanished},
+                     {"bytes", m.total_bytes}, {"shards", m.objects.size()},
+                     {"seconds", secs}};
+    print(json::serialize(out) + "\n");
+  } else {
+    print("backup " + m.id + " complete: " + with_commas(m.total_keys) + " keys from " +
+          std::to_string(m.objects.size()) + " master(s), " + human_bytes(m.total_bytes) +
+          " in " + seconds_text(secs) + " (" + rate(m.total_keys, secs) + " keys/s)" +
+          (m.total_vanished ? ", " + with_commas(m.total_vanished) + " vanished during the scan"
+                            : "") +
+          " -> " + store->location() + "/" + m.id + "\n");
+  }
+  co_return 0;
+}
+
+asio::awaitable<int> run_restore(settings s, logger log) {
+  std::shared_ptr<storage::store> store = storage::open_store(s.location);
+  auto target = engine::make_target(s.nodes, redis_config_from(s));
+  engine::restore_options o;
+  o.id = s.id;
+  o.replace = s.replace;
+  o.dry_run = s.dry_run;
+  o.patterns = s.patterns;
+  o.window = s.window;
+  auto progress = std::make_shared<engine::restore_progress>();
+  const auto started = std::chrono::steady_clock::now();
+  progress_display display(co_await asio::this_coro::executor, !s.quiet && !s.json,
+                           [progress](double elapsed) {
+                             std::vector<std::string> lines;
+                             lines.push_back("  read " + human_bytes(progress->bytes_read) + " of " +
+                                             human_bytes(progress->bytes_total) + ", " +
+                                             with_commas(progress->records_read) + " records, " +
+                                             rate(progress->records_read, elapsed) + " records/s");
+                             for (const auto& t : progress->targets) {
+                               lines.push_back("  " + t.master + "  " +
+                                               with_commas(t.counts.restored) + " restored  " +
+                                               with_commas(t.counts.present) + " present");
+                             }
+                             return lines;
+                           });
+  display.start();
+  storage::manifest m;
+  try {
+    m = co_await engine::async_restore(target, o, store, progress, log);
+  } catch (...) {
+    display.stop();
+    throw;
+  }
+  display.stop();
+  const double secs = since(started);
+  const auto& t = progress->totals;
+  if (s.json) {
+    json::array targets;
+    for (const auto& tp : progress->targets) {
+      targets.push_back(json::object{{"master", tp.master},
+                                     {"restored", tp.counts.restored},
+                                     {"present", tp.counts.present}});
+    }
+    json::object out{{"result", "ok"},
+                     {"command", "restore"},
+                     {"id", m.id},
+                     {"dry_run", s.dry_run},
+                     {"replace", s.replace},
+                     {"restored", t.restored},
+                     {"present", t.present},
+                     {"expired", t.expired},
+                     {"filtered", t.filtered},
+                     {"functions_restored", t.functions_restored},
+                     {"functions_present", t.functions_present},
+                     {"targets", targets},
+                     {"seconds", secs}};
+    print(json::serialize(out) + "\n");
+  } else {
+    std::string line = s.dry_run ? "dry run of restore " : "restore ";
+    line += m.id + (s.dry_run ? ": would restore " : ": restored ") + with_commas(t.restored) +
+            " keys, " + with_commas(t.present) + " already present" +
+            (s.replace ? "" : " (kept; --replace overwrites)") + ", " + with_commas(t.expired) +
+            " expired (skipped)";
+    if (!s.patterns.empty()) line += ", " + with_commas(t.filtered) + " not matching --pattern";
+    if (t.functions_restored || t.functions_present) {
+      line += ", function libraries: " + with_commas(t.functions_restored) + " restored, " +
+              with_commas(t.functions_present) + " present";
+    }
+    line += " in " + seconds_text(secs) + "\n";
+    print(line);
+  }
+  co_return 0;
+}
+
+asio::awaitable<int> run_list(settings s) {
+  std::shared_ptr<storage::store> store = storage::open_store(s.location);
+  auto backups = co_await storage::async_list_backups(*store);
+  if (s.json) {
+    json::array a;
+    for (const auto& b : backups) {
+      json::object o{{"id", b.id}, {"complete", b.complete}, {"bytes", b.bytes}};
+      if (b.meta) {
+        o["keys"] = b.meta->total_keys;
+        o["kind"] = b.meta->kind;
+        o["shards"] = b.meta->objects.size();
+        o["redis_version"] = b.meta->redis_version;
+        o["finished_at"] = b.meta->finished_at;
+      } else {
+        o["problem"] = b.problem;
+      }
+      a.push_back(std::move(o));
+    }
+    print(json::serialize(a) + "\n");
+    co_return 0;
+  }
+  if (backups.empty()) {
+    print("no backups in " + store->location() + "\n");
+    co_return 0;
+  }
+  char line[256];
+  std::snprintf(line, sizeof line, "%-22s %-10s %-8s %14s %10s  %s\n", "ID", "STATUS", "KIND",
+                "KEYS", "SIZE", "REDIS");
+  print(line);
+  for (const auto& b : backups) {
+    std::snprintf(line, sizeof line, "%-22s %-10s %-8s %14s %10s  %s\n", b.id.c_str(),
+                  b.complete ? "complete" : "incomplete",
+                  b.meta ? b.meta->kind.c_str() : "-",
+                  b.meta ? with_commas(b.meta->total_keys).c_str() : "-",
+                  human_bytes(b.bytes).c_str(),
+                  b.meta ? b.meta->redis_version.c_str() : b.problem.c_str());
+    print(line);
+  }
+  co_return 0;
+}
+
+asio::awaitable<int> run_show(settings s) {
+  std::shared_ptr<storage::store> store = storage::open_store(s.location);
+  auto m = co_await storage::async_load_manifest(*store, s.id);
+  if (s.json) {
+    print(storage::to_json(m) + "\n");
+    co_return 0;
+  }
+  std::string out;
+  out += "backup        " + m.id + " (" + m.kind + ", format " + std::to_string(m.format) + ")\n";
+  out += "location      " + store->location() + "/" + m.id + "\n";
+  out += "taken         " + m.started_at + " .. " + m.finished_at + "\n";
+  out += "source        " + std::string(m.cluster ? "cluster" : "standalone server") +
+         ", Redis " + m.redis_version + ", " + std::to_string(m.topology.size()) + " node(s)\n";
+  std::string patterns;
+  for (const auto& p : m.patterns) patterns += (patterns.empty() ? "" : ", ") + p;
+  out += "patterns      " + (patterns.empty() ? std::string("(all keys)") : patterns) + "\n";
+  out += "keys          " + with_commas(m.total_keys) +
+         (m.total_vanished ? " (" + with_commas(m.total_vanished) + " vanished during the scan)" : "") +
+         "\n";
+  out += "size          " + human_bytes(m.total_bytes) + " in " + std::to_string(m.objects.size()) +
+         " object(s)\n";
+  out += "kage          " + m.kage_version + "\n";
+  for (const auto& o : m.objects) {
+    out += "  " + o.name + "  master " + o.master_address + " (read from " + o.read_role + " " +
+           o.read_from + ")  slots " + slots_text(o.slots) + "  " + with_commas(o.keys) +
+           " keys  " + human_bytes(o.bytes) + (o.functions ? "  +functions" : "") + "\n";
+  }
+  print(out);
+  co_return 0;
+}
+
+asio::awaitable<int> run_verify(settings s) {
+  std::shared_ptr<storage::store> store = storage::open_store(s.location);
+  auto progress = std::make_shared<engine::verify_progress>();
+  progress_display display(co_await asio::this_coro::executor, !s.quiet && !s.json,
+                           [progress](double) {
+                             return std::vector<std::string>{
+                                 "  verified " + human_bytes(progress->bytes_read) + " of " +
+                                 human_bytes(progress->bytes_total) + ", " +
+                                 with_commas(progress->records) + " records"};
+                           });
+  display.start();
+  engine::verify_report r;
+  try {
+    r = co_await engine::async_verify(store, s.id, progress);
+  } catch (...) {
+    display.stop();
+    throw;
+  }
+  display.stop();
+  if (s.json) {
+    json::array objects;
+    for (const auto& o : r.objects) {
+      objects.push_back(json::object{{"name", o.name},
+                                     {"ok", o.problem.empty()},
+                                     {"bytes", o.bytes},
+                                     {"keys", o.keys},
+                                     {"sha256", o.sha256},
+                                     {"problem", o.problem}});
+    }
+    print(json::serialize(json::object{{"result", r.ok() ? "ok" : "damaged"},
+                                       {"command", "verify"},
+                                       {"id", r.manifest.id},
+                                       {"objects", objects}}) +
+          "\n");
+  } else {
+    for (const auto& o : r.objects) {
+      print("  " + o.name + "  " + (o.problem.empty() ? "ok" : "DAMAGED: " + o.problem) + "  (" +
+            with_commas(o.keys) + " keys, " + human_bytes(o.bytes) + ")\n");
+    }
+    print(r.ok() ? "backup " + r.manifest.id + " verified: every checksum and record is sound\n"
+                 : "backup " + r.manifest.id + " is damaged: do not rely on it\n");
+  }
+  co_return r.ok() ? 0 : static_cast<int>(exit_code::integrity);
+}
+
+asio::awaitable<int> run_command(settings s, logger log) {
+  if (s.command == "backup") co_return co_await run_backup(std::move(s), log);
+  if (s.command == "restore") co_return co_await run_restore(std::move(s), log);
+  if (s.command == "list") co_return co_await run_list(std::move(s));
+  if (s.command == "show") co_return co_await run_show(std::move(s));
+  if (s.command == "verify") co_return co_await run_verify(std::move(s));
+  fail(exit_code::usage, "unknown command '" + s.command + "'");
+}
+
+int report_error(const settings& s, const std::string& message, int code) {
+  if (s.json) {
+    std::cout << json::serialize(json::object{{"result", "error"},
+                                              {"command", s.command},
+                                              {"exit_code", code},
+                                              {"error", message}})
+              << "\n";
+  }
+  std::cerr << "kage: error: " << message << "\n";
+  return code;
+}
+
+}  // namespace
+}  // namespace kage::cli
+
+int main(int argc, char** argv) {
+  using namespace kage;
+  using namespace kage::cli;
+  settings s;
+  try {
+    s = load_settings(argc, argv, environment());
+  } catch (const usage_error& e) {
+    std::cerr << "kage: error: " << e.what() << "\n";
+    return static_cast<int>(exit_code::usage);
+  }
+  if (s.command == "help") {
+    std::cout << help_text(s.help_topic);
+    return 0;
+  }
+  if (s.command == "version") {
+    std::cout << "kage " << KAGE_VERSION << " (archive format 1)\n";
+    return 0;
+  }
+  if (s.command == "config") {
+    std::cout << describe_settings(s);
+    return 0;
+  }
+
+  boost::asio::io_context ioc(1);
+  boost::asio::cancellation_signal cancel;
+  boost::asio::signal_set signals(ioc, SIGINT, SIGTERM);
+  int signals_seen = 0;
+  std::function<void(const boost::system::error_code&, int)> on_signal =
+      [&](const boost::system::error_code& ec, int sig) {
+        if (ec) return;
+        if (++signals_seen > 1) std::_Exit(static_cast<int>(exit_code::interrupted));
+        std::cerr << "kage: " << (sig == SIGINT ? "SIGINT" : "SIGTERM")
+                  << ": stopping; temporary files are being removed (again to quit at once)\n";
+        cancel.emit(boost::asio::cancellation_type::terminal);
+        signals.async_wait(on_signal);
+      };
+  signals.async_wait(on_signal);
+
+  int code = static_cast<int>(exit_code::failure);
+  boost::asio::co_spawn(
+      ioc, run_command(s, make_logger(s)),
+      boost::asio::bind_cancellation_slot(cancel.slot(), [&](std::exception_ptr e, int result) {
+        signals.cancel();
+        if (!e) {
+          code = result;
+          return;
+        }
+        try {
+          std::rethrow_exception(e);
+        } catch (const failure& f) {
+          code = report_error(s, f.what(), static_cast<int>(f.code()));
+        } catch (const boost::system::system_error& se) {
+          if (se.code() == boost::asio::error::operation_aborted) {
+            code = report_error(s, "interrupted", static_cast<int>(exit_code::interrupted));
+          } else {
+            code = report_error(s, se.what(), static_cast<int>(exit_code::failure));
+          }
+        } catch (const std::exception& ex) {
+          code = report_error(s, ex.what(), static_cast<int>(exit_code::failure));
+        }
+      }));
+  ioc.run();
+  std::cout.flush();
+  return code;
+}
