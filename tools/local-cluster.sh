@@ -130,7 +130,9 @@ cmd_start() {
   for ((p = port; p <= last; p++)); do
     mkdir -p "$dir/$p"
     : >"$dir/$p/redis.conf"
-    redis-server "$dir/$p/redis.conf" --port "$p" --bind "$host" --dir "$dir/$p" \
+    echo "$host" >"$dir/$p/host"
+    redis-server "$dir/$p/redis.conf" --port "$p" --bind "$host" --bind-source-addr "$host" \
+      --dir "$dir/$p" \
       --daemonize yes --pidfile "$dir/$p/redis.pid" --logfile "$dir/$p/redis.log" \
       --cluster-enabled yes --cluster-config-file "$dir/$p/nodes.conf" \
       --cluster-node-timeout 2000 --save "" --appendonly no --protected-mode no \
@@ -242,7 +244,7 @@ cmd_status() {
     any=1
     port=${d##*/}
     if pid=$(live_pid "$d/redis.pid"); then
-      host=$(tr '\0' '\n' <"/proc/$pid/cmdline" | awk 'prev=="--bind"{print; exit} {prev=$0}')
+      host=$(cat "$d/host" 2>/dev/null || true)
       host=${host:-127.0.0.1}
       info=$(cli "$host" "$port" CLUSTER INFO 2>/dev/null || true)
       state=$(sed -n 's/^cluster_state:\([a-z]*\).*/\1/p' <<<"$info")

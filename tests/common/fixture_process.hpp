@@ -24,6 +24,8 @@ struct process_result {
 // chatty child never blocks on a full pipe while the test does something else; stdin reads
 // `stdin_text`. The child is in its own process group and gets SIGKILL when the test dies.
 // The destructor SIGKILLs a still-running child and reaps it: no zombies, no leftovers.
+// PR_SET_PDEATHSIG fires when the *thread* that started the child exits: start long-lived
+// children from the test's main thread (or a thread that outlives them).
 class background_process {
  public:
   background_process() = default;

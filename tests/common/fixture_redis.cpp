@@ -14,6 +14,7 @@ namespace {
 
 using clock = std::chrono::steady_clock;
 constexpr auto cli_deadline = std::chrono::seconds(30);
+constexpr auto poll_deadline = std::chrono::seconds(5);  // one probe while polling a node
 constexpr int total_slots = 16384;
 
 std::string trim(std::string s) {
@@ -126,6 +127,7 @@ std::vector<std::string> redis_server::server_args() const {
   std::vector<std::string> args{
       "redis-server", dir + "/redis.conf",
       "--bind", opts_.host,
+      "--bind-source-addr", opts_.host,        // peers must see 127.0.0.x, not 127.0.0.1
       "--dir", dir,
       "--logfile", dir + "/redis.log",
       "--daemonize", "no",
@@ -233,11 +235,12 @@ std::map<std::string, std::string> redis_server::cli_env(
 
 process_result redis_server::cli_result(const std::vector<std::string>& args,
                                         const std::optional<credentials>& who,
-                                        const std::string& stdin_text) const {
+                                        const std::string& stdin_text,
+                                        std::chrono::seconds deadline) const {
   std::vector<std::string> argv = cli_argv();
   if (who && !who->user.empty()) argv.insert(argv.end(), {"--user", who->user});
   argv.insert(argv.end(), args.begin(), args.end());
-  return run_process(argv, cli_env(who), cli_deadline, stdin_text);
+  return run_process(argv, cli_env(who), deadline, stdin_text);
 }
 
 std::string redis_server::cli(const std::vector<std::string>& args) const {
@@ -353,7 +356,8 @@ void redis_cluster::create_by_hand(int masters, int replicas_per_master) {
     auto& replica = *nodes_[static_cast<size_t>(masters + r)];
     const std::string master_id = node_id(*nodes_[static_cast<size_t>(r % masters)]);
     for (;;) {
-      process_result res = replica.cli_result({"CLUSTER", "REPLICATE", master_id});
+      process_result res =
+          replica.cli_result({"CLUSTER", "REPLICATE", master_id}, std::nullopt, "", poll_deadline);
       if (res.exit_code == 0 && res.out.rfind("OK", 0) == 0) break;
       if (clock::now() >= deadline)
         throw std::runtime_error("CLUSTER REPLICATE " + master_id + " on " + replica.address() +
@@ -393,7 +397,7 @@ std::vector<redis_server*> redis_cluster::masters() {
   std::vector<std::pair<int, redis_server*>> found;
   for (auto& n : nodes_) {
     if (!n->running()) continue;
-    process_result r = n->cli_result({"CLUSTER", "NODES"});
+    process_result r = n->cli_result({"CLUSTER", "NODES"}, std::nullopt, "", poll_deadline);
     if (r.exit_code != 0) continue;
     for (auto& e : parse_cluster_nodes(r.out))
       if (e.has_flag("myself") && e.has_flag("master") && !e.slots.empty())
@@ -410,7 +414,7 @@ std::vector<redis_server*> redis_cluster::replicas_of(const redis_server& master
   std::vector<redis_server*> result;
   for (auto& n : nodes_) {
     if (!n->running() || n.get() == &master) continue;
-    process_result r = n->cli_result({"CLUSTER", "NODES"});
+    process_result r = n->cli_result({"CLUSTER", "NODES"}, std::nullopt, "", poll_deadline);
     if (r.exit_code != 0) continue;
     for (auto& e : parse_cluster_nodes(r.out))
       if (e.has_flag("myself") && e.has_flag("slave") && e.master_id == master_id)
@@ -432,7 +436,7 @@ void redis_cluster::wait_ok(std::chrono::seconds deadline) {
       }
     if (running.empty()) return "no node is running";
     for (auto* n : running) {
-      process_result r = n->cli_result({"CLUSTER", "INFO"});
+      process_result r = n->cli_result({"CLUSTER", "INFO"}, std::nullopt, "", poll_deadline);
       std::string state = info_field(r.out, "cluster_state");
       if (state != "ok")
         return n->address() + " reports cluster_state:" + state + " " + trim(r.err);
@@ -440,7 +444,7 @@ void redis_cluster::wait_ok(std::chrono::seconds deadline) {
     std::string reference, reference_address;
     std::vector<redis_server*> replicas;
     for (auto* n : running) {
-      process_result r = n->cli_result({"CLUSTER", "NODES"});
+      process_result r = n->cli_result({"CLUSTER", "NODES"}, std::nullopt, "", poll_deadline);
       auto entries = parse_cluster_nodes(r.out);
       std::map<std::string, std::string> address_of;
       for (auto& e : entries) address_of[e.id] = e.address;
@@ -477,7 +481,7 @@ void redis_cluster::wait_ok(std::chrono::seconds deadline) {
       }
     }
     for (auto* n : replicas) {
-      process_result r = n->cli_result({"INFO", "replication"});
+      process_result r = n->cli_result({"INFO", "replication"}, std::nullopt, "", poll_deadline);
       std::string link = info_field(r.out, "master_link_status");
       if (link != "up") return "replica " + n->address() + " has master_link_status:" + link;
     }
@@ -507,7 +511,7 @@ std::string redis_cluster::diagnostics(int lines) const {
   std::string text;
   for (auto& n : nodes_) {
     if (n->running()) {
-      process_result r = n->cli_result({"CLUSTER", "NODES"});
+      process_result r = n->cli_result({"CLUSTER", "NODES"}, std::nullopt, "", poll_deadline);
       if (r.exit_code == 0 && !r.timed_out)
         text += "---- CLUSTER NODES on " + n->address() + " ----\n" + r.out;
       break;

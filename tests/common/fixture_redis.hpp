@@ -81,7 +81,8 @@ class redis_server {
   // Runs redis-cli and returns the raw result, never throws for a failed command.
   process_result cli_result(const std::vector<std::string>& args,
                             const std::optional<credentials>& who = std::nullopt,
-                            const std::string& stdin_text = "") const;
+                            const std::string& stdin_text = "",
+                            std::chrono::seconds deadline = std::chrono::seconds(30)) const;
   // argv prefix and environment for running redis-cli yourself (e.g. `--pipe` in background).
   std::vector<std::string> cli_argv() const;
   std::map<std::string, std::string> cli_env(

@@ -193,8 +193,9 @@ BOOST_AUTO_TEST_CASE(cluster_3x1_with_failover) {
   BOOST_TEST(replicas[0] == victim);
 }
 
-BOOST_AUTO_TEST_CASE(cluster_1x1_formed_by_hand) {
-  redis_cluster cluster(1, 1);
+BOOST_AUTO_TEST_CASE(cluster_1x1_formed_by_hand_on_two_hosts) {
+  redis_cluster cluster(1, 1, {}, {"127.0.0.1", "127.0.0.2"});
+  BOOST_TEST(cluster.nodes()[1]->host() == "127.0.0.2");
   auto masters = cluster.masters();
   BOOST_TEST_REQUIRE(masters.size() == 1u);
   BOOST_TEST(cluster.replicas_of(*masters[0]).size() == 1u);
