@@ -55,16 +55,6 @@ std::string describe_slots(const std::vector<proto::slot_range>& slots) {
   return s;
 }
 
-const proto::node_info* pick_source(const proto::topology& t, const proto::node_info& master,
-                                    bool prefer_replica) {
-  if (!prefer_replica) return &master;
-  const proto::node_info* best = nullptr;
-  for (const auto* r : t.replicas_of(master.id)) {
-    if (r->healthy && (!best || r->replication_offset > best->replication_offset)) best = r;
-  }
-  return best ? best : &master;
-}
-
 // Where the compressed bytes go: SHA-256 on the way, handed to the store in chunks.
 struct object_sink {
   std::unique_ptr<storage::object_writer> writer;
@@ -371,11 +361,45 @@ asio::awaitable<proto::node_info> async_wait_for_master(std::shared_ptr<backup_j
            " s; the backup was abandoned and no manifest was written");
 }
 
+// With prefer-replica: the most caught-up replica that says its link to the master is up and
+// it is not syncing (asked directly: the cluster bus' view of replica health lags); else the
+// master itself.
+asio::awaitable<proto::node_info> async_pick_source(std::shared_ptr<backup_job> job,
+                                                    proto::node_info master) {
+  if (!job->options.prefer_replica) co_return master;
+  std::optional<proto::node_info> best;
+  std::int64_t best_offset = -1;
+  for (const auto* r : job->topology.replicas_of(master.id)) {
+    if (!r->healthy) continue;
+    std::unique_ptr<proto::connection> conn;
+    try {
+      conn = co_await async_connect(job->target, r->ep);
+    } catch (const failure& f) {
+      job->log.info(r->ep.address(), std::string("replica not usable: ") + f.what());
+      continue;
+    }
+    auto info = co_await conn->async_exec("INFO", "replication");
+    if (info.is_error()) continue;
+    auto fields = proto::parse_info(info.value);
+    std::int64_t offset = -1;
+    proto::to_int64(fields["slave_repl_offset"], offset);
+    if (fields["master_link_status"] == "up" && fields["master_sync_in_progress"] == "0" &&
+        offset > best_offset) {
+      best = *r;
+      best_offset = offset;
+    }
+  }
+  if (!best) {
+    job->log.info(master.ep.address(), "no healthy replica; reading from the master");
+    co_return master;
+  }
+  co_return *best;
+}
+
 asio::awaitable<void> backup_shard(std::shared_ptr<backup_job> job, std::size_t index) {
   proto::node_info master = *job->topology.masters()[index];
   for (;;) {
-    const proto::node_info source =
-        *pick_source(job->topology, master, job->options.prefer_replica);
+    const proto::node_info source = co_await async_pick_source(job, master);
     auto outcome = co_await run_shard_once(job, index, master, source);
     if (!outcome.transport_error) co_return;
     co_await throw_if_cancelled();

@@ -167,7 +167,8 @@ boost::system::result<topology> parse_cluster_shards(const reply& r, bool tls) {
       if (chosen <= 0 || chosen > 65535 || n.id.empty()) return bad();
       n.ep.port = static_cast<std::uint16_t>(chosen);
       n.master = text("role") == "master";
-      n.healthy = text("health") == "online";
+      // Redis 7.0 reports replicas at offset 0 as "loading"; only "failed" is conclusive here.
+      n.healthy = text("health") != "failed";
       n.replication_offset = offset;
       if (n.master) {
         master_id = n.id;

@@ -11,10 +11,10 @@
 #include <boost/asio.hpp>
 #include <boost/json.hpp>
 
+#include <unistd.h>
 #include <csignal>
 #include <cstdio>
 #include <iostream>
-#include <unistd.h>
 
 extern char** environ;
 
@@ -64,14 +64,17 @@ proto::redis_config redis_config_from(const settings& s) {
   return c;
 }
 
-void print(const std::string& text) { std::fwrite(text.data(), 1, text.size(), stdout); }
+void print(const std::string& text) {
+  std::fwrite(text.data(), 1, text.size(), stdout);
+}
 
 double since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
 
 std::string rate(std::uint64_t n, double seconds) {
-  return with_commas(seconds > 0 ? static_cast<std::uint64_t>(static_cast<double>(n) / seconds) : n);
+  return with_commas(seconds > 0 ? static_cast<std::uint64_t>(static_cast<double>(n) / seconds)
+                                 : n);
 }
 
 std::string slots_text(const std::vector<storage::slot_range>& slots) {
@@ -81,6 +84,48 @@ std::string slots_text(const std::vector<storage::slot_range>& slots) {
     s += std::to_string(r.first) + "-" + std::to_string(r.last);
   }
   return s;
+}
+
+// Built outside the coroutine: GCC 12 mishandles lambdas created in coroutine bodies.
+progress_display::render_fn backup_renderer(std::shared_ptr<engine::backup_progress> progress) {
+  return [progress](double elapsed) {
+    std::vector<std::string> lines;
+    for (const auto& sh : progress->shards) {
+      std::string l = "  " + sh.master;
+      if (sh.read_from != sh.master) l += " (from " + sh.read_from + ")";
+      l += "  " + with_commas(sh.keys) + " keys  " + human_bytes(sh.bytes) + "  " +
+           rate(sh.keys, elapsed) + " keys/s";
+      if (sh.restarts) l += "  restarted " + std::to_string(sh.restarts) + "x";
+      if (sh.done) l += "  done";
+      lines.push_back(l);
+    }
+    return lines;
+  };
+}
+
+// Built outside the coroutine: GCC 12 mishandles lambdas created in coroutine bodies.
+progress_display::render_fn restore_renderer(std::shared_ptr<engine::restore_progress> progress) {
+  return [progress](double elapsed) {
+    std::vector<std::string> lines;
+    lines.push_back("  read " + human_bytes(progress->bytes_read) + " of " +
+                    human_bytes(progress->bytes_total) + ", " +
+                    with_commas(progress->records_read) + " records, " +
+                    rate(progress->records_read, elapsed) + " records/s");
+    for (const auto& t : progress->targets) {
+      lines.push_back("  " + t.master + "  " + with_commas(t.counts.restored) + " restored  " +
+                      with_commas(t.counts.present) + " present");
+    }
+    return lines;
+  };
+}
+
+// Built outside the coroutine: GCC 12 mishandles lambdas created in coroutine bodies.
+progress_display::render_fn verify_renderer(std::shared_ptr<engine::verify_progress> progress) {
+  return [progress](double) {
+    return std::vector<std::string>{"  verified " + human_bytes(progress->bytes_read) + " of " +
+                                    human_bytes(progress->bytes_total) + ", " +
+                                    with_commas(progress->records) + " records"};
+  };
 }
 
 asio::awaitable<int> run_backup(settings s, logger log) {
@@ -94,41 +139,28 @@ asio::awaitable<int> run_backup(settings s, logger log) {
   o.compression_level = s.compression_level;
   auto progress = std::make_shared<engine::backup_progress>();
   const auto started = std::chrono::steady_clock::now();
-  progress_display display(co_await asio::this_coro::executor, !s.quiet && !s.json,
-                           [progress](double elapsed) {
-                             std::vector<std::string> lines;
-                             for (const auto& sh : progress->shards) {
-                               std::string l = "  " + sh.master;
-                               if (sh.read_from != sh.master) l += " (from " + sh.read_from + ")";
-                               l += "  " + with_commas(sh.keys) + " keys  " + human_bytes(sh.bytes) +
-                                    "  " + rate(sh.keys, elapsed) + " keys/s";
-                               if (sh.restarts) l += "  restarted " + std::to_string(sh.restarts) + "x";
-                               if (sh.done) l += "  done";
-                               lines.push_back(l);
-                             }
-                             return lines;
-                           });
-  display.start();
+  const progress_display::render_fn render = backup_renderer(progress);
   storage::manifest m;
-  try {
+  {
+    progress_display display(co_await asio::this_coro::executor, !s.quiet && !s.json, render);
     m = co_await engine::async_backup(target, o, store, progress, log);
-  } catch (...) {
-    display.stop();
-    throw;
   }
-  display.stop();
   const double secs = since(started);
   if (s.json) {
-    json::object out{{"result", "ok"},         {"command", "backup"},
-                     {"id", m.id},             {"location", store->location()},
-                     {"keys", m.total_keys},   {"vanished", m.total_vanished},
-                     {"bytes", m.total_bytes}, {"shards", m.objects.size()},
+    json::object out{{"result", "ok"},
+                     {"command", "backup"},
+                     {"id", m.id},
+                     {"location", store->location()},
+                     {"keys", m.total_keys},
+                     {"vanished", m.total_vanished},
+                     {"bytes", m.total_bytes},
+                     {"shards", m.objects.size()},
                      {"seconds", secs}};
     print(json::serialize(out) + "\n");
   } else {
     print("backup " + m.id + " complete: " + with_commas(m.total_keys) + " keys from " +
-          std::to_string(m.objects.size()) + " master(s), " + human_bytes(m.total_bytes) +
-          " in " + seconds_text(secs) + " (" + rate(m.total_keys, secs) + " keys/s)" +
+          std::to_string(m.objects.size()) + " master(s), " + human_bytes(m.total_bytes) + " in " +
+          seconds_text(secs) + " (" + rate(m.total_keys, secs) + " keys/s)" +
           (m.total_vanished ? ", " + with_commas(m.total_vanished) + " vanished during the scan"
                             : "") +
           " -> " + store->location() + "/" + m.id + "\n");
@@ -147,37 +179,19 @@ asio::awaitable<int> run_restore(settings s, logger log) {
   o.window = s.window;
   auto progress = std::make_shared<engine::restore_progress>();
   const auto started = std::chrono::steady_clock::now();
-  progress_display display(co_await asio::this_coro::executor, !s.quiet && !s.json,
-                           [progress](double elapsed) {
-                             std::vector<std::string> lines;
-                             lines.push_back("  read " + human_bytes(progress->bytes_read) + " of " +
-                                             human_bytes(progress->bytes_total) + ", " +
-                                             with_commas(progress->records_read) + " records, " +
-                                             rate(progress->records_read, elapsed) + " records/s");
-                             for (const auto& t : progress->targets) {
-                               lines.push_back("  " + t.master + "  " +
-                                               with_commas(t.counts.restored) + " restored  " +
-                                               with_commas(t.counts.present) + " present");
-                             }
-                             return lines;
-                           });
-  display.start();
+  const progress_display::render_fn render = restore_renderer(progress);
   storage::manifest m;
-  try {
+  {
+    progress_display display(co_await asio::this_coro::executor, !s.quiet && !s.json, render);
     m = co_await engine::async_restore(target, o, store, progress, log);
-  } catch (...) {
-    display.stop();
-    throw;
   }
-  display.stop();
   const double secs = since(started);
   const auto& t = progress->totals;
   if (s.json) {
     json::array targets;
     for (const auto& tp : progress->targets) {
-      targets.push_back(json::object{{"master", tp.master},
-                                     {"restored", tp.counts.restored},
-                                     {"present", tp.counts.present}});
+      targets.push_back(json::object{
+          {"master", tp.master}, {"restored", tp.counts.restored}, {"present", tp.counts.present}});
     }
     json::object out{{"result", "ok"},
                      {"command", "restore"},
@@ -241,8 +255,7 @@ asio::awaitable<int> run_list(settings s) {
   print(line);
   for (const auto& b : backups) {
     std::snprintf(line, sizeof line, "%-22s %-10s %-8s %14s %10s  %s\n", b.id.c_str(),
-                  b.complete ? "complete" : "incomplete",
-                  b.meta ? b.meta->kind.c_str() : "-",
+                  b.complete ? "complete" : "incomplete", b.meta ? b.meta->kind.c_str() : "-",
                   b.meta ? with_commas(b.meta->total_keys).c_str() : "-",
                   human_bytes(b.bytes).c_str(),
                   b.meta ? b.meta->redis_version.c_str() : b.problem.c_str());
@@ -262,13 +275,14 @@ asio::awaitable<int> run_show(settings s) {
   out += "backup        " + m.id + " (" + m.kind + ", format " + std::to_string(m.format) + ")\n";
   out += "location      " + store->location() + "/" + m.id + "\n";
   out += "taken         " + m.started_at + " .. " + m.finished_at + "\n";
-  out += "source        " + std::string(m.cluster ? "cluster" : "standalone server") +
-         ", Redis " + m.redis_version + ", " + std::to_string(m.topology.size()) + " node(s)\n";
+  out += "source        " + std::string(m.cluster ? "cluster" : "standalone server") + ", Redis " +
+         m.redis_version + ", " + std::to_string(m.topology.size()) + " node(s)\n";
   std::string patterns;
   for (const auto& p : m.patterns) patterns += (patterns.empty() ? "" : ", ") + p;
   out += "patterns      " + (patterns.empty() ? std::string("(all keys)") : patterns) + "\n";
   out += "keys          " + with_commas(m.total_keys) +
-         (m.total_vanished ? " (" + with_commas(m.total_vanished) + " vanished during the scan)" : "") +
+         (m.total_vanished ? " (" + with_commas(m.total_vanished) + " vanished during the scan)"
+                           : "") +
          "\n";
   out += "size          " + human_bytes(m.total_bytes) + " in " + std::to_string(m.objects.size()) +
          " object(s)\n";
@@ -285,22 +299,12 @@ asio::awaitable<int> run_show(settings s) {
 asio::awaitable<int> run_verify(settings s) {
   std::shared_ptr<storage::store> store = storage::open_store(s.location);
   auto progress = std::make_shared<engine::verify_progress>();
-  progress_display display(co_await asio::this_coro::executor, !s.quiet && !s.json,
-                           [progress](double) {
-                             return std::vector<std::string>{
-                                 "  verified " + human_bytes(progress->bytes_read) + " of " +
-                                 human_bytes(progress->bytes_total) + ", " +
-                                 with_commas(progress->records) + " records"};
-                           });
-  display.start();
+  const progress_display::render_fn render = verify_renderer(progress);
   engine::verify_report r;
-  try {
+  {
+    progress_display display(co_await asio::this_coro::executor, !s.quiet && !s.json, render);
     r = co_await engine::async_verify(store, s.id, progress);
-  } catch (...) {
-    display.stop();
-    throw;
   }
-  display.stop();
   if (s.json) {
     json::array objects;
     for (const auto& o : r.objects) {

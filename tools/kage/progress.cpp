@@ -2,8 +2,8 @@
 
 #include <boost/asio.hpp>
 
-#include <cstdio>
 #include <unistd.h>
+#include <cstdio>
 
 namespace kage::cli {
 
@@ -36,50 +36,57 @@ std::string seconds_text(double seconds) {
   return buf;
 }
 
+struct progress_display::state {
+  state(boost::asio::any_io_executor ex, render_fn r)
+      : timer(ex), terminal(::isatty(STDERR_FILENO)), render(std::move(r)) {}
+  boost::asio::steady_timer timer;
+  bool terminal;
+  render_fn render;
+  bool stopped = false;
+  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+  std::size_t drawn = 0;
+
+  void draw(bool final) {
+    const double elapsed =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    const auto lines = render(elapsed);
+    std::string out;
+    if (terminal) {
+      // Move up over the previous frame and rewrite it; the final frame stays on screen.
+      for (std::size_t i = 0; i < drawn; ++i) out += "\x1b[1A\x1b[2K";
+      for (const auto& l : lines) out += l + "\n";
+      drawn = final ? 0 : lines.size();
+    } else {
+      for (const auto& l : lines) out += "kage: progress: " + l + "\n";
+    }
+    std::fwrite(out.data(), 1, out.size(), stderr);
+    std::fflush(stderr);
+  }
+
+  static boost::asio::awaitable<void> run(std::shared_ptr<state> self) {
+    // A terminal gets live lines; logs (Kubernetes, CI) get one line every 10 seconds.
+    const auto period = self->terminal ? std::chrono::milliseconds(500) : std::chrono::seconds(10);
+    while (!self->stopped) {
+      self->timer.expires_after(period);
+      co_await self->timer.async_wait(boost::asio::as_tuple(boost::asio::deferred));
+      if (self->stopped) break;
+      self->draw(false);
+    }
+  }
+};
+
 progress_display::progress_display(boost::asio::any_io_executor ex, bool enabled,
-                                   render_fn render)
-    : executor_(ex), enabled_(enabled), terminal_(::isatty(STDERR_FILENO)), render_(std::move(render)) {}
-
-void progress_display::start() {
-  if (!enabled_) return;
-  timer_ = std::make_unique<boost::asio::steady_timer>(executor_);
-  boost::asio::co_spawn(executor_, run(), [](std::exception_ptr) {});
+                                   render_fn render) {
+  if (!enabled) return;
+  state_ = std::make_shared<state>(ex, std::move(render));
+  boost::asio::co_spawn(ex, state::run(state_), [](std::exception_ptr) {});
 }
 
-void progress_display::stop() {
-  if (!enabled_ || *stopped_) return;
-  *stopped_ = true;
-  timer_->cancel();
-  if (terminal_) draw(true);
-}
-
-boost::asio::awaitable<void> progress_display::run() {
-  auto stopped = stopped_;
-  // A terminal gets live lines; logs (Kubernetes, CI) get one line every 10 seconds.
-  const auto period = terminal_ ? std::chrono::milliseconds(500) : std::chrono::seconds(10);
-  while (!*stopped) {
-    timer_->expires_after(period);
-    co_await timer_->async_wait(boost::asio::as_tuple(boost::asio::deferred));
-    if (*stopped) break;
-    draw(false);
-  }
-}
-
-void progress_display::draw(bool final) {
-  const double elapsed =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
-  const auto lines = render_(elapsed);
-  std::string out;
-  if (terminal_) {
-    // Move up over the previous frame and rewrite it; the final frame stays on screen.
-    for (std::size_t i = 0; i < drawn_; ++i) out += "\x1b[1A\x1b[2K";
-    for (const auto& l : lines) out += l + "\n";
-    drawn_ = final ? 0 : lines.size();
-  } else {
-    for (const auto& l : lines) out += "kage: progress: " + l + "\n";
-  }
-  std::fwrite(out.data(), 1, out.size(), stderr);
-  std::fflush(stderr);
+progress_display::~progress_display() {
+  if (!state_) return;
+  state_->stopped = true;
+  state_->timer.cancel();
+  if (state_->terminal) state_->draw(true);
 }
 
 }  // namespace kage::cli

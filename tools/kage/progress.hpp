@@ -20,22 +20,15 @@ std::string seconds_text(double seconds);
 class progress_display {
  public:
   using render_fn = std::function<std::vector<std::string>(double elapsed_seconds)>;
+  // Starts drawing at once when enabled; stops (leaving the last frame) when destroyed.
   progress_display(boost::asio::any_io_executor ex, bool enabled, render_fn render);
-  void start();
-  void stop();  // clears the live lines on a terminal
+  ~progress_display();
+  progress_display(const progress_display&) = delete;
+  progress_display& operator=(const progress_display&) = delete;
 
  private:
-  boost::asio::awaitable<void> run();
-  void draw(bool final);
-
-  boost::asio::any_io_executor executor_;
-  bool enabled_;
-  bool terminal_;
-  render_fn render_;
-  std::shared_ptr<bool> stopped_ = std::make_shared<bool>(false);
-  std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
-  std::size_t drawn_ = 0;
-  std::unique_ptr<boost::asio::steady_timer> timer_;
+  struct state;
+  std::shared_ptr<state> state_;  // shared with the drawing coroutine, which may outlive us
 };
 
 }  // namespace kage::cli
