@@ -136,6 +136,7 @@ asio::awaitable<int> run_backup(settings s, logger log) {
   o.scan_count = s.scan_count;
   o.window = s.window;
   o.prefer_replica = s.read_from == "prefer-replica";
+  o.failover_timeout = std::chrono::milliseconds(s.failover_timeout_ms);
   o.compression_level = s.compression_level;
   auto progress = std::make_shared<engine::backup_progress>();
   const auto started = std::chrono::steady_clock::now();

@@ -32,6 +32,7 @@ struct settings {
   std::vector<std::string> patterns;     // PATTERN (comma-separated), --pattern (repeatable); empty = all
   int scan_count = 1000;                 // --scan-count
   int window = 512;                      // --window: pipelined commands in flight per master
+  int failover_timeout_ms = 30000;       // --failover-timeout (ms)
   std::string read_from = "primary";     // --read-from primary|prefer-replica
   int compression_level = 1;             // --compression-level 1..19
   std::string location;                  // --to / --from; BACKUP_DIR; store.location
