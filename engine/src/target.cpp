@@ -41,7 +41,7 @@ asio::awaitable<cluster_view> async_discover(const redis_target& target, const l
           std::string_view(f.what()).find("requires a password") != std::string_view::npos) {
         throw;
       }
-      log.warn(seed.address(), f.what());
+      log.debug(seed.address(), f.what());  // reported once, below, with every seed
       tried += std::string(tried.empty() ? "" : "; ") + f.what();
       continue;
     }

@@ -328,7 +328,7 @@ asio::awaitable<error_code> connection::async_connect(endpoint remote, std::stri
     std::span<const resp_node> r;
     if (auto ec = co_await s.read(r)) {
       diagnostic = describe_transport_error(remote, ec);
-      if (s.tls() == false && ec == make_error_code(errc::closed)) {
+      if (!s.tls() && (ec == make_error_code(errc::closed) || ec == asio::error::connection_reset)) {
         diagnostic += " (if the server requires TLS, pass --tls/--cacert)";
       }
       s.close();

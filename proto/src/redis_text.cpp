@@ -5,6 +5,10 @@
 namespace kage::proto {
 
 bool glob_match(std::string_view p, std::string_view s) noexcept {
+  // SCAN/KEYS treat a lone "*" as "every key" (even ""); stringmatchlen itself never matches
+  // an empty key against a non-empty pattern.
+  if (p == "*") return true;
+  if (s.empty()) return p.empty();
   std::size_t pi = 0, si = 0;
   // Backtracking point for the last '*': classic linear-space glob.
   std::size_t star_p = std::string_view::npos, star_s = 0;
@@ -31,7 +35,8 @@ bool glob_match(std::string_view p, std::string_view s) noexcept {
           ++q;
         }
         bool match = false;
-        const unsigned char ch = static_cast<unsigned char>(s[si]);
+        // Redis compares plain (signed on x86) chars in ranges; so do we.
+        const signed char ch = static_cast<signed char>(s[si]);
         for (;;) {
           if (q >= p.size()) {  // unterminated class: Redis treats the end as closing it
             --q;
@@ -39,16 +44,16 @@ bool glob_match(std::string_view p, std::string_view s) noexcept {
           }
           if (p[q] == '\\' && q + 2 < p.size() + 1 && q + 1 < p.size()) {
             ++q;
-            if (static_cast<unsigned char>(p[q]) == ch) match = true;
+            if (static_cast<signed char>(p[q]) == ch) match = true;
           } else if (p[q] == ']') {
             break;
           } else if (q + 2 < p.size() && p[q + 1] == '-') {
-            unsigned char lo = static_cast<unsigned char>(p[q]);
-            unsigned char hi = static_cast<unsigned char>(p[q + 2]);
+            signed char lo = static_cast<signed char>(p[q]);
+            signed char hi = static_cast<signed char>(p[q + 2]);
             if (lo > hi) std::swap(lo, hi);
             if (ch >= lo && ch <= hi) match = true;
             q += 2;
-          } else if (static_cast<unsigned char>(p[q]) == ch) {
+          } else if (static_cast<signed char>(p[q]) == ch) {
             match = true;
           }
           ++q;

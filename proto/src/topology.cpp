@@ -141,7 +141,7 @@ boost::system::result<topology> parse_cluster_shards(const reply& r, bool tls) {
     for (std::size_t i = 0; i + 1 < slots->elements.size(); i += 2) {
       std::int64_t a, b;
       if (!to_int64(slots->elements[i].value, a) || !to_int64(slots->elements[i + 1].value, b) ||
-          !valid_slot(static_cast<int>(a)) || !valid_slot(static_cast<int>(b)) || a > b) {
+          a < 0 || b >= 16384 || a > b) {
         return bad();
       }
       ranges.push_back({static_cast<int>(a), static_cast<int>(b)});
@@ -176,7 +176,17 @@ boost::system::result<topology> parse_cluster_shards(const reply& r, bool tls) {
       }
       members.push_back(std::move(n));
     }
+    // Redis 7.2 can list a failed old master beside the promoted one: the healthy one owns
+    // the slots, the other is kept as a (failed) replica of it.
+    const auto healthy_master = std::find_if(members.begin(), members.end(), [](const node_info& n) {
+      return n.master && n.healthy;
+    });
+    if (healthy_master != members.end()) master_id = healthy_master->id;
     for (auto& n : members) {
+      if (n.master && n.id != master_id) {
+        n.master = false;
+        n.slots.clear();
+      }
       if (!n.master) n.master_id = master_id;
       t.nodes.push_back(std::move(n));
     }

@@ -7,8 +7,9 @@
 
 namespace kage::proto {
 
-// Glob matching with the semantics of Redis' stringmatchlen (KEYS/SCAN MATCH):
-// '*', '?', '[abc]', '[^a-z]', and '\' escapes. Byte-wise, binary safe.
+// Glob matching exactly as SCAN MATCH selects keys: a lone "*" matches every key; otherwise
+// Redis' stringmatchlen ('*', '?', '[abc]', '[^a-z]', '\\' escapes; ranges compare signed chars
+// as x86 Redis does; an empty key matches only an empty pattern). Binary safe.
 bool glob_match(std::string_view pattern, std::string_view text) noexcept;
 
 // CRC-64/Jones as Redis computes it for DUMP payloads and RDB files.
