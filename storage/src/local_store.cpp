@@ -109,7 +109,10 @@ class local_writer final : public object_writer {
   asio::awaitable<void> async_commit() override {
     check_open();
     // Data on disk before the name: a crash never leaves a visible object with missing bytes.
-    if (::fsync(fd_) != 0) fail_and_discard("cannot write ", errno);
+    int rc = 0;
+    do rc = ::fsync(fd_);
+    while (rc != 0 && errno == EINTR);
+    if (rc != 0) fail_and_discard("cannot write ", errno);
     const int fd = std::exchange(fd_, -1);
     if (::close(fd) != 0 && errno != EINTR) fail_and_discard("cannot write ", errno);
     if (::rename(temp_.c_str(), final_.c_str()) != 0) fail_and_discard("cannot create ", errno);

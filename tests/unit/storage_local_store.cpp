@@ -2,12 +2,15 @@
 #include <kage/base/error.hpp>
 #include <kage/storage/store.hpp>
 
+#include <sys/mount.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/test/unit_test.hpp>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -236,6 +239,33 @@ BOOST_AUTO_TEST_CASE(root_that_is_a_file) {
   BOOST_TEST(contains(f.what(), "choose another --to"), f.what());
   f = failure_of([&] { run(s2->async_list("")); });
   BOOST_TEST(f.code() == kage::exit_code::store);
+}
+
+BOOST_AUTO_TEST_CASE(full_disk) {
+  temp_dir dir;
+  // A 64 KiB filesystem (tests run as root; elsewhere there is nothing to test with).
+  if (::mount("tmpfs", dir.path.c_str(), "tmpfs", 0, "size=64k") != 0) {
+    BOOST_TEST_MESSAGE("skipped: cannot mount tmpfs: " << std::strerror(errno));
+    return;
+  }
+  struct unmount {
+    std::string path;
+    ~unmount() { ::umount2(path.c_str(), MNT_DETACH); }
+  } guard{dir.path.string()};
+  auto s = ks::open_store(dir.path.string());
+  auto w = run(s->async_create("20261122T021155.123Z/shard-00.resp.zst"));
+  const std::string chunk(16 * 1024, 'x');
+  auto f = failure_of([&] {
+    for (int i = 0; i < 100; ++i) run(w->async_write(chunk));
+  });
+  BOOST_TEST(f.code() == kage::exit_code::store);
+  BOOST_TEST(f.what() == "cannot write " +
+                             (dir.path / "20261122T021155.123Z/shard-00.resp.zst").string() +
+                             ": No space left on device; free space on that filesystem or choose "
+                             "another --to");
+  // The partial temporary file is gone, so the space is free again.
+  BOOST_TEST(files_on_disk(dir.path).empty());
+  BOOST_CHECK_THROW(run(w->async_commit()), std::logic_error);
 }
 
 BOOST_AUTO_TEST_CASE(open_missing_object) {
