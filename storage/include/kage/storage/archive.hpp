@@ -65,6 +65,8 @@ class archive_writer {
 
 class archive_reader {
  public:
+  // max_record_bytes caps one record's encoded size (the whole RESP command); a larger one is
+  // record_too_large, detected from its declared lengths before it is buffered.
   explicit archive_reader(std::size_t max_record_bytes = std::size_t{1} << 30);
   ~archive_reader();
   archive_reader(archive_reader&&) noexcept;
