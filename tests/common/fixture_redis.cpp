@@ -147,9 +147,13 @@ std::vector<std::string> redis_server::server_args() const {
   } else {
     args.insert(args.end(), {"--port", port});
   }
-  if (opts_.cluster)
+  if (opts_.cluster) {
     args.insert(args.end(), {"--cluster-enabled", "yes", "--cluster-config-file",
                              dir + "/nodes.conf", "--cluster-node-timeout", "2000"});
+    // The cluster bus otherwise learns a peer's address from the connection's source, which on
+    // loopback is 127.0.0.1 whatever 127.0.0.x the node binds.
+    args.insert(args.end(), {"--cluster-announce-ip", opts_.host});
+  }
   args.insert(args.end(), opts_.extra_args.begin(), opts_.extra_args.end());
   return args;
 }
