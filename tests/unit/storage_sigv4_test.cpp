@@ -1,0 +1,116 @@
+#include <boost/test/unit_test.hpp>
+
+#include <kage/storage/s3_xml.hpp>
+#include <kage/storage/sigv4.hpp>
+
+using namespace kage::storage;
+
+namespace {
+
+const aws_credentials suite_credentials{"AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", ""};
+const std::string empty_sha = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+sigv4_request suite_get(std::vector<std::pair<std::string, std::string>> query = {}) {
+  sigv4_request r;
+  r.method = "GET";
+  r.path = "/";
+  r.query = std::move(query);
+  r.headers = {{"Host", "example.amazonaws.com"}, {"X-Amz-Date", "20150830T123600Z"}};
+  r.payload_sha256 = empty_sha;
+  return r;
+}
+
+const sigv4_scope suite_scope{"us-east-1", "service", "20150830T123600Z"};
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(storage_sigv4)
+
+// AWS SigV4 test suite: get-vanilla.
+BOOST_AUTO_TEST_CASE(get_vanilla) {
+  auto s = sigv4_sign(suite_get(), suite_scope, suite_credentials);
+  BOOST_TEST(s.canonical_request ==
+             "GET\n/\n\nhost:example.amazonaws.com\nx-amz-date:20150830T123600Z\n\n"
+             "host;x-amz-date\n" + empty_sha);
+  BOOST_TEST(s.string_to_sign ==
+             "AWS4-HMAC-SHA256\n20150830T123600Z\n20150830/us-east-1/service/aws4_request\n"
+             "bb579772317eb040ac9ed261061d46c1f17a8133879d6129b6e1c25292927e63");
+  BOOST_TEST(s.authorization ==
+             "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, "
+             "SignedHeaders=host;x-amz-date, "
+             "Signature=5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31");
+}
+
+// AWS SigV4 test suite: get-vanilla-query-order-key-case (query sorted by name).
+BOOST_AUTO_TEST_CASE(get_vanilla_query_order_key_case) {
+  auto s = sigv4_sign(suite_get({{"Param2", "value2"}, {"Param1", "value1"}}), suite_scope,
+                      suite_credentials);
+  BOOST_TEST(s.signature == "b97d918cfa904a5beff61c982a1b6f458b799221646efd99d3219ec94cdf2500");
+}
+
+// The GetObject example of the S3 API reference ("Authenticating Requests: Using the
+// Authorization Header"), with its intermediate canonical request and string to sign.
+BOOST_AUTO_TEST_CASE(s3_get_object_example) {
+  sigv4_request r;
+  r.method = "GET";
+  r.path = "/test.txt";
+  r.headers = {{"Host", "examplebucket.s3.amazonaws.com"},
+               {"Range", "bytes=0-9"},
+               {"x-amz-content-sha256", empty_sha},
+               {"x-amz-date", "20130524T000000Z"}};
+  r.payload_sha256 = empty_sha;
+  auto s = sigv4_sign(r, {"us-east-1", "s3", "20130524T000000Z"},
+                      {"AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", ""});
+  BOOST_TEST(s.canonical_request ==
+             "GET\n/test.txt\n\nhost:examplebucket.s3.amazonaws.com\nrange:bytes=0-9\n"
+             "x-amz-content-sha256:" + empty_sha + "\nx-amz-date:20130524T000000Z\n\n"
+             "host;range;x-amz-content-sha256;x-amz-date\n" + empty_sha);
+  BOOST_TEST(s.string_to_sign ==
+             "AWS4-HMAC-SHA256\n20130524T000000Z\n20130524/us-east-1/s3/aws4_request\n"
+             "7344ae5b7ee6c3e7e6b0fe0640412a37625d1fbfff95c48bbb2dc43964946972");
+  BOOST_TEST(s.signature == "f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41");
+}
+
+BOOST_AUTO_TEST_CASE(uri_encoding) {
+  BOOST_TEST(uri_encode("a b/c~d_e.f-g", false) == "a%20b/c~d_e.f-g");
+  BOOST_TEST(uri_encode("a b/c", true) == "a%20b%2Fc");
+  BOOST_TEST(uri_encode("\xff=+*", true) == "%FF%3D%2B%2A");
+}
+
+BOOST_AUTO_TEST_CASE(header_values_are_trimmed_and_collapsed) {
+  auto r = suite_get();
+  r.headers.push_back({"My-Header1", "  value1   with  spaces "});
+  auto s = sigv4_sign(r, suite_scope, suite_credentials);
+  BOOST_TEST(s.canonical_request.find("my-header1:value1 with spaces\n") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(digests) {
+  BOOST_TEST(md5_hex("") == "d41d8cd98f00b204e9800998ecf8427e");
+  BOOST_TEST(md5_base64("") == "1B2M2Y8AsgTpgAmY7PhCfg==");
+  BOOST_TEST(amz_date(1440938160) == "20150830T123600Z");
+}
+
+BOOST_AUTO_TEST_CASE(xml) {
+  const std::string list =
+      "<?xml version=\"1.0\"?><ListBucketResult><IsTruncated>true</IsTruncated>"
+      "<Contents><Key>a&amp;b</Key><Size>5</Size></Contents>"
+      "<Contents><Key>c&#x2F;d</Key><Size>7</Size></Contents><ContentsX>no</ContentsX>"
+      "<NextContinuationToken>tok</NextContinuationToken><Empty/></ListBucketResult>";
+  auto contents = xml_elements(list, "Contents");
+  BOOST_TEST_REQUIRE(contents.size() == 2u);
+  BOOST_TEST(*xml_text(contents[0], "Key") == "a&b");
+  BOOST_TEST(*xml_text(contents[1], "Key") == "c/d");
+  BOOST_TEST(*xml_text(list, "NextContinuationToken") == "tok");
+  BOOST_TEST(*xml_text(list, "Empty") == "");
+  BOOST_TEST(!xml_text(list, "Missing"));
+  auto e = parse_s3_error(
+      "<Error><Code>NoSuchBucket</Code><Message>The specified bucket does not exist</Message>"
+      "</Error>");
+  BOOST_TEST_REQUIRE(e.has_value());
+  BOOST_TEST(e->code == "NoSuchBucket");
+  BOOST_TEST(e->message == "The specified bucket does not exist");
+  BOOST_TEST(!parse_s3_error(list));
+  BOOST_TEST(xml_escape("<a&'\">") == "&lt;a&amp;&apos;&quot;&gt;");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
