@@ -231,6 +231,29 @@ struct connection::impl : std::enable_shared_from_this<impl> {
       in_end += n;
     }
   }
+
+  asio::awaitable<error_code> read_raw(std::span<char> buf, std::size_t& n) {
+    n = 0;
+    in_begin += consume;
+    consume = 0;
+    if (buf.empty()) co_return error_code{};
+    if (in_begin < in_end) {
+      n = std::min(buf.size(), in_end - in_begin);
+      std::memcpy(buf.data(), in.get() + in_begin, n);
+      in_begin += n;
+      co_return error_code{};
+    }
+    if (!out.empty()) {
+      if (auto ec = co_await flush()) co_return ec;
+    }
+    if (!open) co_return make_error_code(timed_out ? errc::timeout : errc::closed);
+    arm(config.read_timeout);
+    auto [ec, got] = co_await read_some(asio::buffer(buf.data(), buf.size()));
+    disarm();
+    if (ec) co_return map(ec);
+    n = got;
+    co_return error_code{};
+  }
 };
 
 connection::connection(asio::any_io_executor ex, redis_config config,
@@ -373,6 +396,10 @@ asio::awaitable<reply> connection::async_exec(std::vector<std::string> args) {
                                args.front() + ")");
   }
   co_return to_reply(r);
+}
+
+asio::awaitable<error_code> connection::async_read_some_raw(std::span<char> buf, std::size_t& n) {
+  return impl_->read_raw(buf, n);
 }
 
 void connection::close() noexcept { impl_->close(); }

@@ -15,6 +15,7 @@ struct category final : boost::system::error_category {
       case errc::too_deep: return "A reply nests aggregates deeper than the configured limit.";
       case errc::timeout: return "The server did not answer before the deadline.";
       case errc::closed: return "The server closed the connection.";
+      case errc::server_error: return "The server answered with an error.";
     }
     return "Unknown proto error.";
   }

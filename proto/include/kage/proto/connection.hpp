@@ -12,8 +12,9 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
-#include <type_traits>
+#include <span>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace boost::asio::ssl {
@@ -72,6 +73,11 @@ class connection {
   asio::awaitable<boost::system::error_code> async_flush();
   // Reads the next reply (read deadline). The nodes stay valid until the next async_read.
   asio::awaitable<boost::system::error_code> async_read(std::span<const resp_node>& reply);
+  // Raw bytes, for a stream that leaves RESP after a reply (the RDB a master sends after SYNC):
+  // first the bytes already read past the last reply, then the socket (read deadline). Sets n
+  // to at least 1 on success (0 only for an empty buf); errors as async_read.
+  asio::awaitable<boost::system::error_code> async_read_some_raw(std::span<char> buf,
+                                                                 std::size_t& n);
 
   // Control path: one command, an owning reply (which may be a Redis error reply).
   // Transport failures throw kage::failure(exit_code::redis) naming the server.

@@ -10,6 +10,7 @@ enum class errc {
   too_deep,           // aggregates nested deeper than the cap
   timeout,            // connect or read deadline passed
   closed,             // the server closed the connection
+  server_error,       // the server answered a raw-protocol request (SYNC) with an error line
 };
 
 const boost::system::error_category& proto_category() noexcept;

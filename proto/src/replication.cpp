@@ -1,0 +1,268 @@
+#include <kage/base/error.hpp>
+#include <kage/proto/redis_text.hpp>
+#include <kage/proto/replication.hpp>
+
+#include <boost/asio.hpp>
+
+#include <charconv>
+#include <cstring>
+#include <memory>
+
+namespace kage::proto {
+
+namespace {
+
+constexpr std::size_t max_preamble_line = 4096;
+
+bool is_digit(unsigned char c) noexcept { return c >= '0' && c <= '9'; }
+
+std::string hex64(std::uint64_t v) {
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string s(16, '0');
+  for (int i = 15; i >= 0; --i, v >>= 4) s[static_cast<std::size_t>(i)] = digits[v & 15];
+  return s;
+}
+
+constexpr std::string_view acl_advice =
+    "a snapshot asks for the RDB the way a replica does: grant the user +replconf +sync +psync "
+    "(or +@admin)";
+
+[[noreturn]] void refused(const endpoint& remote, std::string_view command,
+                          const std::string& text) {
+  std::string message = remote.address() + " refused " + std::string(command) + " (" + text + ")";
+  if (text.starts_with("NOPERM")) message += "; " + std::string(acl_advice);
+  fail(exit_code::redis, message);
+}
+
+}  // namespace
+
+// ---- framing ---------------------------------------------------------------------------------
+
+boost::system::result<rdb_transfer_parser::step> rdb_transfer_parser::parse(
+    std::string_view input) noexcept {
+  step out;
+  while (state_ == state::preamble) {
+    const std::string_view rest = input.substr(out.consumed);
+    if (rest.empty()) return out;
+    if (rest.front() == '\n') {  // keep-alive while the master prepares the RDB
+      ++out.consumed;
+      continue;
+    }
+    const auto nl = rest.substr(0, max_preamble_line + 1).find('\n');
+    if (nl == std::string_view::npos) {
+      if (rest.size() > max_preamble_line) return make_error_code(errc::too_large);
+      return out;  // needs more
+    }
+    std::string_view line = rest.substr(0, nl);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    out.consumed += nl + 1;
+    if (line.starts_with('-')) {
+      error_.assign(line.substr(1));
+      return make_error_code(errc::server_error);
+    }
+    if (line.starts_with("+FULLRESYNC ")) {  // PSYNC: "+FULLRESYNC <replid> <offset>"
+      const std::string_view args = line.substr(12);
+      const auto space = args.find(' ');
+      if (space == std::string_view::npos) return make_error_code(errc::protocol_error);
+      replid_.assign(args.substr(0, space));
+      const std::string_view offset = args.substr(space + 1);
+      auto [p, ec] = std::from_chars(offset.data(), offset.data() + offset.size(), offset_);
+      if (ec != std::errc{} || p != offset.data() + offset.size())
+        return make_error_code(errc::protocol_error);
+      continue;
+    }
+    if (line.starts_with("$EOF:")) {
+      const std::string_view mark = line.substr(5);
+      if (mark.size() != rdb_eof_mark_size) return make_error_code(errc::protocol_error);
+      std::memcpy(mark_, mark.data(), rdb_eof_mark_size);
+      framing_ = rdb_framing::eof_marker;
+      state_ = state::payload;
+      break;
+    }
+    if (line.starts_with('$')) {
+      const std::string_view digits = line.substr(1);
+      if (digits.empty() || !is_digit(static_cast<unsigned char>(digits.front())))
+        return make_error_code(errc::protocol_error);
+      auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), length_);
+      if (ec != std::errc{} || p != digits.data() + digits.size())
+        return make_error_code(errc::protocol_error);
+      framing_ = rdb_framing::length;
+      state_ = length_ == 0 ? state::done : state::payload;
+      break;
+    }
+    return make_error_code(errc::protocol_error);  // "+CONTINUE", a RESP reply, garbage
+  }
+  if (state_ != state::payload) return out;
+
+  const std::string_view rest = input.substr(out.consumed);
+  if (framing_ == rdb_framing::length) {
+    const auto n = static_cast<std::size_t>(
+        std::min<std::uint64_t>(rest.size(), length_ - delivered_));
+    out.payload = rest.substr(0, n);
+    out.consumed += n;
+    delivered_ += n;
+    if (delivered_ == length_) state_ = state::done;
+    return out;
+  }
+  // EOF marker: the payload ends where the received bytes end with the marker.
+  if (rest.size() >= rdb_eof_mark_size &&
+      std::memcmp(rest.data() + rest.size() - rdb_eof_mark_size, mark_, rdb_eof_mark_size) == 0) {
+    out.payload = rest.substr(0, rest.size() - rdb_eof_mark_size);
+    out.consumed += rest.size();
+    delivered_ += out.payload.size();
+    state_ = state::done;
+    return out;
+  }
+  if (rest.size() > rdb_eof_mark_size) {
+    out.payload = rest.substr(0, rest.size() - rdb_eof_mark_size);
+    out.consumed += out.payload.size();
+    delivered_ += out.payload.size();
+  }
+  return out;
+}
+
+// ---- RDB frame -------------------------------------------------------------------------------
+
+void rdb_file_check::update(std::string_view bytes) noexcept {
+  const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
+  const std::size_t n = bytes.size();
+  if (n == 0) return;
+  total_ += n;
+  for (std::size_t i = 0; head_len_ < sizeof head_ && i < n; ++i) head_[head_len_++] = p[i];
+  const auto feed = [this](const unsigned char* data, std::size_t len) {
+    if (len == 0) return;
+    crc_ = crc64(crc_, std::string_view(reinterpret_cast<const char*>(data), len));
+    last_in_crc_ = data[len - 1];
+  };
+  if (n >= sizeof tail_) {
+    feed(tail_, tail_len_);
+    feed(p, n - sizeof tail_);
+    std::memcpy(tail_, p + n - sizeof tail_, sizeof tail_);
+    tail_len_ = sizeof tail_;
+    return;
+  }
+  unsigned char joined[2 * sizeof tail_];
+  std::memcpy(joined, tail_, tail_len_);
+  std::memcpy(joined + tail_len_, p, n);
+  const std::size_t len = tail_len_ + n;
+  const std::size_t spill = len > sizeof tail_ ? len - sizeof tail_ : 0;
+  feed(joined, spill);
+  std::memmove(tail_, joined + spill, len - spill);
+  tail_len_ = len - spill;
+}
+
+int rdb_file_check::version() const noexcept {
+  if (head_len_ < sizeof head_ || std::memcmp(head_, "REDIS", 5) != 0) return 0;
+  int v = 0;
+  for (std::size_t i = 5; i < 9; ++i) {
+    if (!is_digit(head_[i])) return 0;
+    v = v * 10 + (head_[i] - '0');
+  }
+  return v;
+}
+
+rdb_file_check::verdict rdb_file_check::finish() const {
+  verdict v;
+  v.version = version();
+  // Magic and version (9), at least the EOF opcode (1), the checksum (8).
+  if (total_ < 18) {
+    v.problem = "it is " + std::to_string(total_) + " bytes long, too short for an RDB file";
+    return v;
+  }
+  if (v.version == 0) {
+    v.problem = "it does not start with \"REDIS\" and a 4-digit RDB version";
+    return v;
+  }
+  v.eof_opcode = last_in_crc_ == 0xff;
+  std::uint64_t stored = 0;
+  for (int i = 7; i >= 0; --i) stored = (stored << 8) | tail_[i];
+  v.checksum_present = stored != 0;
+  v.checksum_ok = v.checksum_present && stored == crc_;
+  if (!v.eof_opcode) {
+    v.problem = "it does not end with the RDB end-of-file opcode (0xFF) and checksum; it is "
+                "truncated or not an RDB file";
+  } else if (v.checksum_present && !v.checksum_ok) {
+    v.problem = "its CRC-64 is " + hex64(crc_) + " but the file records " + hex64(stored) +
+                "; it is corrupted";
+  }
+  return v;
+}
+
+// ---- the client ------------------------------------------------------------------------------
+
+asio::awaitable<rdb_transfer> async_sync_rdb(connection& conn, rdb_sink& sink, std::size_t chunk) {
+  const endpoint remote = conn.remote();
+  chunk = std::max(chunk, 2 * max_preamble_line);
+  rdb_transfer result;
+
+  // Capabilities first, as redis-cli --rdb does; both replies before SYNC (a server refuses
+  // SYNC while replies are pending).
+  proto::append_command(conn.output(), {"REPLCONF", "capa", "eof"});
+  proto::append_command(conn.output(), {"REPLCONF", "rdb-only", "1"});
+  for (int i = 0; i < 2; ++i) {
+    std::span<const resp_node> r;
+    if (auto ec = co_await conn.async_read(r)) {
+      if (ec == asio::error::operation_aborted) throw boost::system::system_error(ec);
+      fail(exit_code::redis, describe_transport_error(remote, ec) + " (while sending REPLCONF)");
+    }
+    if (r.empty() || r[0].type != resp_type::error) continue;
+    const std::string text(r[0].value);
+    if (i == 0) refused(remote, "REPLCONF capa eof", text);
+    if (text.starts_with("NOPERM")) refused(remote, "REPLCONF rdb-only", text);
+    // Redis < 7.0: "Unrecognized REPLCONF option". Plain SYNC works; the link closes after.
+    result.rdb_only = false;
+    result.rdb_only_refusal = text;
+  }
+  proto::append_command(conn.output(), {"SYNC"});
+  if (auto ec = co_await conn.async_flush()) {
+    if (ec == asio::error::operation_aborted) throw boost::system::system_error(ec);
+    fail(exit_code::redis, describe_transport_error(remote, ec) + " (while sending SYNC)");
+  }
+
+  rdb_transfer_parser parser;
+  auto buffer = std::make_unique<char[]>(chunk);
+  std::size_t have = 0;
+  while (!parser.done()) {
+    std::size_t n = 0;
+    const auto ec = co_await conn.async_read_some_raw({buffer.get() + have, chunk - have}, n);
+    if (ec) {
+      if (ec == asio::error::operation_aborted) throw boost::system::system_error(ec);
+      conn.close();
+      std::string where = describe_transport_error(remote, ec);
+      if (parser.framing() == rdb_framing::unknown) {
+        where += " after SYNC, before it sent the RDB";
+      } else {
+        where += " after " + std::to_string(parser.payload_bytes()) + " bytes of the RDB";
+        if (parser.framing() == rdb_framing::length)
+          where += " (of " + std::to_string(parser.declared_length()) + ")";
+        else
+          where += " (before its end marker)";
+      }
+      fail(exit_code::redis, where);
+    }
+    have += n;
+    std::size_t used = 0;
+    for (;;) {
+      auto step = parser.parse({buffer.get() + used, have - used});
+      if (!step) {
+        conn.close();
+        if (step.error() == make_error_code(errc::server_error))
+          refused(remote, "SYNC", parser.server_error());
+        fail(exit_code::redis, remote.address() + " answered SYNC with bytes that are not an RDB "
+                                                  "transfer (" + step.error().message() + ")");
+      }
+      if (!step->payload.empty()) co_await sink.async_write(step->payload);
+      used += step->consumed;
+      if (parser.done() || step->consumed == 0) break;
+    }
+    std::memmove(buffer.get(), buffer.get() + used, have - used);
+    have -= used;
+  }
+  // rdb-only: the server closes the link itself; without it, replication would follow.
+  conn.close();
+  result.framing = parser.framing();
+  result.bytes = parser.payload_bytes();
+  co_return result;
+}
+
+}  // namespace kage::proto
