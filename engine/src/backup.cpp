@@ -73,6 +73,13 @@ bool is_redirect(std::string_view err) {
   return err.starts_with("MOVED ") || err.starts_with("ASK ");
 }
 
+// The cluster (or node) cannot serve keys right now, e.g. while a failed master's replica is
+// being promoted: the shard is read again once the cluster is ok.
+bool is_transient(std::string_view err) {
+  return err.starts_with("CLUSTERDOWN") || err.starts_with("TRYAGAIN") ||
+         err.starts_with("LOADING") || err.starts_with("MASTERDOWN");
+}
+
 // Reads one key from the node a MOVED/ASK error names. Rare: slots moving during the backup.
 struct redirect_fetcher {
   const redis_target& target;
@@ -240,6 +247,10 @@ asio::awaitable<shard_outcome> run_shard_once(std::shared_ptr<backup_job> job, s
     }
     if (k == kind::pttl) {
       std::int64_t ttl = -2;
+      if (top.type == resp_type::error && is_transient(top.value)) {
+        co_await sink.writer->async_abort();
+        co_return shard_outcome{where + " answered " + std::string(top.value)};
+      }
       if (top.type == resp_type::error) {
         if (!is_redirect(top.value)) {
           fail(exit_code::redis, "PTTL of '" + proto::printable(keys[ttls.size()]) + "' on " +
@@ -259,6 +270,10 @@ asio::awaitable<shard_outcome> run_shard_once(std::shared_ptr<backup_job> job, s
     const std::int64_t ttl = ttls.front();
     ttls.pop_front();
     const std::int64_t now = unix_ms();
+    if (top.type == resp_type::error && is_transient(top.value)) {
+      co_await sink.writer->async_abort();
+      co_return shard_outcome{where + " answered " + std::string(top.value)};
+    }
     if (top.type == resp_type::error || ttl == redirected) {
       std::string error = top.type == resp_type::error ? std::string(top.value) : "";
       if (ttl == redirected) {
@@ -344,6 +359,10 @@ asio::awaitable<proto::node_info> async_wait_for_master(std::shared_ptr<backup_j
         const proto::node_info owner = *t.masters()[owners[slot]];
         if (!owner.healthy) continue;
         auto probe = co_await async_connect(config, owner.ep);
+        if (t.cluster) {
+          auto info = co_await probe->async_exec("CLUSTER", "INFO");
+          if (proto::parse_info(info.value)["cluster_state"] != "ok") continue;
+        }
         job->topology = std::move(t);
         co_return owner;
       } catch (const failure&) {
@@ -356,7 +375,8 @@ asio::awaitable<proto::node_info> async_wait_for_master(std::shared_ptr<backup_j
   }
   fail(exit_code::redis,
        "master " + old_master.ep.address() + " (slots " + describe_slots(old_master.slots) +
-           ") failed during the backup (" + last_error + ") and no replica took over within " +
+           ") failed during the backup (" + last_error + ") and the cluster did not recover (no "
+           "replica took over) within " +
            std::to_string(job->options.failover_timeout.count() / 1000) +
            " s; the backup was abandoned and no manifest was written");
 }
@@ -406,9 +426,9 @@ asio::awaitable<void> backup_shard(std::shared_ptr<backup_job> job, std::size_t 
     auto& prog = job->progress->shards[index];
     ++prog.restarts;
     job->log.warn(source.ep.address(), *outcome.transport_error +
-                                           "; waiting for the cluster to promote a replica, then "
-                                           "backing up slots " + describe_slots(master.slots) +
-                                           " again");
+                                           "; waiting for the cluster to be ok again (a replica "
+                                           "promoted if the master failed), then backing up "
+                                           "slots " + describe_slots(master.slots) + " again");
     const auto old_slots = master.slots;
     master = co_await async_wait_for_master(job, master, *outcome.transport_error);
     if (master.slots != old_slots) {

@@ -213,7 +213,7 @@ BOOST_AUTO_TEST_CASE(master_killed_mid_backup_is_followed_to_its_replica) {
   source.masters()[1]->kill(SIGKILL);
   auto r = backup.wait(std::chrono::seconds(240));
   BOOST_TEST_REQUIRE(r.exit_code == 0, describe(r));
-  BOOST_TEST(contains(r.err, "promote"), r.err);
+  BOOST_TEST(contains(r.err, "promoted"), r.err);
   BOOST_TEST(json_result(r).at("keys").as_int64() == static_cast<std::int64_t>(total));
   r = run_kage({"verify", "--from", store.path()});
   BOOST_TEST(r.exit_code == 0, describe(r));
