@@ -4,6 +4,8 @@
 
 #include "local_store.hpp"
 
+#include <kage/storage/s3.hpp>
+
 namespace kage::storage {
 
 namespace {
@@ -21,12 +23,22 @@ bool looks_like_url(std::string_view location) noexcept {
 
 }  // namespace
 
+std::unique_ptr<store> make_s3_store(std::string_view location, const store_options& options,
+                                     asio::any_io_executor ex);
+
+std::unique_ptr<store> open_store(std::string_view location, const store_options& options) {
+  if (location.starts_with("s3://") || (location.empty() && !options.s3.bucket.empty())) {
+    return make_s3_store(location, options, options.executor);
+  }
+  return open_store(location);
+}
+
 std::unique_ptr<store> open_store(std::string_view location) {
   if (location.empty())
     throw failure(exit_code::usage, "no backup location: pass --to/--from or set BACKUP_DIR");
   if (location.starts_with("s3://"))
-    throw failure(exit_code::usage, "S3 locations are not supported yet (" + std::string(location) +
-                                        "); use a local directory or file:///path for now");
+    throw failure(exit_code::usage, "S3 location " + std::string(location) +
+                                        " needs S3 settings (endpoint, credentials)");
   if (location.starts_with("file://")) {
     const std::string_view path = location.substr(7);
     if (!path.starts_with('/'))

@@ -1,0 +1,52 @@
+#pragma once
+// S3-compatible object storage (AWS S3, MinIO, Ceph RGW, ...) as a backup store.
+#include <kage/base/log.hpp>
+#include <kage/storage/sigv4.hpp>
+#include <kage/storage/store.hpp>
+
+#include <boost/asio/any_io_executor.hpp>
+
+#include <chrono>
+#include <map>
+#include <optional>
+
+namespace kage::storage {
+
+struct s3_options {
+  std::string endpoint;             // "http://127.0.0.1:5000"; empty: https://s3.<region>.amazonaws.com
+  std::string region = "us-east-1";
+  std::string bucket;               // from s3://bucket/prefix or S3_BUCKET_NAME
+  std::string prefix;               // backups live under bucket/prefix/<id>/...
+  std::optional<bool> path_style;   // default: path-style with a custom endpoint, else virtual-hosted
+  std::string ca_file;              // extra CA bundle for HTTPS (default: system trust store)
+  bool verify = true;               // certificate verification; off only by an explicit flag
+  aws_credentials credentials;
+  std::size_t part_size = std::size_t{16} << 20;  // grows with the part number: see FORMAT.md
+  int parts_in_flight = 4;
+  int max_attempts = 6;             // per request, for retryable failures
+  std::chrono::milliseconds retry_base{200};
+  std::chrono::milliseconds retry_cap{20000};
+  std::chrono::milliseconds timeout{60000};       // per HTTP exchange
+  std::size_t read_chunk = std::size_t{8} << 20;  // ranged GET size when reading
+};
+
+struct store_options {
+  s3_options s3;
+  logger log;
+  asio::any_io_executor executor;  // where S3 connections live (the job's io_context)
+};
+
+// "/path", "file:///path" -> local; "s3://bucket[/prefix]" -> S3 (endpoint, region and
+// credentials from options.s3); an empty location with options.s3.bucket set -> S3 too.
+std::unique_ptr<store> open_store(std::string_view location, const store_options& options);
+
+// The part size used for part number n (1-based): the base size for the first 1,000 parts,
+// then doubling every 1,000 parts (capped at 5 GiB), so any object fits in 10,000 parts.
+std::size_t part_size_for(std::size_t base, int part_number) noexcept;
+
+// Credentials from a mounted secret directory (one file per key), accepting these names:
+// AWS_ACCESS_KEY_ID / aws_access_key_id / accessKeyId / access_key_id, the same four for the
+// secret access key and the session token. Missing directory: empty credentials.
+aws_credentials read_credentials_dir(const std::string& dir);
+
+}  // namespace kage::storage

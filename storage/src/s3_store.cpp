@@ -1,0 +1,523 @@
+#include "http_client.hpp"
+
+#include <kage/base/error.hpp>
+#include <kage/storage/s3.hpp>
+#include <kage/storage/s3_xml.hpp>
+#include <kage/storage/sha256.hpp>
+
+#include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/http.hpp>
+
+#include <algorithm>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+namespace kage::storage {
+
+namespace ssl = asio::ssl;
+using boost::system::error_code;
+
+std::size_t part_size_for(std::size_t base, int part_number) noexcept {
+  const int doublings = std::min(10, (part_number - 1) / 1000);
+  return std::min<std::size_t>(base << doublings, std::size_t{5} << 30);
+}
+
+aws_credentials read_credentials_dir(const std::string& dir) {
+  aws_credentials c;
+  auto read = [&](std::initializer_list<const char*> names) -> std::string {
+    for (const char* n : names) {
+      std::ifstream in(dir + "/" + n);
+      if (!in) continue;
+      std::stringstream ss;
+      ss << in.rdbuf();
+      std::string v = ss.str();
+      while (!v.empty() && (v.back() == '\n' || v.back() == '\r' || v.back() == ' ')) v.pop_back();
+      if (!v.empty()) return v;
+    }
+    return {};
+  };
+  c.access_key_id =
+      read({"AWS_ACCESS_KEY_ID", "aws_access_key_id", "accessKeyId", "access_key_id"});
+  c.secret_access_key = read(
+      {"AWS_SECRET_ACCESS_KEY", "aws_secret_access_key", "secretAccessKey", "secret_access_key"});
+  c.session_token =
+      read({"AWS_SESSION_TOKEN", "aws_session_token", "sessionToken", "session_token"});
+  return c;
+}
+
+namespace {
+
+using kvs = std::vector<std::pair<std::string, std::string>>;
+
+// Plain functions: GCC 12 miscompiles braced lists of string literals inside coroutines.
+kvs kv() { return {}; }
+kvs kv(std::string k, std::string v) {
+  kvs out;
+  out.emplace_back(std::move(k), std::move(v));
+  return out;
+}
+kvs kv(std::string k1, std::string v1, std::string k2, std::string v2) {
+  kvs out = kv(std::move(k1), std::move(v1));
+  out.emplace_back(std::move(k2), std::move(v2));
+  return out;
+}
+std::vector<unsigned> statuses(unsigned a, unsigned b = 0) {
+  std::vector<unsigned> out{a};
+  if (b) out.push_back(b);
+  return out;
+}
+
+std::string now_amz_date() {
+  return amz_date(std::chrono::duration_cast<std::chrono::seconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count());
+}
+
+struct s3_response {
+  unsigned status = 0;
+  std::string body;
+  std::string etag;
+  std::uint64_t content_length = 0;
+};
+
+std::string hint_for(const std::string& code, unsigned status) {
+  if (code == "SignatureDoesNotMatch")
+    return "check the secret access key (AWS_SECRET_ACCESS_KEY or the credentials directory) "
+           "and the region";
+  if (code == "InvalidAccessKeyId") return "check the access key id (AWS_ACCESS_KEY_ID)";
+  if (code == "NoSuchBucket") return "check the bucket name (S3_BUCKET_NAME or s3://BUCKET/...)";
+  if (code == "EntityTooSmall") return "parts must be at least 5 MiB: raise the part size";
+  if (code == "AccessDenied" || status == 403)
+    return "check that these credentials may read, write, list and delete in this bucket";
+  if (code == "ExpiredToken") return "the session token expired: refresh AWS_SESSION_TOKEN";
+  return "check S3_ENDPOINT_URL, the bucket and the credentials";
+}
+
+bool retryable(unsigned status, const std::string& code) {
+  return status >= 500 || status == 429 || code == "SlowDown" || code == "RequestTimeout" ||
+         code == "InternalError";
+}
+
+// State shared by the store, its writers and readers, and spawned part uploads.
+struct s3_context {
+  s3_options options;
+  logger log;
+  std::string host_header;  // host[:port] as sent
+  bool path_style = true;
+  std::unique_ptr<http_client> http;
+  std::mt19937_64 rng{std::random_device{}()};
+
+  std::string full_key(std::string_view key) const {
+    return options.prefix.empty() ? std::string(key) : options.prefix + "/" + std::string(key);
+  }
+  std::string describe(std::string_view key) const {
+    return "s3://" + options.bucket + "/" + full_key(key);
+  }
+
+  // One S3 request, retried with exponential backoff and full jitter when retryable. Throws
+  // failure(store) with S3's own Code and Message otherwise.
+  asio::awaitable<s3_response> request(http::verb method, std::string key,
+                                       std::vector<std::pair<std::string, std::string>> query,
+                                       std::vector<std::pair<std::string, std::string>> headers,
+                                       std::string body, std::string what,
+                                       std::vector<unsigned> accepted) {
+    const std::string object = key.empty() && options.prefix.empty() ? "" : full_key(key);
+    std::string path = path_style ? "/" + options.bucket : "";
+    if (!object.empty() || !path_style) path += "/" + object;
+    if (path.empty()) path = "/";
+    std::string target = uri_encode(path, false);
+    std::string qs;
+    for (const auto& [k, v] : query) {
+      qs += (qs.empty() ? "?" : "&") + uri_encode(k, true);
+      if (!v.empty() || k != "uploads") qs += "=" + uri_encode(v, true);
+    }
+    http::request<http::string_body> req{method, target + qs, 11};
+    const std::string payload_hash = sha256_hex(body);
+    req.body() = std::move(body);
+    req.prepare_payload();
+    asio::steady_timer timer(co_await asio::this_coro::executor);
+    for (int attempt = 1;; ++attempt) {
+      sigv4_request sr;
+      sr.method = std::string(http::to_string(method));
+      sr.path = path;
+      sr.query = query;
+      sr.headers = kv("host", host_header, "x-amz-content-sha256", payload_hash);
+      sr.headers.emplace_back(std::string("x-amz-date"), now_amz_date());
+      if (!options.credentials.session_token.empty()) {
+        sr.headers.emplace_back(std::string("x-amz-security-token"), options.credentials.session_token);
+      }
+      for (const auto& h : headers) sr.headers.push_back(h);
+      sr.payload_sha256 = payload_hash;
+      auto signed_req = sigv4_sign(sr, {options.region, "s3", sr.headers[2].second},
+                                   options.credentials);
+      for (const auto& [k, v] : sr.headers) req.set(k, v);
+      req.set(http::field::authorization, signed_req.authorization);
+      req.set(http::field::user_agent, "kage/" KAGE_VERSION);
+
+      auto out = co_await http->async_send(req);
+      std::string problem;
+      bool retry = false;
+      s3_response r;
+      if (out.ec) {
+        problem = "cannot reach the S3 endpoint " + options.endpoint + ": " + out.ec.message();
+        retry = true;
+      } else {
+        r.status = out.response.result_int();
+        r.body = std::move(out.response.body());
+        if (auto it = out.response.find(http::field::etag); it != out.response.end()) {
+          r.etag = std::string(it->value());
+        }
+        if (auto it = out.response.find(http::field::content_length); it != out.response.end()) {
+          r.content_length = std::stoull(std::string(it->value()));
+        }
+        auto err = parse_s3_error(r.body);
+        // CompleteMultipartUpload can answer 200 with an <Error> body.
+        const bool ok = std::find(accepted.begin(), accepted.end(), r.status) != accepted.end() &&
+                        !(err && method != http::verb::get);
+        if (ok) co_return r;
+        const std::string code = err ? err->code : "";
+        problem = what + " " + describe(key) + " failed: HTTP " + std::to_string(r.status) +
+                  (err ? " " + err->code + ": " + err->message : "");
+        retry = retryable(r.status, code);
+        if (!retry) {
+          fail(exit_code::store, problem + "; " + hint_for(code, r.status));
+        }
+      }
+      if (!retry || attempt >= options.max_attempts) {
+        fail(exit_code::store, problem + " (after " + std::to_string(attempt) +
+                                   " attempts); check S3_ENDPOINT_URL and that the service is up");
+      }
+      const auto cap = std::min<long long>(options.retry_cap.count(),
+                                           options.retry_base.count() << std::min(attempt, 20));
+      const auto delay = std::uniform_int_distribution<long long>(0, cap)(rng);
+      log.warn(describe(key), problem + "; retry " + std::to_string(attempt) + " in " +
+                                  std::to_string(delay) + " ms");
+      timer.expires_after(std::chrono::milliseconds(delay));
+      auto [tec] = co_await timer.async_wait(asio::as_tuple(asio::deferred));
+      if (tec) throw boost::system::system_error(tec);  // cancelled: SIGINT/SIGTERM
+    }
+  }
+};
+
+struct upload_state {
+  std::shared_ptr<s3_context> ctx;
+  std::string key;
+  std::string upload_id;
+  std::map<int, std::string> etags;
+  int in_flight = 0;
+  std::exception_ptr error;
+  std::unique_ptr<asio::steady_timer> wake;
+};
+
+asio::awaitable<void> upload_part(std::shared_ptr<upload_state> st, int number, std::string data) {
+  const std::string md5 = md5_hex(data);
+  auto r = co_await st->ctx->request(
+      http::verb::put, st->key, kv("partNumber", std::to_string(number), "uploadId", st->upload_id),
+      kv("content-md5", md5_base64(data)), std::move(data),
+      "UploadPart " + std::to_string(number) + " of", statuses(200));
+  if (r.etag != "\"" + md5 + "\"") {
+    fail(exit_code::store, "S3 returned ETag " + r.etag + " for part " + std::to_string(number) +
+                               " of " + st->ctx->describe(st->key) + ", expected the part's MD5 \"" +
+                               md5 + "\"; the upload was corrupted in transit");
+  }
+  st->etags[number] = r.etag;
+}
+
+// Multipart when the object outgrows one part; a single PUT otherwise.
+class s3_writer final : public object_writer {
+ public:
+  s3_writer(std::shared_ptr<s3_context> ctx, std::string key, asio::any_io_executor ex)
+      : st_(std::make_shared<upload_state>()) {
+    st_->ctx = std::move(ctx);
+    st_->key = std::move(key);
+    st_->wake = std::make_unique<asio::steady_timer>(ex);
+    part_.reserve(part_size_for(st_->ctx->options.part_size, 1));
+  }
+
+  ~s3_writer() override {
+    if (committed_ || st_->upload_id.empty()) return;
+    // Never leave billed parts behind, even when the job is abandoned by an exception.
+    auto st = st_;
+    asio::co_spawn(st->wake->get_executor(), abort_upload(st), [](std::exception_ptr) {});
+  }
+
+  asio::awaitable<void> async_write(std::string_view bytes) override {
+    while (!bytes.empty()) {
+      const std::size_t limit = part_size_for(st_->ctx->options.part_size, next_part_);
+      const std::size_t n = std::min(bytes.size(), limit - part_.size());
+      part_.append(bytes.substr(0, n));
+      bytes.remove_prefix(n);
+      written_ += n;
+      if (part_.size() == limit) co_await start_part();
+    }
+  }
+
+  asio::awaitable<void> async_commit() override {
+    if (st_->upload_id.empty()) {
+      co_await st_->ctx->request(http::verb::put, st_->key, kv(), kv("content-md5", md5_base64(part_)),
+                                 std::move(part_), "PUT", statuses(200));
+      committed_ = true;
+      co_return;
+    }
+    if (!part_.empty()) co_await start_part();
+    co_await drain();
+    if (st_->error) {
+      co_await abort_upload(st_);
+      std::rethrow_exception(st_->error);
+    }
+    std::string body = "<CompleteMultipartUpload>";
+    for (const auto& [n, etag] : st_->etags) {
+      body += "<Part><PartNumber>" + std::to_string(n) + "</PartNumber><ETag>" + xml_escape(etag) +
+              "</ETag></Part>";
+    }
+    body += "</CompleteMultipartUpload>";
+    co_await st_->ctx->request(http::verb::post, st_->key, kv("uploadId", st_->upload_id), kv(),
+                               std::move(body), "CompleteMultipartUpload of", statuses(200));
+    committed_ = true;
+  }
+
+  asio::awaitable<void> async_abort() override {
+    if (committed_) co_return;
+    committed_ = true;  // nothing more to do in the destructor
+    if (st_->upload_id.empty()) co_return;
+    co_await drain();
+    co_await abort_upload(st_);
+  }
+
+  std::uint64_t bytes_written() const noexcept override { return written_; }
+
+ private:
+  static asio::awaitable<void> abort_upload(std::shared_ptr<upload_state> st) {
+    while (st->in_flight > 0) {
+      st->wake->expires_after(std::chrono::seconds(1));
+      co_await st->wake->async_wait(asio::as_tuple(asio::deferred));
+    }
+    std::string id = std::move(st->upload_id);
+    if (id.empty()) co_return;
+    co_await st->ctx->request(http::verb::delete_, st->key, kv("uploadId", id), kv(), std::string(),
+                              "AbortMultipartUpload of", statuses(204, 200));
+  }
+
+  asio::awaitable<void> drain() {
+    while (st_->in_flight > 0) {
+      st_->wake->expires_at(asio::steady_timer::time_point::max());
+      co_await st_->wake->async_wait(asio::as_tuple(asio::deferred));
+    }
+  }
+
+  asio::awaitable<void> start_part() {
+    if (st_->upload_id.empty()) {
+      auto r = co_await st_->ctx->request(http::verb::post, st_->key, kv("uploads", ""), kv(),
+                                          std::string(), "CreateMultipartUpload of", statuses(200));
+      auto id = xml_text(r.body, "UploadId");
+      if (!id || id->empty()) {
+        fail(exit_code::store, "S3 did not return an UploadId for " + st_->ctx->describe(st_->key));
+      }
+      st_->upload_id = *id;
+    }
+    // Bounded memory: at most parts_in_flight parts uploading plus the one being filled.
+    while (st_->in_flight >= st_->ctx->options.parts_in_flight && !st_->error) {
+      st_->wake->expires_at(asio::steady_timer::time_point::max());
+      co_await st_->wake->async_wait(asio::as_tuple(asio::deferred));
+    }
+    if (st_->error) std::rethrow_exception(st_->error);
+    const int number = next_part_++;
+    ++st_->in_flight;
+    auto st = st_;
+    asio::co_spawn(st->wake->get_executor(), upload_part(st, number, std::move(part_)),
+                   part_done(st));
+    part_ = std::string();
+    part_.reserve(part_size_for(st_->ctx->options.part_size, next_part_));
+  }
+
+  // Built outside the coroutine: GCC 12 mishandles lambdas created in coroutine bodies.
+  static std::function<void(std::exception_ptr)> part_done(std::shared_ptr<upload_state> st) {
+    return [st](std::exception_ptr e) {
+      --st->in_flight;
+      if (e && !st->error) st->error = e;
+      st->wake->cancel();
+    };
+  }
+
+  std::shared_ptr<upload_state> st_;
+  std::string part_;
+  int next_part_ = 1;
+  std::uint64_t written_ = 0;
+  bool committed_ = false;
+};
+
+// Ranged GETs of read_chunk bytes: an interrupted read resumes at the next byte it needs.
+class s3_reader final : public object_reader {
+ public:
+  s3_reader(std::shared_ptr<s3_context> ctx, std::string key, std::uint64_t size)
+      : ctx_(std::move(ctx)), key_(std::move(key)), size_(size) {}
+
+  asio::awaitable<std::size_t> async_read(std::span<char> buf) override {
+    if (used_ == chunk_.size()) {
+      if (offset_ >= size_) co_return 0;
+      const std::uint64_t last = std::min<std::uint64_t>(size_, offset_ + ctx_->options.read_chunk) - 1;
+      auto r = co_await ctx_->request(
+          http::verb::get, key_, kv(),
+          kv("range", "bytes=" + std::to_string(offset_) + "-" + std::to_string(last)), std::string(),
+          "GET", statuses(206, 200));
+      if (r.body.size() != last - offset_ + 1) {
+        fail(exit_code::store, "GET " + ctx_->describe(key_) + " returned " +
+                                   std::to_string(r.body.size()) + " bytes for a range of " +
+                                   std::to_string(last - offset_ + 1));
+      }
+      chunk_ = std::move(r.body);
+      used_ = 0;
+      offset_ = last + 1;
+    }
+    const std::size_t n = std::min(buf.size(), chunk_.size() - used_);
+    std::copy_n(chunk_.data() + used_, n, buf.data());
+    used_ += n;
+    co_return n;
+  }
+  std::uint64_t size() const noexcept override { return size_; }
+
+ private:
+  std::shared_ptr<s3_context> ctx_;
+  std::string key_;
+  std::uint64_t size_;
+  std::uint64_t offset_ = 0;
+  std::string chunk_;
+  std::size_t used_ = 0;
+};
+
+class s3_store final : public store {
+ public:
+  explicit s3_store(std::shared_ptr<s3_context> ctx) : ctx_(std::move(ctx)) {}
+
+  std::string location() const override {
+    return "s3://" + ctx_->options.bucket + (ctx_->options.prefix.empty() ? "" : "/" + ctx_->options.prefix);
+  }
+
+  asio::awaitable<std::unique_ptr<object_writer>> async_create(std::string key) override {
+    co_return std::make_unique<s3_writer>(ctx_, std::move(key), co_await asio::this_coro::executor);
+  }
+
+  asio::awaitable<std::unique_ptr<object_reader>> async_open(std::string key) override {
+    // HEAD has no body: a 404 carries no <Error>, so name it ourselves.
+    auto r = co_await ctx_->request(http::verb::head, key, kv(), kv(), std::string(), "HEAD",
+                                    statuses(200, 404));
+    if (r.status == 404) {
+      fail(exit_code::store, "backup object " + ctx_->describe(key) + " does not exist");
+    }
+    co_return std::make_unique<s3_reader>(ctx_, std::move(key), r.content_length);
+  }
+
+  asio::awaitable<std::vector<object_info>> async_list(std::string prefix) override {
+    std::vector<object_info> out;
+    const std::string root = ctx_->options.prefix.empty() ? "" : ctx_->options.prefix + "/";
+    std::string token;
+    for (;;) {
+      kvs q = kv("list-type", "2", "prefix", root + prefix);
+      if (!token.empty()) q.emplace_back(std::string("continuation-token"), token);
+      auto r = co_await ctx_->request(http::verb::get, "", q, kv(), std::string(), "ListObjectsV2 of",
+                                      statuses(200));
+      for (auto c : xml_elements(r.body, "Contents")) {
+        object_info info;
+        info.key = xml_text(c, "Key").value_or("").substr(root.size());
+        info.size = std::stoull(xml_text(c, "Size").value_or("0"));
+        out.push_back(std::move(info));
+      }
+      if (xml_text(r.body, "IsTruncated").value_or("false") != "true") break;
+      token = xml_text(r.body, "NextContinuationToken").value_or("");
+      if (token.empty()) break;
+    }
+    std::sort(out.begin(), out.end(),
+              [](const object_info& a, const object_info& b) { return a.key < b.key; });
+    co_return out;
+  }
+
+  asio::awaitable<void> async_remove(std::vector<std::string> keys) override {
+    for (std::size_t i = 0; i < keys.size(); i += 1000) {
+      std::string body = "<Delete><Quiet>true</Quiet>";
+      for (std::size_t j = i; j < std::min(keys.size(), i + 1000); ++j) {
+        body += "<Object><Key>" + xml_escape(ctx_->full_key(keys[j])) + "</Key></Object>";
+      }
+      body += "</Delete>";
+      const std::string md5 = md5_base64(body);
+      auto r = co_await ctx_->request(http::verb::post, "", kv("delete", ""), kv("content-md5", md5),
+                                      std::move(body), "DeleteObjects in", statuses(200));
+      if (auto errors = xml_elements(r.body, "Error"); !errors.empty()) {
+        fail(exit_code::store, "S3 refused to delete " + xml_text(errors[0], "Key").value_or("") +
+                                   ": " + xml_text(errors[0], "Code").value_or("") + " " +
+                                   xml_text(errors[0], "Message").value_or(""));
+      }
+    }
+  }
+
+ private:
+  std::shared_ptr<s3_context> ctx_;
+};
+
+}  // namespace
+
+std::unique_ptr<store> make_s3_store(std::string_view location, const store_options& options,
+                                     asio::any_io_executor ex) {
+  auto ctx = std::make_shared<s3_context>();
+  ctx->options = options.s3;
+  ctx->log = options.log;
+  auto& o = ctx->options;
+  if (location.starts_with("s3://")) {
+    auto rest = location.substr(5);
+    const auto slash = rest.find('/');
+    o.bucket = std::string(rest.substr(0, slash));
+    o.prefix = slash == std::string_view::npos ? "" : std::string(rest.substr(slash + 1));
+  }
+  while (!o.prefix.empty() && o.prefix.back() == '/') o.prefix.pop_back();
+  if (o.bucket.empty()) {
+    fail(exit_code::usage, "no S3 bucket: write s3://BUCKET/prefix or set S3_BUCKET_NAME");
+  }
+  if (o.credentials.empty()) {
+    fail(exit_code::usage,
+         "no S3 credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, put them in the "
+         "config file (s3.access_key_id, s3.secret_access_key), or mount a credentials directory");
+  }
+  const bool custom = !o.endpoint.empty();
+  if (!custom) o.endpoint = "https://s3." + o.region + ".amazonaws.com";
+  ctx->path_style = o.path_style.value_or(custom);
+  http_endpoint ep;
+  std::string_view url = o.endpoint;
+  if (url.starts_with("https://")) {
+    ep.tls = true;
+    url.remove_prefix(8);
+  } else if (url.starts_with("http://")) {
+    url.remove_prefix(7);
+  } else {
+    fail(exit_code::usage, "S3 endpoint '" + o.endpoint + "' must start with http:// or https://");
+  }
+  url = url.substr(0, url.find('/'));
+  std::string host(url), port = ep.tls ? "443" : "80";
+  if (const auto colon = host.rfind(':'); colon != std::string::npos && host.find(']') == std::string::npos) {
+    port = host.substr(colon + 1);
+    host = host.substr(0, colon);
+  }
+  ctx->host_header = std::string(url);
+  if (!ctx->path_style) {
+    host = o.bucket + "." + host;
+    ctx->host_header = o.bucket + "." + ctx->host_header;
+  }
+  ep.host = host;
+  ep.port = port;
+  std::shared_ptr<ssl::context> tls;
+  if (ep.tls) {
+    tls = std::make_shared<ssl::context>(ssl::context::tls_client);
+    error_code ec;
+    tls->set_default_verify_paths(ec);
+    if (!o.ca_file.empty()) {
+      tls->load_verify_file(o.ca_file, ec);
+      if (ec) fail(exit_code::usage, "cannot load the S3 CA file '" + o.ca_file + "': " + ec.message());
+    }
+    tls->set_verify_mode(o.verify ? ssl::verify_peer : ssl::verify_none);
+  }
+  ctx->http = std::make_unique<http_client>(ex, ep, tls, o.timeout,
+                                            std::max<std::size_t>(o.read_chunk, 1 << 20) + (1 << 20));
+  return std::make_unique<s3_store>(ctx);
+}
+
+}  // namespace kage::storage
