@@ -294,6 +294,7 @@ boost::system::error_code make_error_code(manifest_errc e) noexcept {
 }
 
 std::string to_json(const manifest& m) {
+  const bool snapshot = m.kind == "snapshot";
   json::object o;
   o["format"] = m.format;
   o["kind"] = m.kind;
@@ -330,12 +331,38 @@ std::string to_json(const manifest& m) {
     j["vanished"] = s.vanished;
     j["functions"] = s.functions;
     j["sha256"] = s.sha256;
+    if (snapshot) {
+      j["node_id"] = s.node_id;
+      j["redis_version"] = s.redis_version;
+      j["rdb_version"] = s.rdb_version;
+      j["transfer"] = s.transfer;
+      j["started_at"] = s.started_at;
+      j["finished_at"] = s.finished_at;
+    }
     objects.push_back(std::move(j));
   }
   o["objects"] = std::move(objects);
   o["total_keys"] = m.total_keys;
   o["total_bytes"] = m.total_bytes;
   o["total_vanished"] = m.total_vanished;
+  if (snapshot) {
+    json::array configs;
+    for (const auto& c : m.node_configs) {
+      configs.push_back(json::object{{"node_id", c.node_id},
+                                     {"address", c.address},
+                                     {"role", c.role},
+                                     {"master_id", c.master_id},
+                                     {"name", c.name},
+                                     {"bytes", c.bytes},
+                                     {"sha256", c.sha256},
+                                     {"source", c.source},
+                                     {"source_address", c.source_address}});
+    }
+    o["node_configs"] = std::move(configs);
+    o["cluster_view"] = json::object{{"name", m.cluster_view.name},
+                                     {"bytes", m.cluster_view.bytes},
+                                     {"sha256", m.cluster_view.sha256}};
+  }
   std::string out;
   pretty(o, out, 0);
   out.push_back('\n');
@@ -371,6 +398,7 @@ boost::system::result<manifest> parse_manifest(std::string_view text, std::strin
   r.read(o, top, "kind", m.kind);
   if (!r.failed() && m.kind != "logical" && m.kind != "snapshot")
     r.fail(manifest_errc::bad_value, "kind", "must be \"logical\" or \"snapshot\"");
+  const bool snapshot = m.kind == "snapshot";
   r.read(o, top, "id", m.id);
   if (!r.failed() && !valid_backup_id(m.id))
     r.fail(manifest_errc::bad_value, "id", "is not a backup id like 20261122T021155.123Z");
@@ -431,6 +459,22 @@ boost::system::result<manifest> parse_manifest(std::string_view text, std::strin
       r.read(*j, prefix, "sha256", s.sha256);
       if (!r.failed() && !is_sha256_hex(s.sha256))
         r.fail(manifest_errc::bad_value, prefix + "sha256", "must be 64 lowercase hex digits");
+      if (snapshot) {
+        r.read(*j, prefix, "node_id", s.node_id);
+        r.read(*j, prefix, "redis_version", s.redis_version);
+        r.read(*j, prefix, "rdb_version", s.rdb_version);
+        r.read(*j, prefix, "transfer", s.transfer);
+        if (!r.failed() && s.transfer != "diskless" && s.transfer != "disk")
+          r.fail(manifest_errc::bad_value, prefix + "transfer", "must be \"diskless\" or \"disk\"");
+        r.read(*j, prefix, "started_at", s.started_at);
+        if (!r.failed() && !is_rfc3339_ms(s.started_at))
+          r.fail(manifest_errc::bad_value, prefix + "started_at",
+                 "must be a UTC time like 2026-11-22T02:11:55.123Z");
+        r.read(*j, prefix, "finished_at", s.finished_at);
+        if (!r.failed() && !is_rfc3339_ms(s.finished_at))
+          r.fail(manifest_errc::bad_value, prefix + "finished_at",
+                 "must be a UTC time like 2026-11-22T02:11:55.123Z");
+      }
       m.objects.push_back(std::move(s));
     }
   }
@@ -438,8 +482,105 @@ boost::system::result<manifest> parse_manifest(std::string_view text, std::strin
   r.read(o, top, "total_keys", m.total_keys);
   r.read(o, top, "total_bytes", m.total_bytes);
   r.read(o, top, "total_vanished", m.total_vanished);
+
+  if (snapshot) {
+    if (const json::array* a = r.array(o, top, "node_configs")) {
+      for (std::size_t i = 0; i < a->size() && !r.failed(); ++i) {
+        const std::string path = field_reader::index("node_configs", i);
+        const json::object* j = r.object((*a)[i], path);
+        if (!j) break;
+        const std::string prefix = path + ".";
+        node_config c;
+        r.read(*j, prefix, "node_id", c.node_id);
+        if (!r.failed() && !is_object_name(c.node_id))
+          r.fail(manifest_errc::bad_value, prefix + "node_id",
+                 "must be a node id (no '/', not starting with '.')");
+        r.read(*j, prefix, "address", c.address);
+        r.read(*j, prefix, "role", c.role);
+        if (!r.failed() && !is_role(c.role))
+          r.fail(manifest_errc::bad_value, prefix + "role", "must be \"master\" or \"replica\"");
+        r.read(*j, prefix, "master_id", c.master_id);
+        r.read(*j, prefix, "name", c.name);
+        if (!r.failed() && c.name != "nodes/" + c.node_id + ".conf")
+          r.fail(manifest_errc::bad_value, prefix + "name", "must be \"nodes/<node_id>.conf\"");
+        r.read(*j, prefix, "bytes", c.bytes);
+        r.read(*j, prefix, "sha256", c.sha256);
+        if (!r.failed() && !is_sha256_hex(c.sha256))
+          r.fail(manifest_errc::bad_value, prefix + "sha256", "must be 64 lowercase hex digits");
+        r.read(*j, prefix, "source", c.source);
+        if (!r.failed() && c.source != "self" && c.source != "peer")
+          r.fail(manifest_errc::bad_value, prefix + "source", "must be \"self\" or \"peer\"");
+        r.read(*j, prefix, "source_address", c.source_address);
+        m.node_configs.push_back(std::move(c));
+      }
+    }
+    const json::value* view = r.get(o, top, "cluster_view");
+    if (const json::object* j = view ? r.object(*view, "cluster_view") : nullptr) {
+      r.read(*j, "cluster_view.", "name", m.cluster_view.name);
+      if (!r.failed() && !is_object_name(m.cluster_view.name))
+        r.fail(manifest_errc::bad_value, "cluster_view.name",
+               "must be a plain file name (no '/', not starting with '.')");
+      r.read(*j, "cluster_view.", "bytes", m.cluster_view.bytes);
+      r.read(*j, "cluster_view.", "sha256", m.cluster_view.sha256);
+      if (!r.failed() && !is_sha256_hex(m.cluster_view.sha256))
+        r.fail(manifest_errc::bad_value, "cluster_view.sha256", "must be 64 lowercase hex digits");
+    }
+  }
   if (r.failed()) return make_error_code(r.error());
   return m;
+}
+
+std::string to_json(const backup_status& st) {
+  json::object o;
+  o["id"] = st.id;
+  o["kind"] = st.kind;
+  o["phase"] = st.phase;
+  o["pod"] = st.pod;
+  o["startedAt"] = st.started_at;
+  o["completedAt"] = st.completed_at;
+  o["backupSize"] = st.backup_size;
+  o["backupPath"] = st.backup_path;
+  o["format"] = st.format;
+  o["checksumSHA256"] = st.checksum_sha256;
+  o["error"] = st.error;
+  std::string out;
+  pretty(o, out, 0);
+  out.push_back('\n');
+  return out;
+}
+
+boost::system::result<backup_status> parse_status(std::string_view text,
+                                                  std::string* error_message) {
+  field_reader r(error_message);
+  boost::system::error_code ec;
+  const json::value doc = json::parse(text, ec);
+  if (ec || !doc.is_object()) {
+    r.fail_text(manifest_errc::bad_json, "status.json: not a JSON object");
+    return make_error_code(r.error());
+  }
+  const json::object& o = doc.get_object();
+  backup_status st;
+  const std::string top;
+  r.read(o, top, "id", st.id);
+  r.read(o, top, "kind", st.kind);
+  r.read(o, top, "phase", st.phase);
+  if (!r.failed() && st.phase != "Pending" && st.phase != "Running" && st.phase != "Completed" &&
+      st.phase != "Failed")
+    r.fail(manifest_errc::bad_value, "phase", "must be Pending, Running, Completed or Failed");
+  r.read(o, top, "pod", st.pod);
+  r.read(o, top, "startedAt", st.started_at);
+  r.read(o, top, "completedAt", st.completed_at);
+  r.read(o, top, "backupSize", st.backup_size);
+  r.read(o, top, "backupPath", st.backup_path);
+  r.read(o, top, "format", st.format);
+  r.read(o, top, "checksumSHA256", st.checksum_sha256);
+  r.read(o, top, "error", st.error);
+  if (r.failed()) {
+    if (error_message && error_message->starts_with("manifest.json"))
+      error_message->replace(0, 13, "status.json");
+    return make_error_code(r.error());
+  }
+  return st;
 }
 
 std::string make_backup_id(std::int64_t unix_ms) {

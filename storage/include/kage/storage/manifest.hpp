@@ -39,11 +39,41 @@ struct shard_object {
   std::uint64_t vanished = 0;  // keys SCAN returned that were gone before DUMP
   bool functions = false;      // holds a FUNCTION RESTORE record
   std::string sha256;          // of the stored (compressed) bytes, lowercase hex
+
+  // Kind "snapshot" only (written and required there, absent from logical manifests): where
+  // the RDB came from. A snapshot's logical fields hold: uncompressed_bytes = bytes, keys = 0
+  // (not counted), vanished = 0, functions = false.
+  std::string node_id;          // cluster id of the node read (read_from)
+  std::string redis_version;    // redis_version of that node
+  std::uint64_t rdb_version = 0;  // the 4 digits after "REDIS" at the start of the RDB
+  std::string transfer;         // "diskless" (EOF-marked) or "disk" (length-prefixed)
+  std::string started_at;       // when SYNC was sent, RFC 3339 UTC with milliseconds
+  std::string finished_at;      // when the last RDB byte was stored
+};
+
+// Kind "snapshot": the nodes.conf kept for one cluster node, "nodes/<node_id>.conf".
+struct node_config {
+  std::string node_id;
+  std::string address;    // host:port
+  std::string role;       // "master" | "replica"
+  std::string master_id;  // replicas: their master; "" for masters
+  std::string name;       // "nodes/<node_id>.conf"
+  std::uint64_t bytes = 0;
+  std::string sha256;
+  std::string source;     // "self": the node's own CLUSTER NODES; "peer": another node's view
+  std::string source_address;  // the node whose CLUSTER NODES it was built from
+};
+
+// An auxiliary object of a backup (the snapshot's nodes.json).
+struct stored_file {
+  std::string name;
+  std::uint64_t bytes = 0;
+  std::string sha256;
 };
 
 struct manifest {
   int format = format_version;
-  std::string kind = "logical";  // "logical" (this issue); "snapshot" later
+  std::string kind = "logical";  // "logical" | "snapshot" (RDB files + nodes.conf per node)
   std::string id;
   std::string kage_version;
   std::string started_at;  // RFC 3339 UTC with milliseconds
@@ -57,7 +87,31 @@ struct manifest {
   std::uint64_t total_keys = 0;
   std::uint64_t total_bytes = 0;
   std::uint64_t total_vanished = 0;
+  // kind "snapshot" only
+  std::vector<node_config> node_configs;  // one per cluster node; [] for a standalone server
+  stored_file cluster_view;               // "nodes.json"
 };
+
+// <id>/status.json: how a job is doing, for operators and dashboards. It never makes a backup
+// complete; only manifest.json does. Written at start (Running) and at the end.
+struct backup_status {
+  std::string id;
+  std::string kind = "snapshot";
+  std::string phase = "Pending";  // "Pending" | "Running" | "Completed" | "Failed"
+  std::string pod;                // $POD_NAME, else the host name
+  std::string started_at;         // RFC 3339 UTC with milliseconds
+  std::string completed_at;       // "" while running
+  std::uint64_t backup_size = 0;  // bytes of the data objects (RDB files) stored
+  std::string backup_path;        // "<store location>/<id>"
+  std::string format = "rdb";
+  std::string checksum_sha256;    // SHA-256 of manifest.json as stored; "" until Completed
+  std::string error;              // "" unless Failed
+};
+
+std::string to_json(const backup_status& s);  // camelCase keys, as in storage/FORMAT.md
+boost::system::result<backup_status> parse_status(std::string_view json,
+                                                  std::string* error_message);
+inline constexpr std::string_view status_name = "status.json";
 
 enum class manifest_errc {
   bad_json = 1,        // not JSON, or not a JSON object
