@@ -27,7 +27,9 @@ struct verify_progress {
 };
 
 // Re-reads every object of a backup: size and SHA-256 against the manifest, every record parsed,
-// every DUMP payload's own CRC64 checked, key counts compared. Problems are reported, not thrown;
+// every DUMP payload's own CRC64 checked, key counts compared. For a snapshot: every RDB's size,
+// SHA-256, "REDIS" + version header, EOF opcode and CRC-64; every nodes.conf and nodes.json's
+// size and SHA-256 (and that a nodes.conf is its node's). Problems are reported, not thrown;
 // throws kage::failure only when the backup cannot be found or read at all.
 asio::awaitable<verify_report> async_verify(std::shared_ptr<storage::store> store, std::string id,
                                             std::shared_ptr<verify_progress> progress);

@@ -1,0 +1,60 @@
+#include "shard_source.hpp"
+
+#include <kage/base/error.hpp>
+
+#include <boost/asio.hpp>
+
+namespace kage::engine {
+
+std::vector<storage::slot_range> to_storage(const std::vector<proto::slot_range>& in) {
+  std::vector<storage::slot_range> out;
+  for (const auto& r : in) out.push_back({r.first, r.last});
+  return out;
+}
+
+std::string describe_slots(const std::vector<proto::slot_range>& slots) {
+  std::string s;
+  for (const auto& r : slots) {
+    if (!s.empty()) s += ",";
+    s += std::to_string(r.first) + "-" + std::to_string(r.last);
+  }
+  return s;
+}
+
+asio::awaitable<proto::node_info> async_pick_source(redis_target target, proto::topology topology,
+                                                    proto::node_info master, bool prefer_replica,
+                                                    logger log) {
+  if (!prefer_replica) co_return master;
+  redis_target probe = target;
+  probe.config.read_timeout = std::min(probe.config.read_timeout, probe.config.connect_timeout);
+  std::optional<proto::node_info> best;
+  std::int64_t best_offset = -1;
+  for (const auto* r : topology.replicas_of(master.id)) {
+    if (!r->healthy) continue;
+    std::unique_ptr<proto::connection> conn;
+    proto::reply info;
+    try {
+      conn = co_await async_connect(probe, r->ep);
+      info = co_await conn->async_exec("INFO", "replication");
+    } catch (const failure& f) {
+      log.info(r->ep.address(), std::string("replica not usable: ") + f.what());
+      continue;
+    }
+    if (info.is_error()) continue;
+    auto fields = proto::parse_info(info.value);
+    std::int64_t offset = -1;
+    proto::to_int64(fields["slave_repl_offset"], offset);
+    if (fields["master_link_status"] == "up" && fields["master_sync_in_progress"] == "0" &&
+        offset > best_offset) {
+      best = *r;
+      best_offset = offset;
+    }
+  }
+  if (!best) {
+    log.info(master.ep.address(), "no healthy replica; reading from the master");
+    co_return master;
+  }
+  co_return *best;
+}
+
+}  // namespace kage::engine
