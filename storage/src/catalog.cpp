@@ -134,4 +134,77 @@ asio::awaitable<manifest> async_load_manifest(store& s, std::string id) {
                 "no complete backup in " + s.location() + " (" + why + ")");
 }
 
+std::optional<std::int64_t> backup_id_time(std::string_view id) noexcept {
+  if (!valid_backup_id(id)) return std::nullopt;
+  // "YYYYMMDDTHHMMSS.mmmZ"
+  auto num = [&](std::size_t pos, std::size_t len) {
+    int v = 0;
+    for (std::size_t i = pos; i < pos + len; ++i) v = v * 10 + (id[i] - '0');
+    return v;
+  };
+  using namespace std::chrono;
+  const year_month_day ymd{year{num(0, 4)}, month{static_cast<unsigned>(num(4, 2))},
+                           day{static_cast<unsigned>(num(6, 2))}};
+  if (!ymd.ok()) return std::nullopt;
+  const auto t = sys_days{ymd} + hours{num(9, 2)} + minutes{num(11, 2)} + seconds{num(13, 2)} +
+                 milliseconds{num(16, 3)};
+  return duration_cast<milliseconds>(t.time_since_epoch()).count();
+}
+
+asio::awaitable<prune_report> async_prune(store& s, prune_policy policy) {
+  prune_report report;
+  auto backups = co_await async_list_backups(s);
+  std::vector<const backup_entry*> complete;
+  for (const auto& b : backups) {
+    if (b.complete) complete.push_back(&b);
+  }
+  std::sort(complete.begin(), complete.end(),
+            [](const backup_entry* a, const backup_entry* b) { return a->id > b->id; });
+  std::vector<std::string> doomed;
+  for (std::size_t i = 0; i < complete.size(); ++i) {
+    const auto t = backup_id_time(complete[i]->id).value_or(policy.now_ms);
+    const bool recent = policy.keep_within_ms >= 0 && policy.now_ms - t < policy.keep_within_ms;
+    if (static_cast<int>(i) < policy.keep_last || recent) {
+      report.kept.push_back(complete[i]->id);
+    } else {
+      doomed.push_back(complete[i]->id);
+    }
+  }
+  // Never the last complete backup, unless told so.
+  if (report.kept.empty() && !doomed.empty() && !policy.allow_empty) {
+    report.kept.push_back(doomed.front());
+    doomed.erase(doomed.begin());
+  }
+  report.deleted = doomed;
+  for (const auto& b : backups) {
+    if (b.complete) continue;
+    const auto t = backup_id_time(b.id).value_or(policy.now_ms);
+    if (policy.now_ms - t >= policy.grace_ms) {
+      report.deleted_incomplete.push_back(b.id);
+      doomed.push_back(b.id);
+    } else {
+      report.kept_incomplete.push_back(b.id);
+    }
+  }
+  if (policy.dry_run) co_return report;
+  for (const auto& id : doomed) {
+    auto objects = co_await s.async_list(id + "/");
+    std::vector<std::string> keys;
+    for (const auto& o : objects) {
+      if (o.key == id + "/" + std::string(manifest_name)) {
+        keys.insert(keys.begin(), o.key);  // the commit point goes first
+      } else {
+        keys.push_back(o.key);
+      }
+    }
+    if (!keys.empty() && keys.front().ends_with(manifest_name)) {
+      std::vector<std::string> manifest_only(1, keys.front());  // no braced list: GCC 12 coroutines
+      co_await s.async_remove(std::move(manifest_only));
+      keys.erase(keys.begin());
+    }
+    if (!keys.empty()) co_await s.async_remove(keys);
+  }
+  co_return report;
+}
+
 }  // namespace kage::storage

@@ -123,10 +123,10 @@ struct s3_context {
                                        std::vector<std::pair<std::string, std::string>> headers,
                                        std::string body, std::string what,
                                        std::vector<unsigned> accepted) {
-    const std::string object = key.empty() && options.prefix.empty() ? "" : full_key(key);
+    // An empty key means the bucket itself (ListObjectsV2, DeleteObjects).
+    const std::string object = key.empty() ? "" : full_key(key);
     std::string path = path_style ? "/" + options.bucket : "";
     if (!object.empty() || !path_style) path += "/" + object;
-    if (path.empty()) path = "/";
     std::string target = uri_encode(path, false);
     std::string qs;
     for (const auto& [k, v] : query) {
@@ -414,13 +414,19 @@ class s3_store final : public store {
     const std::string root = ctx_->options.prefix.empty() ? "" : ctx_->options.prefix + "/";
     std::string token;
     for (;;) {
-      kvs q = kv("list-type", "2", "prefix", root + prefix);
+      // The prefix is sent only up to its first '/', and the rest is matched here: some
+      // S3-compatible servers (moto 5 with signature checks) verify signatures against the
+      // decoded query, so a %2F in a query value fails there however it is signed.
+      const std::string wanted = root + prefix;
+      kvs q = kv("list-type", "2", "prefix", wanted.substr(0, wanted.find('/')));
       if (!token.empty()) q.emplace_back(std::string("continuation-token"), token);
       auto r = co_await ctx_->request(http::verb::get, "", q, kv(), std::string(), "ListObjectsV2 of",
                                       statuses(200));
       for (auto c : xml_elements(r.body, "Contents")) {
+        const std::string key = xml_text(c, "Key").value_or("");
+        if (!key.starts_with(wanted)) continue;
         object_info info;
-        info.key = xml_text(c, "Key").value_or("").substr(root.size());
+        info.key = key.substr(root.size());
         info.size = std::stoull(xml_text(c, "Size").value_or("0"));
         out.push_back(std::move(info));
       }

@@ -7,6 +7,7 @@
 #include <kage/engine/restore.hpp>
 #include <kage/engine/verify.hpp>
 #include <kage/storage/catalog.hpp>
+#include <kage/storage/s3.hpp>
 
 #include <boost/asio.hpp>
 #include <boost/json.hpp>
@@ -62,6 +63,53 @@ proto::redis_config redis_config_from(const settings& s) {
   c.connect_timeout = std::chrono::milliseconds(s.connect_timeout_ms);
   c.read_timeout = std::chrono::milliseconds(s.read_timeout_ms);
   return c;
+}
+
+// The store a command reads or writes: a local directory, or S3 (s3://bucket/prefix, or
+// S3_BUCKET_NAME with no location). Credentials: environment or config file first, then the
+// mounted secret directory for whatever is still missing.
+std::shared_ptr<storage::store> open_store_for(const settings& s, asio::any_io_executor ex,
+                                               const logger& log) {
+  storage::store_options o;
+  o.executor = ex;
+  o.log = log;
+  o.s3.endpoint = s.s3_endpoint;
+  o.s3.region = s.s3_region;
+  o.s3.bucket = s.s3_bucket;
+  o.s3.ca_file = s.s3_ca_file;
+  o.s3.verify = !s.s3_insecure;
+  o.s3.part_size = static_cast<std::size_t>(s.part_size_mb) << 20;
+  o.s3.parts_in_flight = s.parts_in_flight;
+  o.s3.credentials.access_key_id = s.aws_access_key_id;
+  o.s3.credentials.secret_access_key = s.aws_secret_access_key.value_or("");
+  o.s3.credentials.session_token = s.aws_session_token.value_or("");
+  const bool s3 = s.location.starts_with("s3://") || (s.location.empty() && !s.s3_bucket.empty());
+  if (s3 && o.s3.credentials.empty()) {
+    auto mounted = storage::read_credentials_dir(s.credentials_dir);
+    auto& c = o.s3.credentials;
+    if (c.access_key_id.empty()) c.access_key_id = mounted.access_key_id;
+    if (c.secret_access_key.empty()) c.secret_access_key = mounted.secret_access_key;
+    if (c.session_token.empty()) c.session_token = mounted.session_token;
+  }
+  return storage::open_store(s.location, o);
+}
+
+// "90s", "30m", "12h", "7d" -> milliseconds.
+std::int64_t parse_age(const std::string& text, const char* flag) {
+  std::int64_t n = 0;
+  std::size_t i = 0;
+  while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) {
+    n = n * 10 + (text[i] - '0');
+    ++i;
+  }
+  const std::string unit = text.substr(i);
+  const std::int64_t scale = unit == "s" ? 1000 : unit == "m" ? 60'000 : unit == "h" ? 3'600'000
+                           : unit == "d" ? 86'400'000 : unit == "w" ? 604'800'000 : 0;
+  if (i == 0 || scale == 0) {
+    fail(exit_code::usage, std::string(flag) + ": expected an age like 90s, 30m, 12h, 7d or 2w, got '" +
+                               text + "'");
+  }
+  return n * scale;
 }
 
 void print(const std::string& text) {
@@ -129,7 +177,8 @@ progress_display::render_fn verify_renderer(std::shared_ptr<engine::verify_progr
 }
 
 asio::awaitable<int> run_backup(settings s, logger log) {
-  std::shared_ptr<storage::store> store = storage::open_store(s.location);
+  std::shared_ptr<storage::store> store =
+      open_store_for(s, co_await asio::this_coro::executor, log);
   auto target = engine::make_target(s.nodes, redis_config_from(s));
   engine::backup_options o;
   o.patterns = s.patterns;
@@ -170,7 +219,8 @@ asio::awaitable<int> run_backup(settings s, logger log) {
 }
 
 asio::awaitable<int> run_restore(settings s, logger log) {
-  std::shared_ptr<storage::store> store = storage::open_store(s.location);
+  std::shared_ptr<storage::store> store =
+      open_store_for(s, co_await asio::this_coro::executor, log);
   auto target = engine::make_target(s.nodes, redis_config_from(s));
   engine::restore_options o;
   o.id = s.id;
@@ -225,8 +275,9 @@ asio::awaitable<int> run_restore(settings s, logger log) {
   co_return 0;
 }
 
-asio::awaitable<int> run_list(settings s) {
-  std::shared_ptr<storage::store> store = storage::open_store(s.location);
+asio::awaitable<int> run_list(settings s, logger log) {
+  std::shared_ptr<storage::store> store =
+      open_store_for(s, co_await asio::this_coro::executor, log);
   auto backups = co_await storage::async_list_backups(*store);
   if (s.json) {
     json::array a;
@@ -265,8 +316,9 @@ asio::awaitable<int> run_list(settings s) {
   co_return 0;
 }
 
-asio::awaitable<int> run_show(settings s) {
-  std::shared_ptr<storage::store> store = storage::open_store(s.location);
+asio::awaitable<int> run_show(settings s, logger log) {
+  std::shared_ptr<storage::store> store =
+      open_store_for(s, co_await asio::this_coro::executor, log);
   auto m = co_await storage::async_load_manifest(*store, s.id);
   if (s.json) {
     print(storage::to_json(m) + "\n");
@@ -297,8 +349,9 @@ asio::awaitable<int> run_show(settings s) {
   co_return 0;
 }
 
-asio::awaitable<int> run_verify(settings s) {
-  std::shared_ptr<storage::store> store = storage::open_store(s.location);
+asio::awaitable<int> run_verify(settings s, logger log) {
+  std::shared_ptr<storage::store> store =
+      open_store_for(s, co_await asio::this_coro::executor, log);
   auto progress = std::make_shared<engine::verify_progress>();
   const progress_display::render_fn render = verify_renderer(progress);
   engine::verify_report r;
@@ -332,12 +385,54 @@ asio::awaitable<int> run_verify(settings s) {
   co_return r.ok() ? 0 : static_cast<int>(exit_code::integrity);
 }
 
+json::array json_strings(const std::vector<std::string>& v) {
+  json::array a;
+  for (const auto& x : v) a.push_back(json::value(x));
+  return a;
+}
+
+asio::awaitable<int> run_prune(settings s, logger log) {
+  std::shared_ptr<storage::store> store =
+      open_store_for(s, co_await asio::this_coro::executor, log);
+  storage::prune_policy p;
+  p.keep_last = s.keep_last;
+  p.keep_within_ms = s.keep_within.empty() ? -1 : parse_age(s.keep_within, "--keep-within");
+  p.grace_ms = parse_age(s.prune_grace, "--grace");
+  p.allow_empty = s.allow_empty;
+  p.dry_run = s.dry_run;
+  p.now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                 std::chrono::system_clock::now().time_since_epoch())
+                 .count();
+  auto r = co_await storage::async_prune(*store, p);
+  if (s.json) {
+    print(json::serialize(json::object{{"result", "ok"},
+                                       {"command", "prune"},
+                                       {"dry_run", s.dry_run},
+                                       {"kept", json_strings(r.kept)},
+                                       {"deleted", json_strings(r.deleted)},
+                                       {"deleted_incomplete", json_strings(r.deleted_incomplete)},
+                                       {"kept_incomplete", json_strings(r.kept_incomplete)}}) +
+          "\n");
+    co_return 0;
+  }
+  const std::string verb = s.dry_run ? "would delete" : "deleted";
+  for (const auto& id : r.deleted) print("  " + verb + " " + id + "\n");
+  for (const auto& id : r.deleted_incomplete) print("  " + verb + " " + id + " (interrupted)\n");
+  print(std::string(s.dry_run ? "dry run of prune: " : "prune: ") + "kept " +
+        std::to_string(r.kept.size()) + " complete backup(s), " + verb + " " +
+        std::to_string(r.deleted.size()) + " and " + std::to_string(r.deleted_incomplete.size()) +
+        " interrupted; " + std::to_string(r.kept_incomplete.size()) +
+        " interrupted backup(s) are younger than --grace " + s.prune_grace + "\n");
+  co_return 0;
+}
+
 asio::awaitable<int> run_command(settings s, logger log) {
   if (s.command == "backup") co_return co_await run_backup(std::move(s), log);
   if (s.command == "restore") co_return co_await run_restore(std::move(s), log);
-  if (s.command == "list") co_return co_await run_list(std::move(s));
-  if (s.command == "show") co_return co_await run_show(std::move(s));
-  if (s.command == "verify") co_return co_await run_verify(std::move(s));
+  if (s.command == "list") co_return co_await run_list(std::move(s), log);
+  if (s.command == "show") co_return co_await run_show(std::move(s), log);
+  if (s.command == "verify") co_return co_await run_verify(std::move(s), log);
+  if (s.command == "prune") co_return co_await run_prune(std::move(s), log);
   fail(exit_code::usage, "unknown command '" + s.command + "'");
 }
 

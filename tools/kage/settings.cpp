@@ -31,11 +31,13 @@ enum command_bit : unsigned {
   k_verify = 1u << 3,
   k_show = 1u << 4,
   k_config = 1u << 5,
+  k_prune = 1u << 8,  // 6 and 7 are kept for the snapshot commands
 };
-constexpr unsigned k_jobs = k_backup | k_restore | k_list | k_verify | k_show;
+constexpr unsigned k_jobs = k_backup | k_restore | k_list | k_verify | k_show | k_prune;
 constexpr unsigned k_all = k_jobs | k_config;
 constexpr unsigned k_redis = k_backup | k_restore | k_config;
-constexpr unsigned k_reads_store = k_restore | k_list | k_verify | k_show;
+constexpr unsigned k_reads_store = k_restore | k_list | k_verify | k_show | k_prune;
+constexpr unsigned k_stores = k_all;
 
 struct command_info {
   std::string_view name;
@@ -86,6 +88,14 @@ const std::vector<command_info>& command_table() {
        "<redacted>. Use it to check a deployment's settings before running a job.\n",
        "  kage config\n"
        "  kage config --config /etc/kage.yaml --node 127.0.0.1:7000\n"},
+      {"prune", k_prune, "delete old backups, keeping the newest ones",
+       "kage prune --from LOCATION --keep-last N [--keep-within 7d] [OPTIONS]",
+       "Deletes complete backups that are neither among the newest --keep-last N nor younger\n"
+       "than --keep-within, and interrupted backups (no manifest) older than --grace. It never\n"
+       "deletes the last complete backup unless --allow-empty. --dry-run lists what it would\n"
+       "delete.\n",
+       "  kage prune --from /var/backups/redis --keep-last 7\n"
+       "  kage prune --from s3://bucket/redis --keep-last 3 --keep-within 7d --dry-run\n"},
       {"help", 0, "show help for kage or for one command", "kage help [COMMAND]", "",
        "  kage help backup\n"},
       {"version", 0, "print kage's version", "kage version", "", "  kage version\n"},
@@ -274,8 +284,90 @@ const std::vector<setting_spec>& setting_table() {
        .target = &settings::s3_bucket,
        .env = {"S3_BUCKET_NAME"},
        .metavar = "BUCKET",
-       .help = "S3 bucket (used by S3 locations)",
-       .applies = k_all},
+       .help = "S3 bucket, used when no location is given (s3://BUCKET/prefix names one too)",
+       .applies = k_stores},
+      {.key = "store.s3.region",
+       .target = &settings::s3_region,
+       .env = {"AWS_DEFAULT_REGION", "AWS_REGION"},
+       .flags = {{{"--s3-region", k_stores}}},
+       .metavar = "REGION",
+       .help = "S3 region used in request signatures",
+       .applies = k_stores},
+      {.key = "store.s3.access_key_id",
+       .target = &settings::aws_access_key_id,
+       .env = {"AWS_ACCESS_KEY_ID"},
+       .metavar = "ID",
+       .help = "S3 access key id (else read from --credentials-dir)",
+       .applies = k_stores},
+      {.key = "store.s3.secret_access_key",
+       .target = &settings::aws_secret_access_key,
+       .env = {"AWS_SECRET_ACCESS_KEY"},
+       .metavar = "SECRET",
+       .help = "S3 secret access key (never a flag; else read from --credentials-dir)",
+       .applies = k_stores,
+       .secret = true},
+      {.key = "store.s3.session_token",
+       .target = &settings::aws_session_token,
+       .env = {"AWS_SESSION_TOKEN"},
+       .metavar = "TOKEN",
+       .help = "S3 session token for temporary credentials",
+       .applies = k_stores,
+       .secret = true},
+      {.key = "store.s3.credentials_dir",
+       .target = &settings::credentials_dir,
+       .env = {"KAGE_CREDENTIALS_DIR"},
+       .flags = {{{"--credentials-dir", k_stores}}},
+       .metavar = "DIR",
+       .help = "mounted secret with one file per key (AWS_ACCESS_KEY_ID or aws_access_key_id or "
+               "accessKeyId or access_key_id; the same for the secret key and session token)",
+       .applies = k_stores},
+      {.key = "store.s3.ca_file",
+       .target = &settings::s3_ca_file,
+       .env = {"AWS_CA_BUNDLE"},
+       .flags = {{{"--s3-ca-file", k_stores}}},
+       .metavar = "FILE",
+       .help = "CA bundle to verify an HTTPS S3 endpoint with (default: the system's)",
+       .applies = k_stores},
+      {.key = "store.s3.insecure_skip_verify",
+       .target = &settings::s3_insecure,
+       .flags = {{{"--s3-insecure", k_stores}}},
+       .help = "do not verify the S3 endpoint's certificate",
+       .applies = k_stores},
+      {.key = "store.s3.part_size_mb",
+       .target = &settings::part_size_mb,
+       .flags = {{{"--part-size-mb", k_backup | k_config}}},
+       .metavar = "MIB",
+       .help = "multipart upload part size in MiB (at least 5; grows past 1,000 parts)",
+       .applies = k_backup | k_config,
+       .max = 5120},
+      {.key = "store.s3.parts_in_flight",
+       .target = &settings::parts_in_flight,
+       .flags = {{{"--parts-in-flight", k_backup | k_config}}},
+       .metavar = "N",
+       .help = "multipart parts uploading at once per object",
+       .applies = k_backup | k_config,
+       .max = 64},
+      {.target = &settings::keep_last,
+       .flags = {{{"--keep-last", k_prune}}},
+       .metavar = "N",
+       .help = "keep the N newest complete backups",
+       .applies = k_prune,
+       .default_text = "not set"},
+      {.target = &settings::keep_within,
+       .flags = {{{"--keep-within", k_prune}}},
+       .metavar = "AGE",
+       .help = "also keep complete backups younger than AGE (30m, 12h, 7d)",
+       .applies = k_prune,
+       .default_text = "not set"},
+      {.target = &settings::prune_grace,
+       .flags = {{{"--grace", k_prune}}},
+       .metavar = "AGE",
+       .help = "delete interrupted backups (no manifest) once older than AGE",
+       .applies = k_prune},
+      {.target = &settings::allow_empty,
+       .flags = {{{"--allow-empty", k_prune}}},
+       .help = "allow deleting the last complete backup",
+       .applies = k_prune},
       {.key = "restore.replace",
        .target = &settings::replace,
        .flags = {{{"--replace", k_restore | k_config}}},
@@ -316,9 +408,9 @@ const std::vector<setting_spec>& setting_table() {
        .applies = k_restore | k_verify | k_show,
        .default_text = "the newest backup"},
       {.target = &settings::dry_run,
-       .flags = {{{"--dry-run", k_restore}}},
-       .help = "check the backup and the target, write nothing",
-       .applies = k_restore},
+       .flags = {{{"--dry-run", k_restore | k_prune}}},
+       .help = "restore: check the backup and the target; prune: list what would go. Write nothing",
+       .applies = k_restore | k_prune},
       {.target = &settings::json,
        .flags = {{{"--json", k_jobs}}},
        .help = "print results as JSON",
@@ -722,10 +814,16 @@ void loader::finish() {
 
   const auto& c = s.command;
   bool needs_nodes = c == "backup" || c == "restore";
-  bool needs_location = needs_nodes || c == "list" || c == "verify" || c == "show";
+  bool needs_location =
+      needs_nodes || c == "list" || c == "verify" || c == "show" || c == "prune";
   if (needs_nodes && s.nodes.empty())
     throw usage_error("kage " + c + " needs a Redis node: pass --node HOST:PORT or set REDIS_NODE");
-  if (needs_location && s.location.empty())
+  if (c == "prune" && s.keep_last == 0 && s.keep_within.empty())
+    throw usage_error("kage prune needs a rule: --keep-last N and/or --keep-within AGE");
+  if (s.part_size_mb < 5)
+    throw usage_error("store.s3.part_size_mb: S3 parts must be at least 5 MiB, got " +
+                      std::to_string(s.part_size_mb));
+  if (needs_location && s.location.empty() && s.s3_bucket.empty())
     throw usage_error("kage " + c + " needs a backup location: pass " +
                       (c == "backup" ? "--to" : "--from") + " LOCATION or set BACKUP_DIR");
 }

@@ -46,6 +46,21 @@ struct settings {
   int schedule_seconds = 0;              // SCHEDULE_TIME
   std::string s3_endpoint;               // S3_ENDPOINT_URL
   std::string s3_bucket;                 // S3_BUCKET_NAME
+  std::string s3_region = "us-east-1";   // AWS_REGION, AWS_DEFAULT_REGION, --s3-region
+  std::string aws_access_key_id;         // AWS_ACCESS_KEY_ID, store.s3.access_key_id
+  std::optional<std::string> aws_secret_access_key;  // AWS_SECRET_ACCESS_KEY (secret)
+  std::optional<std::string> aws_session_token;      // AWS_SESSION_TOKEN (secret)
+  std::string credentials_dir = "/backup-credentials";  // --credentials-dir: one file per key
+  std::string s3_ca_file;                // AWS_CA_BUNDLE, --s3-ca-file
+  bool s3_insecure = false;              // --s3-insecure: skip S3 certificate verification
+  int part_size_mb = 16;                 // --part-size-mb (at least 5, S3's minimum)
+  int parts_in_flight = 4;               // --parts-in-flight
+
+  // prune
+  int keep_last = 0;                     // --keep-last N (0: not set)
+  std::string keep_within;               // --keep-within 7d / 12h / 30m
+  std::string prune_grace = "24h";       // --grace: age after which an incomplete backup goes
+  bool allow_empty = false;              // --allow-empty: may delete the last complete backup
   std::string nodeconf_file_path;        // NODECONF_FILE_PATH
   std::string kubeconfig;                // KUBECONFIG
 

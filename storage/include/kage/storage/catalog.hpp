@@ -23,4 +23,28 @@ asio::awaitable<std::vector<backup_entry>> async_list_backups(store& s);
 // Throws failure(incompatible) when there is no such (complete) backup, naming the store.
 asio::awaitable<manifest> async_load_manifest(store& s, std::string id);
 
+// The time a backup id names (its start), in unix ms; nullopt for a malformed id.
+std::optional<std::int64_t> backup_id_time(std::string_view id) noexcept;
+
+struct prune_policy {
+  int keep_last = 0;                 // keep the newest N complete backups
+  std::int64_t keep_within_ms = -1;  // and those younger than this (-1: not set)
+  std::int64_t grace_ms = 24 * 3600 * 1000;  // interrupted backups older than this go
+  bool allow_empty = false;          // may delete the last complete backup
+  bool dry_run = false;
+  std::int64_t now_ms = 0;
+};
+
+struct prune_report {
+  std::vector<std::string> kept;
+  std::vector<std::string> deleted;             // complete backups
+  std::vector<std::string> deleted_incomplete;  // interrupted ones past the grace period
+  std::vector<std::string> kept_incomplete;     // interrupted, still within the grace period
+};
+
+// Applies the policy; with dry_run only reports. Deletes a backup's manifest first, so an
+// interrupted prune leaves an incomplete backup (removed by the next prune), never a
+// "complete" one with missing objects.
+asio::awaitable<prune_report> async_prune(store& s, prune_policy policy);
+
 }  // namespace kage::storage
