@@ -98,6 +98,11 @@ redis_server::redis_server(redis_options opts) : opts_(std::move(opts)), dir_("r
   }
   write_file(dir_.file("redis.conf"), conf);
 
+  if (opts_.port != 0) {
+    port_ = opts_.port;
+    start();
+    return;
+  }
   constexpr int attempts = 5;
   for (int attempt = 1;; ++attempt) {
     port_ = free_port();

@@ -24,6 +24,8 @@ namespace kage::test {
 
 struct redis_options {
   std::string host = "127.0.0.1";
+  // 0: a free port is picked. Else this port (a node brought back where it was), no retries.
+  int port = 0;
   bool cluster = false;
   // When set: tls-port on, plain port 0, tls-cluster yes, tls-replication yes,
   // tls-auth-clients optional. port() is then the TLS port.

@@ -8,7 +8,7 @@ using namespace kage::cli::test;
 
 namespace {
 const std::vector<std::string> k_commands = {"backup", "restore", "list",
-                                             "verify", "show",    "config", "prune"};
+                                             "verify", "show",    "config", "snapshot", "fetch", "prune"};
 bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }

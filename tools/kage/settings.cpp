@@ -31,12 +31,15 @@ enum command_bit : unsigned {
   k_verify = 1u << 3,
   k_show = 1u << 4,
   k_config = 1u << 5,
+  k_snapshot = 1u << 6,
+  k_fetch = 1u << 7,
   k_prune = 1u << 8,  // 6 and 7 are kept for the snapshot commands
 };
-constexpr unsigned k_jobs = k_backup | k_restore | k_list | k_verify | k_show | k_prune;
+constexpr unsigned k_jobs = k_backup | k_restore | k_list | k_verify | k_show | k_snapshot |
+                            k_fetch | k_prune;
 constexpr unsigned k_all = k_jobs | k_config;
-constexpr unsigned k_redis = k_backup | k_restore | k_config;
-constexpr unsigned k_reads_store = k_restore | k_list | k_verify | k_show | k_prune;
+constexpr unsigned k_redis = k_backup | k_restore | k_snapshot | k_config;
+constexpr unsigned k_reads_store = k_restore | k_list | k_verify | k_show | k_fetch | k_prune;
 constexpr unsigned k_stores = k_all;
 
 struct command_info {
@@ -96,6 +99,24 @@ const std::vector<command_info>& command_table() {
        "delete.\n",
        "  kage prune --from /var/backups/redis --keep-last 7\n"
        "  kage prune --from s3://bucket/redis --keep-last 3 --keep-within 7d --dry-run\n"},
+      {"snapshot", k_snapshot, "copy every master's RDB and every node's nodes.conf (physical)",
+       "kage snapshot --node HOST:PORT --to LOCATION [--target primary|prefer-replica] [OPTIONS]",
+       "Asks every master at once for its RDB the way a replica does (REPLCONF rdb-only + SYNC)\n"
+       "and streams each straight into a new backup under --to, checksummed, with no local copy;\n"
+       "saves the nodes.conf of every node and nodes.json, a view of the cluster. With --target\n"
+       "prefer-replica each shard is read from a healthy replica. The user needs +replconf +sync\n"
+       "+psync (or +@admin). 'kage fetch' puts one node's files into its data directory.\n",
+       "  kage snapshot --node 127.0.0.1:7000 --to /var/backups/redis\n"
+       "  kage snapshot --node 127.0.0.1:7000 --to /var/backups/redis --target prefer-replica\n"},
+      {"fetch", k_fetch, "put one node's RDB and nodes.conf from a snapshot into its data directory",
+       "kage fetch --from LOCATION [--id ID] --node-id ID --to DIR [--rdb-name dump.rdb] [--force]",
+       "For an init container: writes the snapshot's RDB of the node's shard (a replica gets its\n"
+       "master's) as DIR/dump.rdb and the node's own nodes.conf as DIR/nodes.conf, each checked\n"
+       "against the manifest (SHA-256, and the RDB's own CRC-64) before it is renamed into place.\n"
+       "A non-empty dump or nodes.conf is replaced only with --force. Start Redis with\n"
+       "cluster-config-file pointing at that nodes.conf: it comes back with its node id.\n",
+       "  kage fetch --from /var/backups/redis --node-id $(cat /data/node-id) --to /data\n"
+       "  kage fetch --from /var/backups/redis --id ID --node-id ID --to /data --force\n"},
       {"help", 0, "show help for kage or for one command", "kage help [COMMAND]", "",
        "  kage help backup\n"},
       {"version", 0, "print kage's version", "kage version", "", "  kage version\n"},
@@ -255,10 +276,10 @@ const std::vector<setting_spec>& setting_table() {
        .max = 3'600'000},
       {.key = "backup.read_from",
        .target = &settings::read_from,
-       .flags = {{{"--read-from", k_backup | k_config}}},
+       .flags = {{{"--read-from", k_backup | k_config}, {"--target", k_snapshot}}},
        .metavar = "WHERE",
        .help = "read from masters, or from a replica of each master when there is one",
-       .applies = k_backup | k_config,
+       .applies = k_backup | k_snapshot | k_config,
        .choices = "primary|prefer-replica"},
       {.key = "backup.compression_level",
        .target = &settings::compression_level,
@@ -270,7 +291,7 @@ const std::vector<setting_spec>& setting_table() {
       {.key = "store.location",
        .target = &settings::location,
        .env = {"BACKUP_DIR"},
-       .flags = {{{"--to", k_backup}, {"--from", k_reads_store}}},
+       .flags = {{{"--to", k_backup | k_snapshot}, {"--from", k_reads_store}}},
        .metavar = "LOCATION",
        .help = "the directory that holds the backups",
        .applies = k_all},
@@ -368,6 +389,14 @@ const std::vector<setting_spec>& setting_table() {
        .flags = {{{"--allow-empty", k_prune}}},
        .help = "allow deleting the last complete backup",
        .applies = k_prune},
+      {.key = "snapshot.concurrency",
+       .target = &settings::concurrency,
+       .flags = {{{"--concurrency", k_snapshot | k_config}}},
+       .metavar = "N",
+       .help = "transfer at most N shards' RDBs at once",
+       .applies = k_snapshot | k_config,
+       .max = 100'000,
+       .default_text = "all masters at once"},
       {.key = "restore.replace",
        .target = &settings::replace,
        .flags = {{{"--replace", k_restore | k_config}}},
@@ -402,11 +431,30 @@ const std::vector<setting_spec>& setting_table() {
        .applies = k_all,
        .choices = "debug|info|warn|error"},
       {.target = &settings::id,
-       .flags = {{{"--id", k_restore | k_verify | k_show}}},
+       .flags = {{{"--id", k_restore | k_verify | k_show | k_fetch}}},
        .metavar = "ID",
        .help = "the backup to use, as printed by 'kage backup' and 'kage list'",
-       .applies = k_restore | k_verify | k_show,
+       .applies = k_restore | k_verify | k_show | k_fetch,
        .default_text = "the newest backup"},
+      {.target = &settings::node_id,
+       .flags = {{{"--node-id", k_fetch}}},
+       .metavar = "ID",
+       .help = "the cluster node id (CLUSTER MYID) whose files to fetch",
+       .applies = k_fetch},
+      {.target = &settings::data_dir,
+       .flags = {{{"--to", k_fetch}}},
+       .metavar = "DIR",
+       .help = "the Redis data directory to put the RDB and nodes.conf in",
+       .applies = k_fetch},
+      {.target = &settings::rdb_name,
+       .flags = {{{"--rdb-name", k_fetch}}},
+       .metavar = "NAME",
+       .help = "file name of the RDB in DIR (Redis' dbfilename)",
+       .applies = k_fetch},
+      {.target = &settings::force,
+       .flags = {{{"--force", k_fetch}}},
+       .help = "replace a non-empty dump or nodes.conf in DIR",
+       .applies = k_fetch},
       {.target = &settings::dry_run,
        .flags = {{{"--dry-run", k_restore | k_prune}}},
        .help = "restore: check the backup and the target; prune: list what would go. Write nothing",
@@ -813,11 +861,16 @@ void loader::finish() {
                       "redis.key_file)");
 
   const auto& c = s.command;
-  bool needs_nodes = c == "backup" || c == "restore";
+  bool needs_nodes = c == "backup" || c == "restore" || c == "snapshot";
   bool needs_location =
-      needs_nodes || c == "list" || c == "verify" || c == "show" || c == "prune";
+      needs_nodes || c == "fetch" || c == "list" || c == "verify" || c == "show" || c == "prune";
   if (needs_nodes && s.nodes.empty())
     throw usage_error("kage " + c + " needs a Redis node: pass --node HOST:PORT or set REDIS_NODE");
+  if (c == "fetch" && s.node_id.empty())
+    throw usage_error("kage fetch needs --node-id ID: the cluster node id (CLUSTER MYID) whose "
+                      "files to fetch");
+  if (c == "fetch" && s.data_dir.empty())
+    throw usage_error("kage fetch needs --to DIR: the Redis data directory to put the files in");
   if (c == "prune" && s.keep_last == 0 && s.keep_within.empty())
     throw usage_error("kage prune needs a rule: --keep-last N and/or --keep-within AGE");
   if (s.part_size_mb < 5)
@@ -825,7 +878,7 @@ void loader::finish() {
                       std::to_string(s.part_size_mb));
   if (needs_location && s.location.empty() && s.s3_bucket.empty())
     throw usage_error("kage " + c + " needs a backup location: pass " +
-                      (c == "backup" ? "--to" : "--from") + " LOCATION or set BACKUP_DIR");
+                      (c == "backup" || c == "snapshot" ? "--to" : "--from") + " LOCATION or set BACKUP_DIR");
 }
 
 struct flag_use {
@@ -849,10 +902,9 @@ std::string wrong_command_message(std::string_view flag, const command_info& cmd
   if (flag == "--to" && (cmd.bit & k_reads_store))
     return head + ": --to names where 'kage backup' writes; 'kage " + std::string(cmd.name) +
            "' reads from --from LOCATION";
-  if (flag == "--from" && cmd.bit == k_backup)
-    return head +
-           ": --from names where a backup is read from; 'kage backup' writes to "
-           "--to LOCATION";
+  if (flag == "--from" && (cmd.bit & (k_backup | k_snapshot)))
+    return head + ": --from names where a backup is read from; 'kage " + std::string(cmd.name) +
+           "' writes to --to LOCATION";
   if ((flag == "--to" || flag == "--from") && cmd.bit == k_config)
     return head +
            ": 'kage config' shows store.location as set by the config file or "
@@ -892,7 +944,7 @@ std::vector<flag_use> parse_flags(int argc, const char* const* argv, const comma
     bool allowed = false;
     for (const auto& spec : setting_table())
       for (const auto& f : spec.flags)
-        if (!f.name.empty() && f.name == name) {
+        if (!f.name.empty() && f.name == name && !allowed) {  // this command's row wins
           found = &spec;
           allowed = f.commands & cmd.bit;
         }
@@ -1169,6 +1221,8 @@ std::string overview() {
       << "  kage verify --from /var/backups/redis [--id ID]\n"
       << "  kage list --from /var/backups/redis\n"
       << "  kage show --from /var/backups/redis [--id ID]\n"
+      << "  kage snapshot --node 127.0.0.1:7000 --to /var/backups/redis [--target prefer-replica]\n"
+      << "  kage fetch --from /var/backups/redis --node-id ID --to /data\n"
       << "  kage config\n\n"
       << k_precedence << "\n"
       << k_password << "\n"

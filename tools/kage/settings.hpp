@@ -11,7 +11,8 @@
 namespace kage::cli {
 
 struct settings {
-  std::string command;  // "backup", "restore", "list", "verify", "show", "config", "help", "version"
+  std::string command;  // "backup", "restore", "list", "verify", "show", "snapshot", "fetch",
+                        // "config", "help", "version"
   std::string help_topic;  // command "help": the subcommand to explain ("" = the overview)
 
   // redis.*
@@ -41,6 +42,13 @@ struct settings {
   std::string id;                        // --id
   bool replace = false;                  // --replace
   bool dry_run = false;                  // --dry-run
+
+  // snapshot / fetch
+  int concurrency = 0;                   // --concurrency: shards transferred at once (0 = all)
+  std::string node_id;                   // --node-id: whose files fetch puts in place
+  std::string data_dir;                  // fetch --to: the Redis data directory
+  std::string rdb_name = "dump.rdb";     // --rdb-name: the RDB's file name there
+  bool force = false;                    // --force: fetch replaces a non-empty dump / nodes.conf
 
   // later issues (parsed and validated now so existing deployments' variables keep working)
   int schedule_seconds = 0;              // SCHEDULE_TIME
