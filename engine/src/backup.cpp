@@ -1,4 +1,5 @@
 #include "clock.hpp"
+#include "shard_source.hpp"
 #include "task_group.hpp"
 
 #include <kage/base/error.hpp>
@@ -38,21 +39,6 @@ std::string object_name(std::size_t index) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "shard-%02zu.resp.zst", index);
   return buf;
-}
-
-std::vector<storage::slot_range> to_storage(const std::vector<proto::slot_range>& in) {
-  std::vector<storage::slot_range> out;
-  for (const auto& r : in) out.push_back({r.first, r.last});
-  return out;
-}
-
-std::string describe_slots(const std::vector<proto::slot_range>& slots) {
-  std::string s;
-  for (const auto& r : slots) {
-    if (!s.empty()) s += ",";
-    s += std::to_string(r.first) + "-" + std::to_string(r.last);
-  }
-  return s;
 }
 
 // Where the compressed bytes go: SHA-256 on the way, handed to the store in chunks.
@@ -381,45 +367,11 @@ asio::awaitable<proto::node_info> async_wait_for_master(std::shared_ptr<backup_j
            " s; the backup was abandoned and no manifest was written");
 }
 
-// With prefer-replica: the most caught-up replica that says its link to the master is up and
-// it is not syncing (asked directly: the cluster bus' view of replica health lags); else the
-// master itself.
-asio::awaitable<proto::node_info> async_pick_source(std::shared_ptr<backup_job> job,
-                                                    proto::node_info master) {
-  if (!job->options.prefer_replica) co_return master;
-  std::optional<proto::node_info> best;
-  std::int64_t best_offset = -1;
-  for (const auto* r : job->topology.replicas_of(master.id)) {
-    if (!r->healthy) continue;
-    std::unique_ptr<proto::connection> conn;
-    try {
-      conn = co_await async_connect(job->target, r->ep);
-    } catch (const failure& f) {
-      job->log.info(r->ep.address(), std::string("replica not usable: ") + f.what());
-      continue;
-    }
-    auto info = co_await conn->async_exec("INFO", "replication");
-    if (info.is_error()) continue;
-    auto fields = proto::parse_info(info.value);
-    std::int64_t offset = -1;
-    proto::to_int64(fields["slave_repl_offset"], offset);
-    if (fields["master_link_status"] == "up" && fields["master_sync_in_progress"] == "0" &&
-        offset > best_offset) {
-      best = *r;
-      best_offset = offset;
-    }
-  }
-  if (!best) {
-    job->log.info(master.ep.address(), "no healthy replica; reading from the master");
-    co_return master;
-  }
-  co_return *best;
-}
-
 asio::awaitable<void> backup_shard(std::shared_ptr<backup_job> job, std::size_t index) {
   proto::node_info master = *job->topology.masters()[index];
   for (;;) {
-    const proto::node_info source = co_await async_pick_source(job, master);
+    const proto::node_info source = co_await async_pick_source(
+        job->target, job->topology, master, job->options.prefer_replica, job->log);
     auto outcome = co_await run_shard_once(job, index, master, source);
     if (!outcome.transport_error) co_return;
     co_await throw_if_cancelled();
