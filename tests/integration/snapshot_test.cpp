@@ -463,3 +463,44 @@ BOOST_AUTO_TEST_CASE(standalone_disk_based_sync_and_acl_refusal) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(secured)
+
+// TLS everywhere and a user holding only what a snapshot needs (README, "Security").
+BOOST_AUTO_TEST_CASE(tls_cluster_with_least_privilege_user) {
+  auto tls = make_tls_files();
+  redis_options o = cluster_node();
+  o.tls = tls;
+  o.requirepass = "admin-secret";
+  o.acl_lines = {"user snapper on >snap-secret +@connection +info +cluster|shards +cluster|nodes "
+                 "+cluster|info +replconf +sync +psync"};
+  redis_cluster source(1, 1, o);
+  {
+    kage::proto::redis_config c;
+    c.password = "admin-secret";
+    c.tls.enabled = true;
+    c.tls.ca_file = tls.ca_cert;
+    c.tls.cert_file = tls.client_cert;
+    c.tls.key_file = tls.client_key;
+    test_client client(source.seed(), c);
+    client.load(string_keys(3000, 100));
+  }
+  temp_dir store("store");
+  const std::vector<std::string> tls_flags{"--cacert", tls.ca_cert, "--cert", tls.client_cert,
+                                           "--key", tls.client_key};
+  std::vector<std::string> args{"snapshot", "--node", source.seed(), "--to", store.path(),
+                                "--user", "snapper", "--quiet"};
+  args.insert(args.end(), tls_flags.begin(), tls_flags.end());
+  auto r = run_kage(args, {{"REDISCLI_AUTH", "snap-secret"}});
+  BOOST_TEST_REQUIRE(r.exit_code == 0, describe(r));
+  const std::string id = only_backup(store.path());
+  const auto m = manifest(store.path(), id);
+  BOOST_TEST(m.at("node_configs").as_array().size() == 2u);
+  for (const auto& c : m.at("node_configs").as_array())
+    BOOST_TEST(str(c.at("source")) == "self");
+  BOOST_TEST(check_rdb(store.file(id + "/shard-00.rdb")).exit_code == 0);
+  r = run_kage({"verify", "--from", store.path()});
+  BOOST_TEST(r.exit_code == 0, describe(r));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
