@@ -187,23 +187,18 @@ asio::awaitable<prune_report> async_prune(store& s, prune_policy policy) {
     }
   }
   if (policy.dry_run) co_return report;
-  for (const auto& id : doomed) {
-    auto objects = co_await s.async_list(id + "/");
-    std::vector<std::string> keys;
-    for (const auto& o : objects) {
-      if (o.key == id + "/" + std::string(manifest_name)) {
-        keys.insert(keys.begin(), o.key);  // the commit point goes first
-      } else {
-        keys.push_back(o.key);
-      }
-    }
-    if (!keys.empty() && keys.front().ends_with(manifest_name)) {
-      std::vector<std::string> manifest_only(1, keys.front());  // no braced list: GCC 12 coroutines
-      co_await s.async_remove(std::move(manifest_only));
-      keys.erase(keys.begin());
-    }
-    if (!keys.empty()) co_await s.async_remove(keys);
+  // One listing for everything; manifests go first (in one batch), so an interrupted prune
+  // leaves incomplete backups behind, never "complete" ones with missing objects.
+  std::sort(doomed.begin(), doomed.end());
+  std::vector<std::string> manifests, rest;
+  for (const auto& o : co_await s.async_list("")) {
+    const auto slash = o.key.find('/');
+    if (slash == std::string::npos) continue;
+    if (!std::binary_search(doomed.begin(), doomed.end(), o.key.substr(0, slash))) continue;
+    (o.key.substr(slash + 1) == manifest_name ? manifests : rest).push_back(o.key);
   }
+  if (!manifests.empty()) co_await s.async_remove(std::move(manifests));
+  if (!rest.empty()) co_await s.async_remove(std::move(rest));
   co_return report;
 }
 

@@ -1,0 +1,65 @@
+#!/usr/bin/env python3
+"""An HTTP proxy in front of an S3 server that injects failures, for kage's retry tests.
+
+  s3_fault_proxy.py PORT UPSTREAM_PORT MODE
+MODE: "fail-parts:N"  the first N UploadPart requests get HTTP 500 InternalError
+      "fail-parts-after:N"  every UploadPart after the first N gets HTTP 500
+Everything else is forwarded unchanged (the Host header too, so signatures still verify).
+"""
+import http.client
+import http.server
+import sys
+import threading
+
+port, upstream, mode = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+kind, _, count = mode.partition(":")
+count = int(count)
+lock = threading.Lock()
+parts_seen = 0
+
+ERROR = (b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>InternalError</Code>'
+         b'<Message>injected by s3_fault_proxy</Message></Error>')
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def handle_any(self):
+        global parts_seen
+        length = int(self.headers.get("Content-Length", 0))
+        body = self.rfile.read(length) if length else b""
+        fail = False
+        if self.command == "PUT" and "partNumber=" in self.path:
+            with lock:
+                parts_seen += 1
+                n = parts_seen
+            fail = (kind == "fail-parts" and n <= count) or (kind == "fail-parts-after" and n > count)
+        if fail:
+            self.send_response(500)
+            self.send_header("Content-Type", "application/xml")
+            self.send_header("Content-Length", str(len(ERROR)))
+            self.end_headers()
+            self.wfile.write(ERROR)
+            return
+        conn = http.client.HTTPConnection("127.0.0.1", upstream, timeout=60)
+        headers = {k: v for k, v in self.headers.items()}
+        conn.request(self.command, self.path, body=body, headers=headers)
+        resp = conn.getresponse()
+        data = resp.read()
+        self.send_response(resp.status)
+        for k, v in resp.getheaders():
+            if k.lower() not in ("content-length", "transfer-encoding", "connection"):
+                self.send_header(k, v)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+        conn.close()
+
+    do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = handle_any
+
+
+http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()
