@@ -406,8 +406,10 @@ asio::awaitable<int> run_verify(settings s, logger log) {
           "\n");
   } else {
     for (const auto& o : r.objects) {
+      const std::string keys =
+          r.manifest.kind == "snapshot" ? "" : with_commas(o.keys) + " keys, ";
       print("  " + o.name + "  " + (o.problem.empty() ? "ok" : "DAMAGED: " + o.problem) + "  (" +
-            with_commas(o.keys) + " keys, " + human_bytes(o.bytes) + ")\n");
+            keys + human_bytes(o.bytes) + ")\n");
     }
     print(r.ok() ? "backup " + r.manifest.id + " verified: every checksum and record is sound\n"
                  : "backup " + r.manifest.id + " is damaged: do not rely on it\n");
