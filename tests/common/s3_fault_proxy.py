@@ -4,12 +4,14 @@
   s3_fault_proxy.py PORT UPSTREAM_PORT MODE
 MODE: "fail-parts:N"  the first N UploadPart requests get HTTP 500 InternalError
       "fail-parts-after:N"  every UploadPart after the first N gets HTTP 500
+      "delay-parts:MS"  every UploadPart waits MS milliseconds before it is forwarded
 Everything else is forwarded unchanged (the Host header too, so signatures still verify).
 """
 import http.client
 import http.server
 import sys
 import threading
+import time
 
 port, upstream, mode = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 kind, _, count = mode.partition(":")
@@ -37,6 +39,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 parts_seen += 1
                 n = parts_seen
             fail = (kind == "fail-parts" and n <= count) or (kind == "fail-parts-after" and n > count)
+        if kind == "delay-parts" and self.command == "PUT" and "partNumber=" in self.path:
+            time.sleep(count / 1000)
         if fail:
             self.send_response(500)
             self.send_header("Content-Type", "application/xml")

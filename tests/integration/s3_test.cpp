@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <thread>
 
 using namespace kage::test;
 namespace json = boost::json;
@@ -162,6 +163,27 @@ BOOST_AUTO_TEST_CASE(server_errors_are_retried_or_the_upload_aborted) {
     BOOST_TEST(objects(s3, "aborted/").size() == 0u);
     BOOST_TEST(open_uploads(s3) == 0u);
   }
+}
+
+BOOST_AUTO_TEST_CASE(sigterm_mid_upload_aborts_it) {
+  moto_server s3;
+  redis_server server(redis_options{});
+  test_client c(server.address());
+  c.load(random_keys("k", 30000, 1000));  // ~30 MB: 6 parts, each held back 1 s by the proxy
+  s3_fault_proxy proxy(s3, "delay-parts:1000");
+  auto env = s3.env();
+  env["S3_ENDPOINT_URL"] = proxy.endpoint();
+  background_process backup({kage_binary(), "backup", "--node", server.address(), "--to",
+                             "s3://kage-test/term", "--part-size-mb", "5", "--parts-in-flight",
+                             "2"},
+                            env);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  BOOST_TEST_REQUIRE(backup.running(), "the backup finished before SIGTERM");
+  backup.kill(SIGTERM);
+  auto r = backup.wait(std::chrono::seconds(60));
+  BOOST_TEST(r.exit_code == 130, describe(r));
+  BOOST_TEST(open_uploads(s3) == 0u);
+  BOOST_TEST(objects(s3, "term/").size() == 0u);
 }
 
 BOOST_AUTO_TEST_CASE(https_with_a_test_ca) {

@@ -1,5 +1,6 @@
 #include <boost/test/unit_test.hpp>
 
+#include <kage/storage/s3.hpp>
 #include <kage/storage/s3_xml.hpp>
 #include <kage/storage/sigv4.hpp>
 
@@ -111,6 +112,20 @@ BOOST_AUTO_TEST_CASE(xml) {
   BOOST_TEST(e->message == "The specified bucket does not exist");
   BOOST_TEST(!parse_s3_error(list));
   BOOST_TEST(xml_escape("<a&'\">") == "&lt;a&amp;&apos;&quot;&gt;");
+}
+
+BOOST_AUTO_TEST_CASE(part_sizes_fit_any_object_in_ten_thousand_parts) {
+  const std::size_t base = std::size_t{16} << 20;
+  BOOST_TEST(part_size_for(base, 1) == base);
+  BOOST_TEST(part_size_for(base, 1000) == base);
+  BOOST_TEST(part_size_for(base, 1001) == 2 * base);
+  BOOST_TEST(part_size_for(base, 2001) == 4 * base);
+  std::uint64_t total = 0;
+  for (int n = 1; n <= 10000; ++n) {
+    BOOST_TEST_REQUIRE(part_size_for(base, n) <= (std::size_t{5} << 30));  // S3's part maximum
+    total += part_size_for(base, n);
+  }
+  BOOST_TEST(total >= (std::uint64_t{5} << 40));  // S3's 5 TiB object maximum fits
 }
 
 BOOST_AUTO_TEST_SUITE_END()
