@@ -20,7 +20,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string errno_text(int e) { return std::system_category().message(e); }
+std::string errno_text(int e) {
+  return std::system_category().message(e);
+}
 
 [[noreturn]] void local_failure(const std::string& what, const fs::path& path, int e) {
   fail(exit_code::failure, what + " " + path.string() + ": " + errno_text(e) +
@@ -105,8 +107,7 @@ asio::awaitable<download> async_download(std::shared_ptr<storage::store> store, 
 }
 
 void check_download(const download& d, const std::string& key, std::uint64_t bytes,
-                    const std::string& sha256, const storage::store& store,
-                    const fs::path& dir) {
+                    const std::string& sha256, const storage::store& store, const fs::path& dir) {
   std::string problem;
   if (d.bytes != bytes || d.sha256 != sha256) {
     problem = "SHA-256 " + d.sha256 + " over " + std::to_string(d.bytes) +
@@ -128,8 +129,9 @@ void refuse_to_overwrite(const fs::path& path, bool force) {
     local_failure("cannot inspect", path, errno);
   }
   if (!S_ISREG(st.st_mode))
-    fail(exit_code::usage, path.string() + " exists and is not a regular file; kage fetch will "
-                                           "not replace it");
+    fail(exit_code::usage, path.string() +
+                               " exists and is not a regular file; kage fetch will "
+                               "not replace it");
   if (st.st_size > 0 && !force)
     fail(exit_code::usage, path.string() + " already exists and holds " +
                                std::to_string(st.st_size) +
@@ -201,8 +203,8 @@ asio::awaitable<fetch_result> async_fetch(std::shared_ptr<storage::store> store,
   for (const auto& o : m.objects)
     if (o.master_id == master_id) shard = &o;
   if (!shard)
-    fail(exit_code::incompatible, "snapshot " + m.id + " holds no RDB for node " +
-                                      options.node_id + " (its master " + master_id +
+    fail(exit_code::incompatible, "snapshot " + m.id + " holds no RDB for node " + options.node_id +
+                                      " (its master " + master_id +
                                       " served no slots when it was taken)");
   result.shard = shard->name;
 

@@ -83,7 +83,8 @@ asio::awaitable<storage::stored_file> async_put(std::shared_ptr<snapshot_job> jo
 }
 
 asio::awaitable<void> async_write_status(std::shared_ptr<snapshot_job> job) {
-  auto writer = co_await job->store->async_create(job->id + "/" + std::string(storage::status_name));
+  auto writer =
+      co_await job->store->async_create(job->id + "/" + std::string(storage::status_name));
   co_await writer->async_write(storage::to_json(job->status));
   co_await writer->async_commit();
 }
@@ -132,7 +133,8 @@ asio::awaitable<view_outcome> async_node_view(redis_target probe, proto::endpoin
     co_return out;
   }
   std::int64_t epoch = 0;
-  if (!proto::to_int64(proto::parse_info(info.value)["cluster_current_epoch"], epoch) || epoch < 0) {
+  if (!proto::to_int64(proto::parse_info(info.value)["cluster_current_epoch"], epoch) ||
+      epoch < 0) {
     out.problem = ep.address() + " did not report cluster_current_epoch in CLUSTER INFO";
     co_return out;
   }
@@ -152,7 +154,8 @@ std::string flags_text(const proto::cluster_nodes_line& n) {
 // each node's files are in this snapshot.
 std::string cluster_view_json(const snapshot_job& job, const node_view& view) {
   std::map<std::string, std::string> rdb_of;  // master id -> its RDB object
-  for (std::size_t i = 0; i < job.masters.size(); ++i) rdb_of[job.masters[i].id] = rdb_object_name(i);
+  for (std::size_t i = 0; i < job.masters.size(); ++i)
+    rdb_of[job.masters[i].id] = rdb_object_name(i);
   std::string out = "[";
   bool first = true;
   for (const auto& n : view.lines) {
@@ -164,7 +167,8 @@ std::string cluster_view_json(const snapshot_job& job, const node_view& view) {
       if (s.empty() || s.front() == '[') continue;
       const auto dash = s.find('-');
       const std::int64_t lo = std::atoll(s.substr(0, dash).c_str());
-      const std::int64_t hi = dash == std::string::npos ? lo : std::atoll(s.substr(dash + 1).c_str());
+      const std::int64_t hi =
+          dash == std::string::npos ? lo : std::atoll(s.substr(dash + 1).c_str());
       slots.push_back(boost::json::array{lo, hi});
       count += hi - lo + 1;
     }
@@ -222,8 +226,8 @@ asio::awaitable<void> async_save_node_configs(std::shared_ptr<snapshot_job> job)
                                  "); the cluster is changing, run the snapshot again");
     const std::string name = "nodes/" + n.id + ".conf";
     auto file = co_await async_put(job, name, std::move(*conf));
-    job->node_configs.push_back({n.id, n.ep.address(), n.master ? "master" : "replica",
-                                 n.master_id, name, file.bytes, file.sha256,
+    job->node_configs.push_back({n.id, n.ep.address(), n.master ? "master" : "replica", n.master_id,
+                                 name, file.bytes, file.sha256,
                                  own != views.end() ? "self" : "peer", view.address});
   }
   job->cluster_view = co_await async_put(job, "nodes.json", cluster_view_json(*job, *reference));
@@ -255,8 +259,8 @@ asio::awaitable<void> async_save_standalone_view(std::shared_ptr<snapshot_job> j
 asio::awaitable<void> async_snapshot_shard(std::shared_ptr<snapshot_job> job, std::size_t index) {
   const proto::node_info master = job->masters[index];
   auto& prog = job->progress->shards[index];
-  const proto::node_info source = co_await async_pick_source(
-      job->target, job->topology, master, job->options.prefer_replica, job->log);
+  const proto::node_info source = co_await async_pick_source(job->target, job->topology, master,
+                                                             job->options.prefer_replica, job->log);
   prog.read_from = source.ep.address();
   prog.started = true;
   const std::string where = (source.master ? "master " : "replica ") + source.ep.address();
@@ -285,9 +289,10 @@ asio::awaitable<void> async_snapshot_shard(std::shared_ptr<snapshot_job> job, st
       std::rethrow_exception(error);
     } catch (const failure& f) {
       if (f.code() != exit_code::redis) throw;
-      fail(exit_code::redis, "the snapshot of slots " + slots + " from " + where + " failed: " +
-                                 f.what() + "; the snapshot was abandoned and no manifest was "
-                                            "written");
+      fail(exit_code::redis, "the snapshot of slots " + slots + " from " + where +
+                                 " failed: " + f.what() +
+                                 "; the snapshot was abandoned and no manifest was "
+                                 "written");
     }
   }
   const auto verdict = sink.check.finish();
@@ -420,8 +425,8 @@ asio::awaitable<storage::manifest> async_snapshot(redis_target target, snapshot_
   m.redis_version = job->redis_version;
   m.cluster = job->topology.cluster;
   for (const auto& n : job->topology.nodes) {
-    m.topology.push_back({n.id, n.ep.address(), n.master ? "master" : "replica", n.master_id,
-                          to_storage(n.slots)});
+    m.topology.push_back(
+        {n.id, n.ep.address(), n.master ? "master" : "replica", n.master_id, to_storage(n.slots)});
   }
   m.objects = job->objects;
   for (const auto& o : m.objects) m.total_bytes += o.bytes;
@@ -430,7 +435,8 @@ asio::awaitable<storage::manifest> async_snapshot(redis_target target, snapshot_
   m.finished_at = storage::rfc3339_ms(unix_ms());
   // The manifest is the commit point: written last, through a temporary name.
   const std::string manifest_json = storage::to_json(m);
-  auto writer = co_await job->store->async_create(job->id + "/" + std::string(storage::manifest_name));
+  auto writer =
+      co_await job->store->async_create(job->id + "/" + std::string(storage::manifest_name));
   co_await writer->async_write(manifest_json);
   co_await writer->async_commit();
 
@@ -442,7 +448,8 @@ asio::awaitable<storage::manifest> async_snapshot(redis_target target, snapshot_
     co_await async_write_status(job);
   } catch (const std::exception& e) {
     log.warn(job->id, std::string("the snapshot is complete, but status.json could not be "
-                                  "updated: ") + e.what());
+                                  "updated: ") +
+                          e.what());
   }
   co_return m;
 }

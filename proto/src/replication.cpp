@@ -14,7 +14,9 @@ namespace {
 
 constexpr std::size_t max_preamble_line = 4096;
 
-bool is_digit(unsigned char c) noexcept { return c >= '0' && c <= '9'; }
+bool is_digit(unsigned char c) noexcept {
+  return c >= '0' && c <= '9';
+}
 
 std::string hex64(std::uint64_t v) {
   static constexpr char digits[] = "0123456789abcdef";
@@ -96,8 +98,8 @@ boost::system::result<rdb_transfer_parser::step> rdb_transfer_parser::parse(
 
   const std::string_view rest = input.substr(out.consumed);
   if (framing_ == rdb_framing::length) {
-    const auto n = static_cast<std::size_t>(
-        std::min<std::uint64_t>(rest.size(), length_ - delivered_));
+    const auto n =
+        static_cast<std::size_t>(std::min<std::uint64_t>(rest.size(), length_ - delivered_));
     out.payload = rest.substr(0, n);
     out.consumed += n;
     delivered_ += n;
@@ -179,8 +181,9 @@ rdb_file_check::verdict rdb_file_check::finish() const {
   v.checksum_present = stored != 0;
   v.checksum_ok = v.checksum_present && stored == crc_;
   if (!v.eof_opcode) {
-    v.problem = "it does not end with the RDB end-of-file opcode (0xFF) and checksum; it is "
-                "truncated or not an RDB file";
+    v.problem =
+        "it does not end with the RDB end-of-file opcode (0xFF) and checksum; it is "
+        "truncated or not an RDB file";
   } else if (v.checksum_present && !v.checksum_ok) {
     v.problem = "its CRC-64 is " + hex64(crc_) + " but the file records " + hex64(stored) +
                 "; it is corrupted";
@@ -248,8 +251,10 @@ asio::awaitable<rdb_transfer> async_sync_rdb(connection& conn, rdb_sink& sink, s
         conn.close();
         if (step.error() == make_error_code(errc::server_error))
           refused(remote, "SYNC", parser.server_error());
-        fail(exit_code::redis, remote.address() + " answered SYNC with bytes that are not an RDB "
-                                                  "transfer (" + step.error().message() + ")");
+        fail(exit_code::redis, remote.address() +
+                                   " answered SYNC with bytes that are not an RDB "
+                                   "transfer (" +
+                                   step.error().message() + ")");
       }
       if (!step->payload.empty()) co_await sink.async_write(step->payload);
       used += step->consumed;

@@ -50,7 +50,9 @@ json::object read_json(const std::string& path) {
   return json::parse(read_file(path)).as_object();
 }
 
-std::string str(const json::value& v) { return std::string(v.as_string()); }
+std::string str(const json::value& v) {
+  return std::string(v.as_string());
+}
 
 std::vector<command> string_keys(int n, std::size_t value_size, const std::string& prefix = "k:") {
   std::vector<command> c;
@@ -212,8 +214,8 @@ BOOST_AUTO_TEST_CASE(snapshot_then_fetch_brings_the_cluster_back) {
     o.host = specs[i].host;
     o.port = specs[i].port;
     const std::string dir = dirs[i]->path();
-    o.extra_args = {"--dir", dir, "--dbfilename", "dump.rdb", "--cluster-config-file",
-                    dir + "/nodes.conf"};
+    o.extra_args = {
+        "--dir", dir, "--dbfilename", "dump.rdb", "--cluster-config-file", dir + "/nodes.conf"};
     restored.push_back(std::make_unique<redis_server>(o));
   }
   // cluster_state:ok everywhere, replicas linked, the same ids, every key (same digests).
@@ -228,7 +230,8 @@ BOOST_AUTO_TEST_CASE(snapshot_then_fetch_brings_the_cluster_back) {
       const auto repl = n->cli_result({"INFO", "replication"});
       if (info_field(repl.out, "role") == "slave" &&
           info_field(repl.out, "master_link_status") != "up")
-        problem = n->address() + " master_link_status:" + info_field(repl.out, "master_link_status");
+        problem =
+            n->address() + " master_link_status:" + info_field(repl.out, "master_link_status");
     }
     if (problem.empty() || std::chrono::steady_clock::now() > deadline) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
@@ -287,8 +290,8 @@ BOOST_AUTO_TEST_CASE(prefer_replica_reads_healthy_replicas_only) {
   // Their nodes.conf could not come from themselves: built from a peer's view.
   for (const auto& cv : m.at("node_configs").as_array()) {
     const auto& c = cv.as_object();
-    const bool away = str(c.at("address")) == frozen->address() ||
-                      str(c.at("address")) == dead->address();
+    const bool away =
+        str(c.at("address")) == frozen->address() || str(c.at("address")) == dead->address();
     BOOST_TEST(str(c.at("source")) == (away ? "peer" : "self"), str(c.at("address")));
   }
   r = run_kage({"verify", "--from", store2.path()});
@@ -307,8 +310,8 @@ BOOST_AUTO_TEST_CASE(master_killed_mid_transfer_fails_cleanly) {
   victim->cli({"CONFIG", "SET", "rdb-key-save-delay", "1000"});
 
   temp_dir store("store");
-  background_process snapshot({kage_binary(), "snapshot", "--node", source.seed(), "--to",
-                               store.path(), "--json"});
+  background_process snapshot(
+      {kage_binary(), "snapshot", "--node", source.seed(), "--to", store.path(), "--json"});
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   bool saving = false;
   while (!saving && std::chrono::steady_clock::now() < deadline && snapshot.running()) {
@@ -392,8 +395,8 @@ BOOST_AUTO_TEST_CASE(fetch_refuses_to_overwrite_and_checks_every_byte) {
 
   // An unknown node.
   temp_dir other("data");
-  r = run_kage({"fetch", "--from", store.path(), "--node-id", std::string(40, '0'), "--to",
-                other.path()});
+  r = run_kage(
+      {"fetch", "--from", store.path(), "--node-id", std::string(40, '0'), "--to", other.path()});
   BOOST_TEST(r.exit_code == exit_incompatible, describe(r));
   BOOST_TEST(contains(r.err, master_id), r.err);
 
@@ -472,8 +475,9 @@ BOOST_AUTO_TEST_CASE(tls_cluster_with_least_privilege_user) {
   redis_options o = cluster_node();
   o.tls = tls;
   o.requirepass = "admin-secret";
-  o.acl_lines = {"user snapper on >snap-secret +@connection +info +cluster|shards +cluster|nodes "
-                 "+cluster|info +replconf +sync +psync"};
+  o.acl_lines = {
+      "user snapper on >snap-secret +@connection +info +cluster|shards +cluster|nodes "
+      "+cluster|info +replconf +sync +psync"};
   redis_cluster source(1, 1, o);
   {
     kage::proto::redis_config c;
@@ -486,18 +490,17 @@ BOOST_AUTO_TEST_CASE(tls_cluster_with_least_privilege_user) {
     client.load(string_keys(3000, 100));
   }
   temp_dir store("store");
-  const std::vector<std::string> tls_flags{"--cacert", tls.ca_cert, "--cert", tls.client_cert,
-                                           "--key", tls.client_key};
-  std::vector<std::string> args{"snapshot", "--node", source.seed(), "--to", store.path(),
-                                "--user", "snapper", "--quiet"};
+  const std::vector<std::string> tls_flags{"--cacert",      tls.ca_cert, "--cert",
+                                           tls.client_cert, "--key",     tls.client_key};
+  std::vector<std::string> args{"snapshot",   "--node", source.seed(), "--to",
+                                store.path(), "--user", "snapper",     "--quiet"};
   args.insert(args.end(), tls_flags.begin(), tls_flags.end());
   auto r = run_kage(args, {{"REDISCLI_AUTH", "snap-secret"}});
   BOOST_TEST_REQUIRE(r.exit_code == 0, describe(r));
   const std::string id = only_backup(store.path());
   const auto m = manifest(store.path(), id);
   BOOST_TEST(m.at("node_configs").as_array().size() == 2u);
-  for (const auto& c : m.at("node_configs").as_array())
-    BOOST_TEST(str(c.at("source")) == "self");
+  for (const auto& c : m.at("node_configs").as_array()) BOOST_TEST(str(c.at("source")) == "self");
   BOOST_TEST(check_rdb(store.file(id + "/shard-00.rdb")).exit_code == 0);
   r = run_kage({"verify", "--from", store.path()});
   BOOST_TEST(r.exit_code == 0, describe(r));

@@ -15,10 +15,11 @@ const std::string a(40, 'a'), b(40, 'b'), c(40, 'c'), d(40, 'd'), h(40, 'e');
 // As 127.0.0.1:7000 (node a) sees a 2-master cluster with one replica and a node in handshake.
 std::string view_of_a() {
   return a + " 127.0.0.1:7000@17000 myself,master - 0 0 1 connected 0-8191 [8192->-" + b + "]\n" +
-         b + " 127.0.0.1:7001@17001,host-b master - 0 1700000000123 2 connected 8192-16383\n" +
-         c + " 127.0.0.1:7002@17002 slave " + a + " 0 1700000000456 1 connected\n" + d +
-         " 127.0.0.1:7003@17003 slave,fail? " + b + " 1700000000001 1700000000000 2 disconnected\n" +
-         h + " 127.0.0.1:7009@17009 handshake - 1700000000002 0 0 disconnected\n";
+         b + " 127.0.0.1:7001@17001,host-b master - 0 1700000000123 2 connected 8192-16383\n" + c +
+         " 127.0.0.1:7002@17002 slave " + a + " 0 1700000000456 1 connected\n" + d +
+         " 127.0.0.1:7003@17003 slave,fail? " + b +
+         " 1700000000001 1700000000000 2 disconnected\n" + h +
+         " 127.0.0.1:7009@17009 handshake - 1700000000002 0 0 disconnected\n";
 }
 
 std::vector<std::string> lines(const std::string& text) {
@@ -70,7 +71,8 @@ BOOST_AUTO_TEST_CASE(peer_view_moves_myself) {
   auto conf = kp::make_nodes_conf(*view, c, 9, 3);
   BOOST_TEST_REQUIRE(bool(conf));
   const auto l = lines(*conf);
-  BOOST_TEST(l[0] == a + " 127.0.0.1:7000@17000 master - 0 0 1 connected 0-8191 [8192->-" + b + "]");
+  BOOST_TEST(l[0] ==
+             a + " 127.0.0.1:7000@17000 master - 0 0 1 connected 0-8191 [8192->-" + b + "]");
   BOOST_TEST(l[2] == c + " 127.0.0.1:7002@17002 myself,slave " + a + " 0 0 1 connected");
   BOOST_TEST(l.back() == "vars currentEpoch 9 lastVoteEpoch 3");
   std::size_t myself = 0;

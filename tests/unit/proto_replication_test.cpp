@@ -167,9 +167,9 @@ BOOST_AUTO_TEST_CASE(error_line_keeps_the_servers_words) {
 BOOST_AUTO_TEST_CASE(not_a_transfer) {
   const auto protocol_error = kp::make_error_code(kp::errc::protocol_error);
   for (std::string wire :
-       {"+OK\r\n"s, "*1\r\n$4\r\nPING\r\n"s, "$-1\r\n"s, "$+5\r\nabcde"s, "$5x\r\nabcde"s,
-        "$\r\n"s, "$EOF:short\r\n"s, "$EOF:" + mark + "x\r\n", "+CONTINUE\r\n"s,
-        "+FULLRESYNC abc\r\n"s, "+FULLRESYNC abc 1x\r\n"s, "$99999999999999999999999\r\n"s}) {
+       {"+OK\r\n"s, "*1\r\n$4\r\nPING\r\n"s, "$-1\r\n"s, "$+5\r\nabcde"s, "$5x\r\nabcde"s, "$\r\n"s,
+        "$EOF:short\r\n"s, "$EOF:" + mark + "x\r\n", "+CONTINUE\r\n"s, "+FULLRESYNC abc\r\n"s,
+        "+FULLRESYNC abc 1x\r\n"s, "$99999999999999999999999\r\n"s}) {
     auto o = feed(wire, 1);
     BOOST_TEST((o.error == protocol_error), wire);
     BOOST_TEST(!o.done, wire);
@@ -194,7 +194,8 @@ BOOST_AUTO_TEST_SUITE(rdb_frame_check)
 
 kp::rdb_file_check::verdict check(const std::string& bytes, std::size_t piece) {
   kp::rdb_file_check c;
-  for (std::size_t at = 0; at < bytes.size(); at += piece) c.update(std::string_view(bytes).substr(at, piece));
+  for (std::size_t at = 0; at < bytes.size(); at += piece)
+    c.update(std::string_view(bytes).substr(at, piece));
   BOOST_TEST(c.bytes() == bytes.size());
   return c.finish();
 }

@@ -38,8 +38,8 @@ ks::manifest snapshot_manifest() {
   o.finished_at = "2026-11-22T02:12:07.000Z";
   m.objects.push_back(o);
   m.total_bytes = o.bytes;
-  m.node_configs.push_back({master, "10.0.0.1:6379", "master", "", "nodes/" + master + ".conf",
-                            300, ks::sha256_hex("a"), "self", "10.0.0.1:6379"});
+  m.node_configs.push_back({master, "10.0.0.1:6379", "master", "", "nodes/" + master + ".conf", 300,
+                            ks::sha256_hex("a"), "self", "10.0.0.1:6379"});
   m.node_configs.push_back({replica, "10.0.0.2:6379", "replica", master,
                             "nodes/" + replica + ".conf", 301, ks::sha256_hex("b"), "peer",
                             "10.0.0.1:6379"});
@@ -107,8 +107,9 @@ BOOST_AUTO_TEST_CASE(snapshot_fields_are_required_and_checked) {
   BOOST_TEST(edited([](auto& d) {
                d["objects"].as_array()[0].as_object()["transfer"] = "carrier pigeon";
              }).find("'objects[0].transfer'") != std::string::npos);
-  BOOST_TEST(edited([](auto& d) { d["cluster_view"].as_object()["sha256"] = "x"; })
-                 .find("'cluster_view.sha256'") != std::string::npos);
+  BOOST_TEST(edited([](auto& d) {
+               d["cluster_view"].as_object()["sha256"] = "x";
+             }).find("'cluster_view.sha256'") != std::string::npos);
   BOOST_TEST(edited([](auto& d) {
                d["objects"].as_array()[0].as_object()["started_at"] = "yesterday";
              }).find("'objects[0].started_at'") != std::string::npos);

@@ -39,20 +39,20 @@ asio::awaitable<storage::manifest> async_snapshot(redis_target target, snapshot_
                                                   logger log);
 
 struct fetch_options {
-  std::string id;           // empty: the newest complete snapshot
-  std::string node_id;      // whose files to fetch
-  std::string data_dir;     // the Redis data directory (created when missing)
+  std::string id;        // empty: the newest complete snapshot
+  std::string node_id;   // whose files to fetch
+  std::string data_dir;  // the Redis data directory (created when missing)
   std::string rdb_name = "dump.rdb";
   std::string conf_name = "nodes.conf";
-  bool force = false;       // replace a non-empty dump / nodes.conf
+  bool force = false;  // replace a non-empty dump / nodes.conf
 };
 
 struct fetch_result {
   std::string id;
-  std::string role;         // of the node: "master" | "replica"
-  std::string shard;        // the RDB object fetched, e.g. "shard-01.rdb"
+  std::string role;   // of the node: "master" | "replica"
+  std::string shard;  // the RDB object fetched, e.g. "shard-01.rdb"
   std::string rdb_path;
-  std::string conf_path;    // "" for a standalone server's snapshot (no nodes.conf)
+  std::string conf_path;  // "" for a standalone server's snapshot (no nodes.conf)
   std::uint64_t rdb_bytes = 0;
 };
 

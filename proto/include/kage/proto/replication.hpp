@@ -45,7 +45,7 @@ class rdb_transfer_parser {
   std::uint64_t payload_bytes() const noexcept { return delivered_; }
   const std::string& server_error() const noexcept { return error_; }
   const std::string& replid() const noexcept { return replid_; }  // from +FULLRESYNC
-  std::int64_t offset() const noexcept { return offset_; }         // -1 without +FULLRESYNC
+  std::int64_t offset() const noexcept { return offset_; }        // -1 without +FULLRESYNC
 
  private:
   enum class state : std::uint8_t { preamble, payload, done };
@@ -70,20 +70,20 @@ class rdb_file_check {
   int version() const noexcept;
 
   struct verdict {
-    int version = 0;               // 0: no "REDIS" + 4 digits header
-    bool eof_opcode = false;       // 0xFF right before the last 8 bytes
-    bool checksum_present = false; // the stored CRC is not 0
-    bool checksum_ok = false;      // stored CRC == computed (false when absent)
-    std::string problem;           // one sentence; empty when the frame is sound
+    int version = 0;                // 0: no "REDIS" + 4 digits header
+    bool eof_opcode = false;        // 0xFF right before the last 8 bytes
+    bool checksum_present = false;  // the stored CRC is not 0
+    bool checksum_ok = false;       // stored CRC == computed (false when absent)
+    std::string problem;            // one sentence; empty when the frame is sound
   };
   verdict finish() const;
 
  private:
   std::uint64_t total_ = 0;
-  std::uint64_t crc_ = 0;          // over every byte except the last 8 seen so far
+  std::uint64_t crc_ = 0;  // over every byte except the last 8 seen so far
   unsigned char head_[9] = {};
   std::size_t head_len_ = 0;
-  unsigned char tail_[8] = {};     // the last min(total_, 8) bytes, not yet in crc_
+  unsigned char tail_[8] = {};  // the last min(total_, 8) bytes, not yet in crc_
   std::size_t tail_len_ = 0;
   unsigned char last_in_crc_ = 0;  // the byte before tail_
 };
@@ -98,7 +98,7 @@ class rdb_sink {
 struct rdb_transfer {
   rdb_framing framing = rdb_framing::unknown;  // eof_marker: the server sent it diskless
   std::uint64_t bytes = 0;
-  bool rdb_only = true;  // false: the server did not take REPLCONF rdb-only (Redis < 7.0)
+  bool rdb_only = true;          // false: the server did not take REPLCONF rdb-only (Redis < 7.0)
   std::string rdb_only_refusal;  // the server's words when rdb_only is false
 };
 
