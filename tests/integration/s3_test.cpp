@@ -263,6 +263,7 @@ BOOST_AUTO_TEST_CASE(listing_past_a_thousand_objects_and_retention) {
   for (const auto& b : list) BOOST_TEST(b.at("complete").as_bool());
 
   // A rule that would delete everything still keeps the newest complete backup.
+  std::this_thread::sleep_for(std::chrono::milliseconds(2000));  // both backups older than 1 s
   r = run_kage({"prune", "--from", "s3://kage-test/ret", "--keep-within", "1s", "--json"}, s3.env());
   BOOST_TEST_REQUIRE(r.exit_code == 0, describe(r));
   r = run_kage({"list", "--from", "s3://kage-test/ret", "--json"}, s3.env());

@@ -326,7 +326,7 @@ BOOST_AUTO_TEST_CASE(open_store_locations) {
   BOOST_TEST(f.what() == std::string("no backup location: pass --to/--from or set BACKUP_DIR"));
   f = failure_of([] { ks::open_store("s3://bucket/prefix"); });
   BOOST_TEST(f.code() == exit_code::usage);
-  BOOST_TEST(contains(f.what(), "S3 locations are not supported yet"), f.what());
+  BOOST_TEST(contains(f.what(), "needs S3 settings"), f.what());
   f = failure_of([] { ks::open_store("gs://bucket"); });
   BOOST_TEST(f.code() == exit_code::usage);
   f = failure_of([] { ks::open_store("file://relative/path"); });
