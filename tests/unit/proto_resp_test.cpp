@@ -43,6 +43,7 @@ std::string errc_name(const boost::system::error_code& ec) {
     case errc::too_deep: return "too_deep";
     case errc::timeout: return "timeout";
     case errc::closed: return "closed";
+    case errc::server_error: return "server_error";
   }
   return "errc(" + std::to_string(ec.value()) + ")";
 }
