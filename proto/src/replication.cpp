@@ -106,17 +106,19 @@ boost::system::result<rdb_transfer_parser::step> rdb_transfer_parser::parse(
     if (delivered_ == length_) state_ = state::done;
     return out;
   }
-  // EOF marker: the payload ends where the received bytes end with the marker.
-  if (rest.size() >= rdb_eof_mark_size &&
-      std::memcmp(rest.data() + rest.size() - rdb_eof_mark_size, mark_, rdb_eof_mark_size) == 0) {
-    out.payload = rest.substr(0, rest.size() - rdb_eof_mark_size);
-    out.consumed += rest.size();
-    delivered_ += out.payload.size();
+  // EOF marker: the payload ends where the marker is. Redis' own replica looks for it only at
+  // the end of each read (nothing follows it until the replica ACKs); looking everywhere also
+  // copes with bytes after it. Without a match, the last 39 bytes may be a marker's start.
+  const std::string_view marker(mark_, rdb_eof_mark_size);
+  if (const auto at = rest.find(marker); at != std::string_view::npos) {
+    out.payload = rest.substr(0, at);
+    out.consumed += at + rdb_eof_mark_size;
+    delivered_ += at;
     state_ = state::done;
     return out;
   }
-  if (rest.size() > rdb_eof_mark_size) {
-    out.payload = rest.substr(0, rest.size() - rdb_eof_mark_size);
+  if (rest.size() >= rdb_eof_mark_size) {
+    out.payload = rest.substr(0, rest.size() - (rdb_eof_mark_size - 1));
     out.consumed += out.payload.size();
     delivered_ += out.payload.size();
   }

@@ -125,13 +125,25 @@ BOOST_AUTO_TEST_CASE(eof_marker_holds_back_until_it_knows) {
   const std::string body = random_bytes(100, 3);
   auto o = feed(p, head + body, 1000);
   BOOST_TEST(!o.done);
-  BOOST_TEST(o.payload == body.substr(0, 60));  // the last 40 could still be the marker
-  BOOST_TEST(o.unconsumed == body.substr(60));
+  BOOST_TEST(o.payload == body.substr(0, 61));  // the last 39 could still start the marker
+  BOOST_TEST(o.unconsumed == body.substr(61));
   // Short payloads: nothing is handed out until the marker arrives.
   kp::rdb_transfer_parser q;
   o = feed(q, head + "REDIS", 1000);
   BOOST_TEST(o.payload.empty());
   BOOST_TEST(!o.done);
+}
+
+BOOST_AUTO_TEST_CASE(eof_marker_then_replication_stream) {
+  // Plain SYNC on an old server: what follows the marker is not RDB and stays unconsumed.
+  const std::string rdb = random_bytes(500, 9);
+  const std::string wire = "$EOF:" + mark + "\r\n" + rdb + mark + "*1\r\n$4\r\nPING\r\n";
+  for (std::size_t piece : {1u, 7u, 45u, 10000u}) {
+    auto o = feed(wire, piece);
+    BOOST_TEST_REQUIRE(o.done, piece);
+    BOOST_TEST((o.payload == rdb), piece);
+    BOOST_TEST(std::string("*1\r\n$4\r\nPING\r\n").starts_with(o.unconsumed), piece);
+  }
 }
 
 BOOST_AUTO_TEST_CASE(fullresync_line_before_the_payload) {

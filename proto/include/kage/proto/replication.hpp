@@ -25,8 +25,8 @@ enum class rdb_framing : std::uint8_t {
 // prepares the RDB, for PSYNC a "+FULLRESYNC <replid> <offset>" line, then the payload in one of
 // the two framings. Give parse() every byte received and not yet consumed, in order; it says how
 // many to drop from the front and which of those are RDB bytes (a view into the input). In the
-// EOF-marker framing it leaves the last 40 bytes unconsumed until more arrive or they turn out
-// to be the marker; like Redis, it looks for the marker only at the end of what was received.
+// EOF-marker framing it leaves the last 39 bytes unconsumed until it can tell whether they
+// start the marker. Bytes after the payload (a replication stream) are left unconsumed.
 class rdb_transfer_parser {
  public:
   struct step {
