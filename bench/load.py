@@ -2,14 +2,15 @@
 """Loads N keys into a Redis Cluster (or standalone server) fast: routes each command by slot and
 streams RESP to `redis-cli --pipe`, one per master, concurrently.
 
-  bench/load.py --node 127.0.0.1:7000 -n 1000000 --value-size 64 [--mixed] [--prefix k:]
-                [--start 0] [--procs 2]
+  bench/load.py --node 127.0.0.1:7000 -n 1000000 --value-size 64 [--mixed] [--random-values]
+                [--prefix k:] [--start 0] [--procs 2]
 
 Keys are PREFIX0 .. PREFIX(N-1), or PREFIX(START) .. PREFIX(START+N-1) with --start (to grow a
 keyspace in steps). Every key gets a value of --value-size bytes; with --mixed, keys cycle through
-string, hash, list, set and sorted set. --procs splits the key range across that many loader
-processes (each with its own redis-cli per master). The exit status is non-zero when a
-redis-cli reports an error or the masters do not end up with the expected number of new keys.
+string, hash, list, set and sorted set; with --random-values, each value is random bytes.
+--procs splits the key range across that many loader processes (each with its own redis-cli per
+master). The exit status is non-zero when a redis-cli reports an error or the masters do not end
+up with the expected number of new keys.
 """
 import argparse
 import binascii
@@ -76,7 +77,7 @@ def commands(kind: int, key: bytes, value: bytes) -> bytes:
     return resp(b"ZADD", key, b"1", b"a", b"2", value)
 
 
-def load_range(nodes, owner, first, count, prefix, value, mixed):
+def load_range(nodes, owner, first, count, prefix, value, mixed, random_values=False):
     """Sends keys first..first+count-1; returns (redis-cli exit status, errors reported)."""
     pipes = [subprocess.Popen(["redis-cli", "-h", h, "-p", str(p), "--pipe"],
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE)
@@ -90,6 +91,9 @@ def load_range(nodes, owner, first, count, prefix, value, mixed):
         key = b"%s%d" % (prefix, i)
         n = owner[crc(key, 0) & 16383] if plain else owner[key_slot(key)]
         kind = i % 5 if mixed else 0
+        if random_values:
+            value = os.urandom(len(value))
+            set_tail = b"$%d\r\n%s\r\n" % (len(value), value)
         if kind == 0:
             bufs[n].append(b"*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n%s" % (len(key), key, set_tail))
         else:
@@ -127,6 +131,8 @@ def main():
     ap.add_argument("--value-size", type=int, default=64)
     ap.add_argument("--mixed", action="store_true", help="hashes, lists, sets, zsets too")
     ap.add_argument("--prefix", default="k:")
+    ap.add_argument("--random-values", action="store_true",
+                    help="random bytes (incompressible) instead of 'vvv...'")
     ap.add_argument("--procs", type=int, default=min(2, os.cpu_count() or 1),
                     help="loader processes (default: min(2, CPUs))")
     a = ap.parse_args()
@@ -153,7 +159,7 @@ def main():
         first = a.start + w * step
         count = min(step, a.start + a.n - first)
         if count > 0:
-            jobs.append((nodes, owner, first, count, prefix, value, a.mixed))
+            jobs.append((nodes, owner, first, count, prefix, value, a.mixed, a.random_values))
     if len(jobs) == 1:
         results = [load_range(*jobs[0])]
     else:

@@ -33,6 +33,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 LOCAL_CLUSTER = ROOT / "tools" / "local-cluster.sh"
 LOADER = ROOT / "bench" / "load.py"
+S3_PEER = ROOT / "bench" / "s3_peer.py"
+S3_BUCKET = "kage-bench"
 HOST = "127.0.0.1"
 MIB = 1024 * 1024
 
@@ -135,6 +137,20 @@ def kill_live():
         _live.discard(p)
 
 
+def kill_live_one(p):
+    if p in _live:
+        try:
+            os.killpg(p.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        try:
+            p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+        _live.discard(p)
+
+
 def tail(path, n=20):
     try:
         return "\n".join(path.read_text(errors="replace").splitlines()[-n:])
@@ -142,9 +158,9 @@ def tail(path, n=20):
         return ""
 
 
-def run(argv, timeout=120, check=True):
+def run(argv, timeout=120, check=True, env=None):
     """A short helper command; output returned. Not timed."""
-    r = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env)
     if check and r.returncode != 0:
         raise BenchError(f"{' '.join(map(str, argv))} exited {r.returncode}: "
                          f"{(r.stderr or r.stdout).strip()[-2000:]}")
@@ -330,7 +346,7 @@ class Bench:
 
     # -- helpers ---------------------------------------------------------------------------
 
-    def measure(self, name, commands, cluster, rss=False):
+    def measure(self, name, commands, cluster, rss=False, env=None):
         """Runs commands ([argv, stdin path or None]) at the same time and waits for all. With
         rss (one command), also measures that command's peak RSS."""
         self.seq += 1
@@ -349,7 +365,7 @@ class Bench:
                 if stdin:
                     files.append(stdin)
                 base = self.logs / f"{self.seq:03d}-{name}-{i}"
-                procs.append((spawn(argv, base, stdin=stdin), base))
+                procs.append((spawn(argv, base, stdin=stdin, env=env), base))
             if rss and not GNU_TIME:
                 poller = HwmPoller(procs[0][0].pid)
                 poller.start()
@@ -420,12 +436,14 @@ class Bench:
                 shutil.rmtree(source.dir, ignore_errors=True)
                 shutil.rmtree(target.dir, ignore_errors=True)
 
-    def load(self, start, count):
+    def load(self, start, count, extra=None):
         a = self.args
         argv = [sys.executable, str(LOADER), "--node", self.source.seed, "-n", str(count),
-                "--start", str(start), "--value-size", str(a.value_size)]
-        if a.mixed:
-            argv.append("--mixed")
+                "--start", str(start)]
+        if extra:
+            argv += extra
+        else:
+            argv += ["--value-size", str(a.value_size)] + (["--mixed"] if a.mixed else [])
         log(f"loading {count:,} keys (from k:{start}) into the source cluster")
         t0 = time.monotonic()
         run(argv, timeout=3600)
@@ -436,10 +454,10 @@ class Bench:
 
     # -- kage --------------------------------------------------------------------------------
 
-    def kage_backup(self, name, backups):
+    def kage_backup(self, name, backups, env=None):
         s = self.measure(name, [([str(self.kage), "backup", "--node", self.source.seed,
                                   "--to", str(backups), "--quiet", "--json"], None)],
-                         self.source, rss=True)
+                         self.source, rss=True, env=env)
         result = json.loads(s.outputs[0])
         if result.get("keys") != self.keys or result.get("vanished") != 0:
             raise BenchError(f"kage backup saved {result.get('keys')} keys "
@@ -672,16 +690,119 @@ class Bench:
 
     # -- S3 ------------------------------------------------------------------------------------
 
+    def s3_unavailable(self):
+        if self.args.no_s3:
+            return "not asked for (--no-s3)"
+        if not shutil.which("moto_server"):
+            return "no S3-compatible server here (moto_server not found)"
+        if subprocess.run([sys.executable, "-c", "import boto3, s3transfer"],
+                          capture_output=True).returncode != 0:
+            return f"boto3 is not importable by {sys.executable}"
+        if b"s3" not in subprocess.run([str(self.kage), "help", "backup"],
+                                       capture_output=True).stdout:
+            return "this kage cannot write to S3"
+        return None
+
+    def start_moto(self):
+        for _ in range(20):
+            port = random.randrange(PORT_LOW, PORT_HIGH)
+            if port_free(port):
+                break
+        env = dict(os.environ, INITIAL_NO_AUTH_ACTION_COUNT="4")  # setup's 4 calls: unsigned
+        self.moto = spawn([shutil.which("moto_server"), "-H", HOST, "-p", str(port)],
+                          self.logs / "moto", env=env)
+        endpoint = f"http://{HOST}:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection((HOST, port), timeout=1).close()
+                break
+            except OSError:
+                if self.moto.poll() is not None or time.monotonic() > deadline:
+                    raise BenchError(f"moto_server did not start: {tail(self.logs / 'moto.err')}")
+                time.sleep(0.1)
+        keys = run([sys.executable, str(S3_PEER), "setup", endpoint, S3_BUCKET]).split()
+        return endpoint, {"AWS_ACCESS_KEY_ID": keys[0], "AWS_SECRET_ACCESS_KEY": keys[1],
+                          "S3_ENDPOINT_URL": endpoint}
+
     def bench_s3(self):
-        # The row's shape: kage backup --to s3://... vs boto3's TransferManager uploading the same
-        # objects, against an S3-compatible server on this machine; wall <= 1.0, CPU <= 0.5.
-        for id_, label, metric, limit in (("s3.upload_wall", "S3 upload, wall (s)", "wall", 1.0),
-                                          ("s3.upload_cpu", "S3 upload, client CPU (s)", "cpu",
-                                           0.5)):
-            self.add_row(id=id_, label=label, metric=metric, target=("<=", limit),
-                         peer_label="boto3 TransferManager",
-                         skipped="no S3 row yet: the only S3-compatible server here is "
-                                 "moto_server (Python), which would be the bottleneck it measures")
+        """kage backup --to s3:// against the same backup written locally by kage and uploaded
+        by boto3's TransferManager, on a data set of random (incompressible) values, so the
+        objects are as large as the data."""
+        a = self.args
+        wall_row = dict(id="s3.upload_wall", label="backup into S3, wall (s)", metric="wall",
+                        target=("<=", 1.0),
+                        peer_label="kage backup to a local directory, then boto3 TransferManager "
+                                   "uploads that backup (the transfer itself timed, without the "
+                                   "interpreter's start and imports)")
+        cpu_row = dict(id="s3.upload_cpu", label="S3 upload CPU (s)", metric="value",
+                       target=("<=", 0.5),
+                       peer_label="boto3 TransferManager uploading the same objects (CPU of the "
+                                  "transfer itself, interpreter start and imports excluded); "
+                                  "kage: CPU of backup --to s3:// minus backup --to a directory")
+        why = self.s3_unavailable()
+        if why:
+            for row in (wall_row, cpu_row):
+                self.add_row(**row, skipped=why)
+            return
+        try:
+            endpoint, s3_env = self.start_moto()
+            env = dict(os.environ, **s3_env)
+            self.source.flush()
+            self.keys = 0
+            load_argv = ["--value-size", str(a.s3_value_size), "--random-values"]
+            self.load(0, a.s3_keys, extra=load_argv)
+            self.keys = a.s3_keys
+            local = self.work / "s3-local"
+            k_s3, k_local, peer = [], [], []
+
+            def clear():
+                run([sys.executable, str(S3_PEER), "clear", endpoint, S3_BUCKET], env=env)
+
+            def run_kage(rep):
+                clear()
+                k_s3.append(self.kage_backup("s3-kage", f"s3://{S3_BUCKET}/kage", env=env))
+
+            def run_two_step(rep):
+                clear()
+                shutil.rmtree(local, ignore_errors=True)
+                local.mkdir(parents=True)
+                s = self.kage_backup("s3-local-kage", local)
+                k_local.append(s)
+                u = self.measure("s3-boto3", [([sys.executable, str(S3_PEER), "upload", endpoint,
+                                                S3_BUCKET, f"boto3/{s.id}", str(local / s.id)],
+                                               None)], self.source, env=env)
+                u.transfer = json.loads(u.outputs[0])
+                peer.append(u)
+
+            for rep in range(a.reps):
+                log(f"S3 repetition {rep + 1}/{a.reps} ({self.keys:,} keys of "
+                    f"{a.s3_value_size} random bytes)")
+                self.rotate(rep, [("kage", run_kage), ("two_step", run_two_step)])
+            clear()
+        except BenchError as e:
+            for row in (wall_row, cpu_row):
+                self.add_row(**row, error=str(e))
+            return
+        finally:
+            if getattr(self, "moto", None):
+                kill_live_one(self.moto)
+            shutil.rmtree(self.work / "s3-local", ignore_errors=True)
+            if self.keys != a.n:  # the S3 data set is not the one later rows expect
+                self.source.flush()
+                self.keys = 0
+        self.add_row(**wall_row, kage=k_s3,
+                     peer_values=[l.wall + u.transfer["transfer_wall_s"]
+                                  for l, u in zip(k_local, peer)],
+                     kage_values=[s.wall for s in k_s3])
+        self.add_row(**cpu_row, kage=k_s3,
+                     kage_values=[s.cpu - l.cpu for s, l in zip(k_s3, k_local)],
+                     peer_values=[u.transfer["transfer_cpu_s"] for u in peer])
+        self.s3_info = {"keys": a.s3_keys, "value_size": a.s3_value_size,
+                        "object_bytes": peer[-1].transfer["bytes"],
+                        "boto3_transfer_wall_s": [u.transfer["transfer_wall_s"] for u in peer],
+                        "boto3_process_cpu_s": [u.cpu for u in peer],
+                        "kage_local": [s.to_json() for s in k_local]}
 
     # -- RSS sweep -------------------------------------------------------------------------------
 
@@ -789,11 +910,11 @@ def summarize(row, keys):
         out.update(verdict=row["verdict"], sweep=row["sweep"], spread=round(row["spread"], 4))
         return out
     m = row["metric"]
-    kv = [metric_value(s, m, keys) for s in row["kage"]]
+    kv = row.get("kage_values") or [metric_value(s, m, keys) for s in row["kage"]]
     out["kage"] = {"median": med(kv), "samples": kv}
     value = med(kv)
-    if row.get("peer"):
-        pv = [metric_value(s, m, keys) for s in row["peer"]]
+    if row.get("peer") or row.get("peer_values"):
+        pv = row.get("peer_values") or [metric_value(s, m, keys) for s in row["peer"]]
         out["peer_values"] = {"median": med(pv), "samples": pv}
         if all(pv):
             out["ratios"] = [k / p for k, p in zip(kv, pv)]
@@ -908,6 +1029,7 @@ def report(bench, error=None):
                    "rss_sweep": a.sweep_sizes if a.rss_sweep else None},
         "machine": m,
         "load_seconds": getattr(bench, "load_seconds", None),
+        "s3": getattr(bench, "s3_info", None),
         "runtime_s": round(runtime, 1),
         "rows": summaries,
         "samples": {r["id"]: {"kage": [s.to_json() for s in r.get("kage", [])],
@@ -966,6 +1088,11 @@ def parse_args(argv):
                     help="also back up at each --sweep-sizes key count (kage's peak RSS)")
     ap.add_argument("--sweep-sizes", default="100000,1000000,10000000",
                     help="comma-separated key counts for --rss-sweep")
+    ap.add_argument("--s3-keys", type=int, default=100_000,
+                    help="keys of the S3 rows' own data set (default 100,000)")
+    ap.add_argument("--s3-value-size", type=int, default=1024,
+                    help="bytes of random value per key in the S3 data set (default 1024)")
+    ap.add_argument("--no-s3", action="store_true", help="skip the S3 rows")
     ap.add_argument("--time-limit", type=float, default=0,
                     help="give up (and clean up) after this many seconds")
     ap.add_argument("--keep", action="store_true", help="keep the clusters' and backups' files")

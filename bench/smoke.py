@@ -41,7 +41,8 @@ def main():
     failures = []
     try:
         cmd = [sys.executable, str(HERE / "run.py"), "-n", "2000", "--mixed", "--reps", "1",
-               "--rss-sweep", "--sweep-sizes", "500,1000", "--time-limit", "100", "--keep",
+               "--rss-sweep", "--sweep-sizes", "500,1000", "--s3-keys", "500", "--time-limit", "100",
+               "--keep",
                "--out", str(out)]
         print("smoke: " + " ".join(cmd), flush=True)
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=150)
