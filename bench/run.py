@@ -266,12 +266,12 @@ class Cluster:
                 pass
         return result
 
-    def cpu_seconds(self):
+    def cpu_seconds(self, extra_pids=()):
         """CPU seconds (user + sys) used so far by all of this cluster's redis-servers, with the
-        children they reaped (the RDB child a SYNC forks)."""
+        children they reaped (the RDB child a SYNC forks), and by extra_pids."""
         tick = os.sysconf("SC_CLK_TCK")
         total = 0
-        for pid in self.pids().values():
+        for pid in list(self.pids().values()) + list(extra_pids):
             try:
                 stat = Path(f"/proc/{pid}/stat").read_text()
             except OSError:
@@ -343,6 +343,7 @@ class Bench:
         self.rows = []
         self.sweep = []
         self.seq = 0
+        self.moto = None
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -350,7 +351,8 @@ class Bench:
         """Runs commands ([argv, stdin path or None]) at the same time and waits for all. With
         rss (one command), also measures that command's peak RSS."""
         self.seq += 1
-        before = cluster.cpu_seconds()
+        extra = [self.moto.pid] if self.moto else []  # the S3 server works for both sides too
+        before = cluster.cpu_seconds(extra)
         procs = []
         files = []
         rss_file = self.logs / f"{self.seq:03d}-{name}.rss"
@@ -376,7 +378,7 @@ class Bench:
             if poller:
                 poller.done.set()
         wall = time.monotonic() - t0
-        server = cluster.cpu_seconds() - before
+        server = cluster.cpu_seconds(extra) - before
         outputs = []
         for p, base in procs:
             if p.returncode != 0:
@@ -730,12 +732,14 @@ class Bench:
         by boto3's TransferManager, on a data set of random (incompressible) values, so the
         objects are as large as the data."""
         a = self.args
-        wall_row = dict(id="s3.upload_wall", label="backup into S3, wall (s)", metric="wall",
+        data = f"{a.s3_keys:,} keys x {a.s3_value_size} random bytes"
+        wall_row = dict(id="s3.upload_wall", label=f"backup into S3 ({data}), wall (s)",
+                        metric="wall",
                         target=("<=", 1.0),
                         peer_label="kage backup to a local directory, then boto3 TransferManager "
                                    "uploads that backup (the transfer itself timed, without the "
                                    "interpreter's start and imports)")
-        cpu_row = dict(id="s3.upload_cpu", label="S3 upload CPU (s)", metric="value",
+        cpu_row = dict(id="s3.upload_cpu", label=f"S3 upload CPU ({data}) (s)", metric="value",
                        target=("<=", 0.5),
                        peer_label="boto3 TransferManager uploading the same objects (CPU of the "
                                   "transfer itself, interpreter start and imports excluded); "
@@ -785,8 +789,9 @@ class Bench:
                 self.add_row(**row, error=str(e))
             return
         finally:
-            if getattr(self, "moto", None):
+            if self.moto:
                 kill_live_one(self.moto)
+                self.moto = None
             shutil.rmtree(self.work / "s3-local", ignore_errors=True)
             if self.keys != a.n:  # the S3 data set is not the one later rows expect
                 self.source.flush()
@@ -802,6 +807,8 @@ class Bench:
                         "object_bytes": peer[-1].transfer["bytes"],
                         "boto3_transfer_wall_s": [u.transfer["transfer_wall_s"] for u in peer],
                         "boto3_process_cpu_s": [u.cpu for u in peer],
+                        "servers_cpu_s_kage_s3": [k.server_cpu for k in k_s3],
+                        "servers_cpu_s_boto3": [u.server_cpu for u in peer],
                         "kage_local": [s.to_json() for s in k_local]}
 
     # -- RSS sweep -------------------------------------------------------------------------------
@@ -1044,7 +1051,8 @@ def report(bench, error=None):
              f"{a.reps} repetitions")
     md = [f"Shape: {shape}. Machine: {m.get('nproc')} CPUs ({m.get('cpu_model')}), "
           f"{m.get('memory')}, Linux {m.get('kernel')}, {m.get('os')}, "
-          f"{m.get('redis', '').split(' sha=')[0]}, kage {m.get('kage_commit')}, "
+          f"{m.get('redis', '').split(' sha=')[0]}, source tree {m.get('kage_commit')}, "
+          f"kage binary {m.get('kage_binary')}, "
           f"{m.get('date_utc')}, load average {' '.join(m.get('loadavg_start', []))} at the "
           f"start and {' '.join(m['loadavg_end'])} at the end; run took {runtime / 60:.1f} min.",
           "", markdown(header, lines), ""]
