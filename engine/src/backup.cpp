@@ -11,6 +11,7 @@
 #include <boost/asio.hpp>
 #include <boost/json.hpp>
 
+#include <algorithm>
 #include <deque>
 #include <map>
 
@@ -183,9 +184,25 @@ asio::awaitable<shard_outcome> run_shard_once(std::shared_ptr<backup_job> job, s
   std::uint64_t key_count = 0, vanished = 0;
   const auto window = static_cast<std::size_t>(opt.window);
 
+  // Keys SCAN returned, waiting for their turn. DUMPs go out while the replies in flight are
+  // estimated (from recent sizes) to stay under max_inflight_bytes, so a keyspace of large
+  // values does not pile up in Redis' output buffer while the store is slow.
+  std::deque<std::string> queued;
+  double average_value = 256;
   for (;;) {
+    const auto byte_window = static_cast<std::size_t>(
+        std::max(1.0, static_cast<double>(opt.max_inflight_bytes) / average_value));
+    while (!queued.empty() && keys.size() < std::min(window, byte_window)) {
+      auto& o = conn->output();
+      proto::append_command(o, {"PTTL", queued.front()});
+      proto::append_command(o, {"DUMP", queued.front()});
+      pending.push_back(kind::pttl);
+      pending.push_back(kind::dump);
+      keys.push_back(std::move(queued.front()));
+      queued.pop_front();
+    }
     // SCAN runs ahead of the DUMPs so the server always has work queued.
-    if (!scan_in_flight && !scan_done && keys.size() < window) {
+    if (!scan_in_flight && !scan_done && queued.size() < static_cast<std::size_t>(opt.scan_count)) {
       auto& o = conn->output();
       if (patterns[pattern].empty()) {
         proto::append_command(o, {"SCAN", cursor, "COUNT", count});
@@ -214,17 +231,11 @@ asio::awaitable<shard_outcome> run_shard_once(std::shared_ptr<backup_job> job, s
         fail(exit_code::redis, where + " answered SCAN with an unexpected reply");
       }
       cursor.assign(r[1].value);
-      auto& o = conn->output();
       for (std::size_t i = 3; i < r.size(); ++i) {
         std::string_view key = r[i].value;
         bool seen = false;  // a key matching an earlier pattern was taken in that pass
         for (std::size_t p = 0; p < pattern && !seen; ++p) seen = proto::glob_match(patterns[p], key);
-        if (seen) continue;
-        proto::append_command(o, {"PTTL", key});
-        proto::append_command(o, {"DUMP", key});
-        pending.push_back(kind::pttl);
-        pending.push_back(kind::dump);
-        keys.emplace_back(key);
+        if (!seen) queued.emplace_back(key);
       }
       if (cursor == "0") {
         if (++pattern == patterns.size()) scan_done = true;
@@ -282,6 +293,7 @@ asio::awaitable<shard_outcome> run_shard_once(std::shared_ptr<backup_job> job, s
     } else {
       archive.add_key(key, expire_at(ttl, now), top.value, sink.out);
       ++key_count;
+      average_value = average_value * 0.9 + static_cast<double>(top.value.size()) * 0.1;
     }
     prog.keys = key_count;
     prog.vanished = vanished;
@@ -390,6 +402,70 @@ asio::awaitable<void> backup_shard(std::shared_ptr<backup_job> job, std::size_t 
   }
 }
 
+// Shards that finished were committed; remove them so no half backup is left behind.
+asio::awaitable<void> remove_objects(std::shared_ptr<backup_job> job) {
+  std::vector<std::string> done;
+  for (const auto& o : job->objects) {
+    if (!o.name.empty()) done.push_back(job->id + "/" + o.name);
+  }
+  std::exception_ptr error;
+  try {
+    if (!done.empty()) co_await job->store->async_remove(done);
+  } catch (...) {
+    error = std::current_exception();
+  }
+  if (error) job->log.warn(job->id, "cleanup of the abandoned backup failed; its objects remain "
+                                    "without a manifest (kage prune removes them)");
+}
+
+// A standalone server has 16 databases; the archive holds one keyspace (database 0).
+asio::awaitable<void> async_check_databases(std::shared_ptr<backup_job> job) {
+  const auto ep = job->topology.masters().front()->ep;
+  auto conn = co_await async_connect(job->target, ep);
+  auto info = co_await conn->async_exec("INFO", "keyspace");
+  if (info.is_error()) co_return;
+  for (const auto& [db, stats] : proto::parse_info(info.value)) {
+    if (db != "db0" && db.starts_with("db")) {
+      fail(exit_code::failure,
+           ep.address() + " has keys in " + db + " (" + stats +
+               "); kage backs up database 0 only, so this backup would miss them. Move those "
+               "keys to database 0 (MOVE/COPY), or back up a Redis Cluster, which has only one");
+    }
+  }
+}
+
+bool same_slots(const std::vector<storage::slot_range>& a,
+                const std::vector<storage::slot_range>& b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (a[i].first != b[i].first || a[i].last != b[i].last) return false;
+  }
+  return true;
+}
+
+// The slot map at the end must be the one the shards were read under.
+asio::awaitable<void> async_check_slots_unchanged(std::shared_ptr<backup_job> job,
+                                                  std::vector<storage::topology_node> before) {
+  auto view = co_await async_discover(job->target, job->log);
+  std::map<std::string, std::vector<storage::slot_range>> now_by_master;
+  for (const auto* m : view.topology.masters()) now_by_master[m->id] = to_storage(m->slots);
+  for (const auto& o : job->objects) {
+    auto it = now_by_master.find(o.master_id);
+    // A failed-over shard has a new master id: compare by slots then.
+    bool same = it != now_by_master.end() && same_slots(o.slots, it->second);
+    if (!same) {
+      for (const auto& [id, slots] : now_by_master) same = same || same_slots(o.slots, slots);
+    }
+    if (!same) {
+      fail(exit_code::redis, "slots moved between masters during the backup (the slots of " +
+                                 o.master_address +
+                                 " changed); keys in moving slots may have been missed, so no "
+                                 "manifest was written. Run the backup again after resharding");
+    }
+  }
+  (void)before;
+}
+
 }  // namespace
 
 asio::awaitable<storage::manifest> async_backup(redis_target target, backup_options options,
@@ -424,6 +500,8 @@ asio::awaitable<storage::manifest> async_backup(redis_target target, backup_opti
                           to_storage(n.slots)});
   }
 
+  if (!job->topology.cluster) co_await async_check_databases(job);
+
   task_group group(co_await asio::this_coro::executor);
   for (std::size_t i = 0; i < masters.size(); ++i) group.spawn(backup_shard(job, i));
   std::exception_ptr error;
@@ -433,16 +511,7 @@ asio::awaitable<storage::manifest> async_backup(redis_target target, backup_opti
     error = std::current_exception();
   }
   if (error) {
-    // Shards that finished were committed; remove them so no half backup is left behind.
-    std::vector<std::string> done;
-    for (const auto& o : job->objects) {
-      if (!o.name.empty()) done.push_back(job->id + "/" + o.name);
-    }
-    try {
-      if (!done.empty()) co_await job->store->async_remove(done);
-    } catch (const std::exception& e) {
-      log.warn(job->id, std::string("cleanup of the abandoned backup failed: ") + e.what());
-    }
+    co_await remove_objects(job);
     try {
       std::rethrow_exception(error);
     } catch (const boost::system::system_error& e) {
@@ -450,6 +519,20 @@ asio::awaitable<storage::manifest> async_backup(redis_target target, backup_opti
         fail(exit_code::interrupted, "backup " + job->id + " interrupted; nothing was kept");
       }
       throw;
+    }
+  }
+
+  // Slots that moved while the shards were read could have slipped past both SCANs.
+  if (job->topology.cluster) {
+    std::exception_ptr moved;
+    try {
+      co_await async_check_slots_unchanged(job, m.topology);
+    } catch (...) {
+      moved = std::current_exception();
+    }
+    if (moved) {
+      co_await remove_objects(job);
+      std::rethrow_exception(moved);
     }
   }
 

@@ -14,6 +14,7 @@
 
 #include <deque>
 #include <map>
+#include <set>
 
 namespace kage::engine {
 namespace {
@@ -60,6 +61,7 @@ struct restore_job {
   int target_rdb = 0;
   std::vector<std::unique_ptr<sink>> sinks;
   std::array<std::int16_t, 16384> owners{};
+  std::set<std::size_t> function_warned;  // targets already warned about FUNCTION RESTORE
 };
 
 constexpr std::size_t batch_bytes = 256 * 1024;
@@ -78,6 +80,11 @@ void count_reply(restore_job& job, std::size_t target, const batch_item& item,
   const std::string_view text = reply.value;
   switch (item.kind) {
     case item_kind::exists:
+      if (reply.type != resp_type::integer) {
+        fail(exit_code::redis, "EXISTS of '" + proto::printable(item.key) + "' on " + where +
+                                   " failed: " + std::string(text) +
+                                   " (a real restore would fail the same way)");
+      }
       (text == "1" ? c.present : c.restored)++;
       return;
     case item_kind::function:
@@ -85,6 +92,14 @@ void count_reply(restore_job& job, std::size_t target, const batch_item& item,
         ++c.functions_restored;
       } else if (text.find("already exists") != std::string_view::npos) {
         ++c.functions_present;
+        // Redis restores a functions dump all or nothing: one library already there and none
+        // of the others is loaded either. Say so instead of calling them all "present".
+        if (job.function_warned.insert(target).second) {
+          job.log.warn(where, "FUNCTION RESTORE refused (" + std::string(text) +
+                                  "): a functions dump is restored all or nothing, so libraries "
+                                  "of the backup that are missing here were not restored either; "
+                                  "compare FUNCTION LIST with the source, or pass --replace");
+        }
       } else {
         fail(exit_code::redis, "FUNCTION RESTORE on " + where + " failed: " + std::string(text));
       }
@@ -156,14 +171,19 @@ asio::awaitable<void> run_sink(std::shared_ptr<restore_job> job, std::size_t ind
   std::size_t next_item = 0;     // in in_flight.front()
   std::size_t outstanding = 0;   // replies still to read
   bool last_seen = false;
+  std::size_t bytes_in_flight = 0;
+  constexpr std::size_t max_bytes = std::size_t{64} << 20;
   for (;;) {
-    if (!last_seen && (outstanding == 0 || (outstanding < window && s.channel.ready()))) {
+    // Bounded by commands and by bytes: large values must not pile up here or in Redis.
+    if (!last_seen && (outstanding == 0 || (outstanding < window && bytes_in_flight < max_bytes &&
+                                            s.channel.ready()))) {
       auto [ec, b] = co_await s.channel.async_receive(asio::as_tuple(asio::deferred));
       if (ec) throw boost::system::system_error(ec);
       last_seen = b.last;
       if (b.items.empty()) continue;
       conn.output().append(b.commands);
       outstanding += b.items.size();
+      bytes_in_flight += b.commands.size();
       in_flight.push_back(std::move(b));
       continue;
     }
@@ -187,6 +207,7 @@ asio::awaitable<void> run_sink(std::shared_ptr<restore_job> job, std::size_t ind
     }
     --outstanding;
     if (++next_item == front.items.size()) {
+      bytes_in_flight -= front.commands.size();
       in_flight.pop_front();
       next_item = 0;
     }

@@ -25,7 +25,10 @@ asio::awaitable<std::unique_ptr<proto::connection>> async_connect(const redis_ta
   auto conn = std::make_unique<proto::connection>(co_await asio::this_coro::executor,
                                                   target.config, target.tls);
   std::string diagnostic;
-  if (auto ec = co_await conn->async_connect(ep, diagnostic)) fail(exit_code::redis, diagnostic);
+  if (auto ec = co_await conn->async_connect(ep, diagnostic)) {
+    if (ec == asio::error::operation_aborted) throw boost::system::system_error(ec);  // SIGINT
+    fail(exit_code::redis, diagnostic);
+  }
   co_return conn;
 }
 

@@ -28,9 +28,11 @@ asio::awaitable<object_check> check_object(storage::store& store, const storage:
   try {
     reader = co_await store.async_open(m.id + "/" + object.name);
   } catch (const failure& f) {
+    // Only a missing object is the backup's fault; an unreachable or refusing store is not.
+    if (std::string_view(f.what()).find("does not exist") == std::string_view::npos) throw;
     check.problem = f.what();
-    co_return check;
   }
+  if (!reader) co_return check;
   storage::sha256 sha;
   storage::archive_reader archive;
   std::vector<char> buf(256 * 1024);
@@ -114,9 +116,11 @@ asio::awaitable<object_check> check_snapshot_file(storage::store& store, std::st
   try {
     reader = co_await store.async_open(id + "/" + name);
   } catch (const failure& f) {
+    // Only a missing object is the backup's fault; an unreachable or refusing store is not.
+    if (std::string_view(f.what()).find("does not exist") == std::string_view::npos) throw;
     check.problem = f.what();
-    co_return check;
   }
+  if (!reader) co_return check;
   storage::sha256 sha;
   proto::rdb_file_check rdb;
   std::string text;  // a nodes.conf, read whole (small; capped below)

@@ -264,6 +264,7 @@ connection::~connection() { impl_->close(); }
 
 std::string describe_transport_error(const endpoint& remote, const error_code& ec) {
   const std::string where = remote.address();
+  if (ec == asio::error::operation_aborted) return "interrupted";
   if (ec == make_error_code(errc::timeout)) {
     return where + " did not answer in time; check that the address is reachable, or raise "
                    "--connect-timeout/--read-timeout";
@@ -298,6 +299,7 @@ asio::awaitable<error_code> connection::async_connect(endpoint remote, std::stri
   tcp::resolver resolver(s.executor);
   auto [rec, results] = co_await resolver.async_resolve(
       remote.host, std::to_string(remote.port), asio::as_tuple(asio::deferred));
+  if (!rec && s.timed_out) rec = make_error_code(errc::timeout);  // resolving took too long
   if (rec) {
     s.disarm();
     diagnostic = "cannot resolve '" + remote.host + "': " + rec.message() +

@@ -79,6 +79,7 @@ asio::awaitable<std::vector<backup_entry>> async_list_backups(store& s) {
     backup_entry e;
     e.id = id;
     e.bytes = group.bytes;
+    e.has_manifest = group.has_manifest;
     co_await async_inspect(s, e, group.has_manifest);
     out.push_back(std::move(e));
   }
@@ -114,11 +115,21 @@ asio::awaitable<manifest> async_load_manifest(store& s, std::string id) {
   const auto groups = co_await async_groups(s);
   std::size_t interrupted = 0;
   std::size_t damaged = 0;
+  std::string newest_damaged;
   for (auto it = groups.rbegin(); it != groups.rend(); ++it) {
     backup_entry e;
     e.id = it->first;
     co_await async_inspect(s, e, it->second.has_manifest);
-    if (e.complete) co_return std::move(*e.meta);
+    if (e.complete) {
+      if (!newest_damaged.empty()) {
+        throw failure(exit_code::integrity,
+                      "the newest backup " + newest_damaged + " in " + s.location() +
+                          " has a manifest kage cannot read; to restore the newest readable "
+                          "backup instead, pass --id " + e.id + " (" + list_hint(s) + ")");
+      }
+      co_return std::move(*e.meta);
+    }
+    if (it->second.has_manifest && newest_damaged.empty()) newest_damaged = e.id;
     ++(it->second.has_manifest ? damaged : interrupted);
   }
   std::string why;
@@ -178,6 +189,12 @@ asio::awaitable<prune_report> async_prune(store& s, prune_policy policy) {
   report.deleted = doomed;
   for (const auto& b : backups) {
     if (b.complete) continue;
+    // A manifest kage cannot read (damaged, or written by a newer kage) is not "interrupted":
+    // never delete it.
+    if (b.has_manifest) {
+      report.kept_damaged.push_back(b.id);
+      continue;
+    }
     const auto t = backup_id_time(b.id).value_or(policy.now_ms);
     if (policy.now_ms - t >= policy.grace_ms) {
       report.deleted_incomplete.push_back(b.id);

@@ -69,7 +69,8 @@ struct http_client::impl {
   asio::awaitable<http_outcome> exchange(connection& c,
                                          const http::request<http::string_body>& request) {
     http_outcome out;
-    c.tcp().expires_after(timeout);
+    // The deadline grows with the body (1 MiB/s at worst) so large parts are not cut off.
+    c.tcp().expires_after(timeout + std::chrono::seconds(request.body().size() >> 20));
     error_code ec;
     if (c.plain) {
       std::tie(ec, std::ignore) =

@@ -170,6 +170,49 @@ BOOST_AUTO_TEST_CASE(backup_without_manifest_is_not_restorable) {
   BOOST_TEST(r.exit_code == exit_incompatible, describe(r));
 }
 
+BOOST_AUTO_TEST_CASE(prune_keeps_a_backup_whose_manifest_it_cannot_read) {
+  small_backup b;
+  const std::string old_id = "20200101T000000.000Z";
+  fs::create_directories(b.store.file(old_id));
+  fs::copy_file(b.object, b.store.file(old_id + "/shard-00.resp.zst"));
+  std::ofstream(b.store.file(old_id + "/manifest.json")) << "{\"format\": 2}";  // a newer kage's
+  auto r = run_kage({"prune", "--from", b.store.path(), "--keep-last", "1", "--json"});
+  BOOST_TEST_REQUIRE(r.exit_code == 0, describe(r));
+  BOOST_TEST(fs::exists(b.store.file(old_id + "/manifest.json")), r.out);
+  BOOST_TEST(json_result(r).at("kept_damaged").as_array().size() == 1u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(guards)
+
+BOOST_AUTO_TEST_CASE(keys_outside_database_0_are_not_silently_left_out) {
+  redis_server server(redis_options{});
+  server.cli({"SET", "a", "1"});
+  server.cli({"-n", "3", "SET", "b", "2"});
+  temp_dir store("store");
+  auto r = run_kage({"backup", "--node", server.address(), "--to", store.path()});
+  BOOST_TEST(r.exit_code == 1, describe(r));
+  BOOST_TEST(contains(r.err, "db3"), r.err);
+  expect_nothing_complete(store.path());
+}
+
+BOOST_AUTO_TEST_CASE(dry_run_reports_refusals_instead_of_counting_them_missing) {
+  redis_options o;
+  o.acl_lines = {"user narrow on >pw ~user:* +@all"};
+  redis_server server(o);
+  test_client c(server.address());
+  c.load({{"SET", "user:1", "a"}, {"SET", "other:1", "b"}});
+  temp_dir store("store");
+  auto r = run_kage({"backup", "--node", server.address(), "--to", store.path(), "--quiet"});
+  BOOST_TEST_REQUIRE(r.exit_code == 0, describe(r));
+  r = run_kage({"restore", "--node", server.address(), "--from", store.path(), "--dry-run",
+                "--user", "narrow"},
+               {{"REDISCLI_AUTH", "pw"}});
+  BOOST_TEST(r.exit_code == 3, describe(r));
+  BOOST_TEST(contains(r.err, "NOPERM"), r.err);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(storing)

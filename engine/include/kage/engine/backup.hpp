@@ -11,6 +11,7 @@ struct backup_options {
   std::vector<std::string> patterns;  // SCAN MATCH patterns; empty = every key
   int scan_count = 1000;
   int window = 512;                   // keys with DUMP+PTTL in flight per master
+  std::size_t max_inflight_bytes = std::size_t{64} << 20;  // estimated reply bytes in flight
   bool prefer_replica = false;        // read each shard from a healthy replica when there is one
   int compression_level = 1;
   std::chrono::milliseconds failover_timeout{30000};  // wait this long for a new master

@@ -11,6 +11,7 @@ namespace kage::storage {
 struct backup_entry {
   std::string id;
   bool complete = false;
+  bool has_manifest = false;  // false: interrupted; true but not complete: damaged manifest
   std::uint64_t bytes = 0;  // sum of object sizes seen in the store
   std::optional<manifest> meta;  // set when complete
   std::string problem;  // why it is not complete (no manifest / unreadable manifest: ...)
@@ -19,7 +20,9 @@ struct backup_entry {
 // Sorted by id (oldest first).
 asio::awaitable<std::vector<backup_entry>> async_list_backups(store& s);
 
-// The manifest of backup `id`, or of the newest complete backup when id is empty.
+// The manifest of backup `id`, or of the newest backup when id is empty. When the newest backup
+// has a manifest that cannot be read it fails (naming the newest complete one to pass as --id)
+// rather than quietly falling back to an older backup.
 // Throws failure(incompatible) when there is no such (complete) backup, naming the store.
 asio::awaitable<manifest> async_load_manifest(store& s, std::string id);
 
@@ -40,6 +43,7 @@ struct prune_report {
   std::vector<std::string> deleted;             // complete backups
   std::vector<std::string> deleted_incomplete;  // interrupted ones past the grace period
   std::vector<std::string> kept_incomplete;     // interrupted, still within the grace period
+  std::vector<std::string> kept_damaged;        // a manifest kage cannot read: never deleted
 };
 
 // Applies the policy; with dry_run only reports. Deletes a backup's manifest first, so an
