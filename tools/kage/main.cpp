@@ -443,11 +443,16 @@ asio::awaitable<int> run_prune(settings s, logger log) {
                                        {"kept", json_strings(r.kept)},
                                        {"deleted", json_strings(r.deleted)},
                                        {"deleted_incomplete", json_strings(r.deleted_incomplete)},
-                                       {"kept_incomplete", json_strings(r.kept_incomplete)}}) +
+                                       {"kept_incomplete", json_strings(r.kept_incomplete)},
+                                       {"kept_damaged", json_strings(r.kept_damaged)}}) +
           "\n");
     co_return 0;
   }
   const std::string verb = s.dry_run ? "would delete" : "deleted";
+  for (const auto& id : r.kept_damaged) {
+    print("  kept " + id + ": its manifest cannot be read (damaged, or from a newer kage); "
+          "check it with 'kage show --id " + id + "' and delete it by hand if it is junk\n");
+  }
   for (const auto& id : r.deleted) print("  " + verb + " " + id + "\n");
   for (const auto& id : r.deleted_incomplete) print("  " + verb + " " + id + " (interrupted)\n");
   print(std::string(s.dry_run ? "dry run of prune: " : "prune: ") + "kept " +
