@@ -137,7 +137,12 @@ struct s3_context {
       if (!v.empty() || k != "uploads") qs += "=" + uri_encode(v, true);
     }
     http::request<http::string_body> req{method, target + qs, 11};
-    const std::string payload_hash = sha256_hex(body);
+    // Over HTTPS the body is protected by TLS and Content-MD5 (as botocore does it); over plain
+    // HTTP the signature covers it.
+    bool has_md5 = false;
+    for (const auto& h : headers) has_md5 = has_md5 || h.first == "content-md5";
+    const std::string payload_hash =
+        http->endpoint().tls && has_md5 ? std::string("UNSIGNED-PAYLOAD") : sha256_hex(body);
     req.body() = std::move(body);
     req.prepare_payload();
     asio::steady_timer timer(co_await asio::this_coro::executor);
@@ -220,10 +225,11 @@ struct upload_state {
 };
 
 asio::awaitable<void> upload_part(std::shared_ptr<upload_state> st, int number, std::string data) {
-  const std::string md5 = md5_hex(data);
+  const auto digest = md5_of(data);
+  const std::string& md5 = digest.hex;
   auto r = co_await st->ctx->request(
       http::verb::put, st->key, kv("partNumber", std::to_string(number), "uploadId", st->upload_id),
-      kv("content-md5", md5_base64(data)), std::move(data),
+      kv("content-md5", digest.base64), std::move(data),
       "UploadPart " + std::to_string(number) + " of", statuses(200));
   // S3 already rejects a body that does not match Content-MD5 (BadDigest); the ETag check
   // catches a store that ignores the header. Encrypted buckets return non-MD5 ETags.

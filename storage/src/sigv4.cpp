@@ -83,6 +83,17 @@ std::string md5_raw(std::string_view bytes) {
 
 }  // namespace
 
+md5_digest md5_of(std::string_view bytes) {
+  const auto raw = md5_raw(bytes);
+  md5_digest d;
+  d.hex = to_hex(reinterpret_cast<const unsigned char*>(raw.data()), raw.size());
+  unsigned char out[64];
+  const int n = EVP_EncodeBlock(out, reinterpret_cast<const unsigned char*>(raw.data()),
+                                static_cast<int>(raw.size()));
+  d.base64.assign(reinterpret_cast<char*>(out), static_cast<std::size_t>(n));
+  return d;
+}
+
 std::string md5_hex(std::string_view bytes) {
   const auto raw = md5_raw(bytes);
   return to_hex(reinterpret_cast<const unsigned char*>(raw.data()), raw.size());

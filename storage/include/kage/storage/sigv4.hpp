@@ -50,5 +50,11 @@ std::string sha256_hex_of(std::string_view bytes);
 std::string hmac_sha256(std::string_view key, std::string_view data);  // raw bytes
 std::string md5_base64(std::string_view bytes);                         // Content-MD5
 std::string md5_hex(std::string_view bytes);
+// Both forms from one pass over the bytes (parts are large: hash them once).
+struct md5_digest {
+  std::string hex;
+  std::string base64;
+};
+md5_digest md5_of(std::string_view bytes);
 
 }  // namespace kage::storage
