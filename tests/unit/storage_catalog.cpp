@@ -152,10 +152,15 @@ BOOST_AUTO_TEST_CASE(manifest_naming_another_backup_is_not_complete) {
 BOOST_AUTO_TEST_CASE(latest_is_newest_complete) {
   backup(id1, true);
   backup(id2, true);
-  backup(id3, false);                 // newer, but interrupted
-  put(id4 + "/manifest.json", "[]");  // newest, but damaged
+  backup(id3, false);  // newer, but interrupted: skipped
   BOOST_TEST(run(ks::async_load_manifest(*store, "")).id == id2);
   BOOST_TEST(run(ks::async_load_manifest(*store, id1)).id == id1);
+  // A newest backup with a manifest kage cannot read is not skipped quietly: the error names
+  // the backup that --id would restore instead.
+  put(id4 + "/manifest.json", "[]");
+  auto f = load_failure("");
+  BOOST_TEST(f.code() == kage::exit_code::integrity);
+  BOOST_TEST(std::string(f.what()).find("pass --id " + id2) != std::string::npos, f.what());
 }
 
 BOOST_AUTO_TEST_CASE(no_complete_backup) {
