@@ -55,8 +55,10 @@ BOOST_AUTO_TEST_CASE(command_help_names_env_and_defaults) {
   for (auto part :
        {"env REDIS_NODE", "env PATTERN", "env BACKUP_DIR", "env CACERT", "env TLS_CRT",
         "env TLS_KEY", "env REDIS_USER", "default 512", "default 5000", "env REDISCLI_AUTH",
-        "env SCHEDULE_TIME", "--password-file", "config redis.nodes"})
+        "--password-file", "config redis.nodes"})
     BOOST_TEST(contains(text, part), part);
+  BOOST_TEST(contains(help_text("run"), "env SCHEDULE_TIME"));
+  BOOST_TEST(contains(help_text("run"), "env RESTORE_MISSING"));
   BOOST_TEST(!contains(text, "--from"));
   BOOST_TEST(contains(help_text("restore"), "--replace"));
   BOOST_TEST(!contains(help_text("list"), "REDISCLI_AUTH"));

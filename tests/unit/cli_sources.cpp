@@ -252,9 +252,9 @@ BOOST_AUTO_TEST_CASE(unknown_key_with_position) {
   BOOST_TEST(usage_message({"config", "--config", section}) ==
              section + ":3:1: unknown setting 'redsi' (did you mean 'redis'?)");
 
-  auto far = dir.write("f.yaml", "log:\n  format: json\n");
+  auto far = dir.write("f.yaml", "log:\n  colour: json\n");
   BOOST_TEST(usage_message({"config", "--config", far}) ==
-             far + ":2:3: unknown setting 'log.format'");
+             far + ":2:3: unknown setting 'log.colour'");
 }
 
 BOOST_AUTO_TEST_CASE(malformed_yaml) {

@@ -1,5 +1,6 @@
 // kage: back up, restore and verify Redis Clusters. See `kage --help`.
 #include "progress.hpp"
+#include "run.hpp"
 #include "settings.hpp"
 
 #include <kage/base/error.hpp>
@@ -36,11 +37,38 @@ std::map<std::string, std::string> environment() {
   return env;
 }
 
+// {"ts":"2024-05-01T12:00:00.123Z","level":"info","component":"run","msg":"..."}
+std::string json_log_line(log_level level, std::string_view component, std::string_view message) {
+  const auto now = std::chrono::system_clock::now();
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch());
+  const std::time_t t = static_cast<std::time_t>(ms.count() / 1000);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char ts[64];
+  std::snprintf(ts, sizeof ts, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                static_cast<int>(ms.count() % 1000));
+  json::object o;
+  o["ts"] = ts;
+  o["level"] = to_string(level);
+  o["component"] = component;
+  o["msg"] = message;
+  return json::serialize(o) + "\n";
+}
+
 logger make_logger(const settings& s) {
   log_level min = log_level::info;
   if (s.log_level == "debug") min = log_level::debug;
   if (s.log_level == "warn") min = log_level::warn;
   if (s.log_level == "error") min = log_level::error;
+  if (s.log_format == "json") {
+    return logger(
+        [](log_level level, std::string_view component, std::string_view message) {
+          const std::string line = json_log_line(level, component, message);
+          std::fwrite(line.data(), 1, line.size(), stderr);
+        },
+        min);
+  }
   return logger(
       [](log_level level, std::string_view component, std::string_view message) {
         std::string line = "kage: " + std::string(to_string(level)) + ": ";
@@ -552,6 +580,15 @@ asio::awaitable<int> run_fetch(settings s, logger log) {
   co_return 0;
 }
 
+run_deps run_deps_from(const settings& s, const logger& log) {
+  run_deps d;
+  d.open_store = [s, log](asio::any_io_executor ex) { return open_store_for(s, ex, log); };
+  d.redis = redis_config_from(s);
+  d.keep_within_ms = s.keep_within.empty() ? -1 : parse_age(s.keep_within, "keep_within");
+  d.prune_grace_ms = parse_age(s.prune_grace, "--grace");
+  return d;
+}
+
 asio::awaitable<int> run_command(settings s, logger log) {
   if (s.command == "backup") co_return co_await run_backup(std::move(s), log);
   if (s.command == "restore") co_return co_await run_restore(std::move(s), log);
@@ -604,22 +641,33 @@ int main(int argc, char** argv) {
 
   boost::asio::io_context ioc(1);
   boost::asio::cancellation_signal cancel;
+  // kage run stops gracefully: no new work, a grace period for the running job, exit 0.
+  auto control = std::make_shared<run_control>();
+  const logger log = make_logger(s);
   boost::asio::signal_set signals(ioc, SIGINT, SIGTERM);
   int signals_seen = 0;
   std::function<void(const boost::system::error_code&, int)> on_signal =
       [&](const boost::system::error_code& ec, int sig) {
         if (ec) return;
         if (++signals_seen > 1) std::_Exit(static_cast<int>(exit_code::interrupted));
-        std::cerr << "kage: " << (sig == SIGINT ? "SIGINT" : "SIGTERM")
-                  << ": stopping; temporary files are being removed (again to quit at once)\n";
-        cancel.emit(boost::asio::cancellation_type::terminal);
+        const char* name = sig == SIGINT ? "SIGINT" : "SIGTERM";
+        if (s.command == "run") {
+          log.info("run", std::string(name) + " received (again to quit at once)");
+          control->stop();
+        } else {
+          std::cerr << "kage: " << name
+                    << ": stopping; temporary files are being removed (again to quit at once)\n";
+          cancel.emit(boost::asio::cancellation_type::terminal);
+        }
         signals.async_wait(on_signal);
       };
   signals.async_wait(on_signal);
 
   int code = static_cast<int>(exit_code::failure);
   boost::asio::co_spawn(
-      ioc, run_command(s, make_logger(s)),
+      ioc,
+      s.command == "run" ? run_daemon(s, log, run_deps_from(s, log), control)
+                         : run_command(s, log),
       boost::asio::bind_cancellation_slot(cancel.slot(), [&](std::exception_ptr e, int result) {
         signals.cancel();
         if (!e) {

@@ -34,11 +34,12 @@ enum command_bit : unsigned {
   k_snapshot = 1u << 6,
   k_fetch = 1u << 7,
   k_prune = 1u << 8,  // 6 and 7 are kept for the snapshot commands
+  k_run = 1u << 9,
 };
 constexpr unsigned k_jobs = k_backup | k_restore | k_list | k_verify | k_show | k_snapshot |
                             k_fetch | k_prune;
-constexpr unsigned k_all = k_jobs | k_config;
-constexpr unsigned k_redis = k_backup | k_restore | k_snapshot | k_config;
+constexpr unsigned k_all = k_jobs | k_config | k_run;
+constexpr unsigned k_redis = k_backup | k_restore | k_snapshot | k_config | k_run;
 constexpr unsigned k_reads_store = k_restore | k_list | k_verify | k_show | k_fetch | k_prune;
 constexpr unsigned k_stores = k_all;
 
@@ -117,6 +118,16 @@ const std::vector<command_info>& command_table() {
        "cluster-config-file pointing at that nodes.conf: it comes back with its node id.\n",
        "  kage fetch --from /var/backups/redis --node-id $(cat /data/node-id) --to /data\n"
        "  kage fetch --from /var/backups/redis --id ID --node-id ID --to /data --force\n"},
+      {"run", k_run, "back up on a schedule, serve metrics, restore missing keys (a sidecar)",
+       "kage run --config FILE [--listen HOST:PORT] [OPTIONS]",
+       "Runs until SIGTERM: every schedule.every_seconds (SCHEDULE_TIME) a backup, then, with\n"
+       "restore.missing_after_backup (RESTORE_MISSING), a restore of the keys missing from the\n"
+       "cluster, then the retention rules (store.retention). Runs never overlap; a failed run is\n"
+       "logged and retried with backoff. With --listen it serves /metrics (Prometheus),\n"
+       "/healthz and /readyz. On SIGTERM it starts nothing new and gives a running backup\n"
+       "--shutdown-grace seconds before cancelling it; it exits 0.\n",
+       "  SCHEDULE_TIME=3600 REDIS_NODE=redis-0:6379 BACKUP_DIR=/backups kage run\n"
+       "  kage run --config /etc/kage/kage.yaml --listen 0.0.0.0:9121 --log-format json\n"},
       {"help", 0, "show help for kage or for one command", "kage help [COMMAND]", "",
        "  kage help backup\n"},
       {"version", 0, "print kage's version", "kage version", "", "  kage version\n"},
@@ -291,7 +302,7 @@ const std::vector<setting_spec>& setting_table() {
       {.key = "store.location",
        .target = &settings::location,
        .env = {"BACKUP_DIR"},
-       .flags = {{{"--to", k_backup | k_snapshot}, {"--from", k_reads_store}}},
+       .flags = {{{"--to", k_backup | k_snapshot | k_run}, {"--from", k_reads_store}}},
        .metavar = "LOCATION",
        .help = "the directory that holds the backups",
        .applies = k_all},
@@ -368,17 +379,20 @@ const std::vector<setting_spec>& setting_table() {
        .help = "multipart parts uploading at once per object",
        .applies = k_backup | k_config,
        .max = 64},
-      {.target = &settings::keep_last,
-       .flags = {{{"--keep-last", k_prune}}},
+      {.key = "store.retention.keep_last",
+       .target = &settings::keep_last,
+       .env = {"KEEP_LAST"},
+       .flags = {{{"--keep-last", k_prune | k_run}}},
        .metavar = "N",
-       .help = "keep the N newest complete backups",
-       .applies = k_prune,
+       .help = "keep the N newest complete backups (kage run prunes after each backup)",
+       .applies = k_prune | k_run | k_config,
        .default_text = "not set"},
-      {.target = &settings::keep_within,
-       .flags = {{{"--keep-within", k_prune}}},
+      {.key = "store.retention.keep_within",
+       .target = &settings::keep_within,
+       .flags = {{{"--keep-within", k_prune | k_run}}},
        .metavar = "AGE",
        .help = "also keep complete backups younger than AGE (30m, 12h, 7d)",
-       .applies = k_prune,
+       .applies = k_prune | k_run | k_config,
        .default_text = "not set"},
       {.target = &settings::prune_grace,
        .flags = {{{"--grace", k_prune}}},
@@ -397,6 +411,36 @@ const std::vector<setting_spec>& setting_table() {
        .applies = k_snapshot | k_config,
        .max = 100'000,
        .default_text = "all masters at once"},
+      {.key = "restore.missing_after_backup",
+       .target = &settings::restore_missing,
+       .env = {"RESTORE_MISSING"},
+       .flags = {{{"--restore-missing", k_run | k_config}}},
+       .help = "kage run: after each backup, restore the keys missing from the cluster from it",
+       .applies = k_run | k_config},
+      {.key = "http.listen",
+       .target = &settings::listen,
+       .env = {"KAGE_LISTEN"},
+       .flags = {{{"--listen", k_run | k_config}}},
+       .metavar = "HOST:PORT",
+       .help = "kage run: serve /metrics, /healthz and /readyz here (such as 0.0.0.0:9121)",
+       .applies = k_run | k_config,
+       .default_text = "off"},
+      {.key = "http.ready_check_seconds",
+       .target = &settings::ready_check_seconds,
+       .flags = {{{"--ready-interval", k_run | k_config}}},
+       .metavar = "SECONDS",
+       .help = "kage run: how often /readyz's answer is refreshed (cluster and store reachable)",
+       .applies = k_run | k_config,
+       .max = 86'400,
+       .unit = "seconds"},
+      {.key = "schedule.shutdown_grace_seconds",
+       .target = &settings::shutdown_grace_seconds,
+       .flags = {{{"--shutdown-grace", k_run | k_config}}},
+       .metavar = "SECONDS",
+       .help = "kage run: on SIGTERM, let a running backup finish this long, then cancel it",
+       .applies = k_run | k_config,
+       .max = 86'400,
+       .unit = "seconds"},
       {.key = "restore.replace",
        .target = &settings::replace,
        .flags = {{{"--replace", k_restore | k_config}}},
@@ -405,11 +449,12 @@ const std::vector<setting_spec>& setting_table() {
       {.key = "schedule.every_seconds",
        .target = &settings::schedule_seconds,
        .env = {"SCHEDULE_TIME"},
+       .flags = {{{"--every", k_run | k_config}}},
        .metavar = "SECONDS",
-       .help = "repeat the backup every SECONDS seconds",
-       .applies = k_backup | k_config,
+       .help = "kage run: start a backup every SECONDS seconds",
+       .applies = k_run | k_config,
        .unit = "seconds",
-       .default_text = "run once"},
+       .default_text = "not set (kage run needs it)"},
       {.key = "cluster.nodeconf_file_path",
        .target = &settings::nodeconf_file_path,
        .env = {"NODECONF_FILE_PATH"},
@@ -430,6 +475,14 @@ const std::vector<setting_spec>& setting_table() {
        .help = "least severe log lines to print",
        .applies = k_all,
        .choices = "debug|info|warn|error"},
+      {.key = "log.format",
+       .target = &settings::log_format,
+       .env = {"KAGE_LOG_FORMAT"},
+       .flags = {{{"--log-format", k_all}}},
+       .metavar = "FORMAT",
+       .help = "log lines as text, or as JSON objects (ts, level, component, msg), one a line",
+       .applies = k_all,
+       .choices = "text|json"},
       {.target = &settings::id,
        .flags = {{{"--id", k_restore | k_verify | k_show | k_fetch}}},
        .metavar = "ID",
@@ -861,7 +914,7 @@ void loader::finish() {
                       "redis.key_file)");
 
   const auto& c = s.command;
-  bool needs_nodes = c == "backup" || c == "restore" || c == "snapshot";
+  bool needs_nodes = c == "backup" || c == "restore" || c == "snapshot" || c == "run";
   bool needs_location =
       needs_nodes || c == "fetch" || c == "list" || c == "verify" || c == "show" || c == "prune";
   if (needs_nodes && s.nodes.empty())
@@ -871,6 +924,9 @@ void loader::finish() {
                       "files to fetch");
   if (c == "fetch" && s.data_dir.empty())
     throw usage_error("kage fetch needs --to DIR: the Redis data directory to put the files in");
+  if (c == "run" && s.schedule_seconds == 0)
+    throw usage_error("kage run needs a schedule: set schedule.every_seconds in the config file, "
+                      "SCHEDULE_TIME, or --every SECONDS");
   if (c == "prune" && s.keep_last == 0 && s.keep_within.empty())
     throw usage_error("kage prune needs a rule: --keep-last N and/or --keep-within AGE");
   if (s.part_size_mb < 5)

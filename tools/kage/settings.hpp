@@ -51,7 +51,11 @@ struct settings {
   bool force = false;                    // --force: fetch replaces a non-empty dump / nodes.conf
 
   // later issues (parsed and validated now so existing deployments' variables keep working)
-  int schedule_seconds = 0;              // SCHEDULE_TIME
+  int schedule_seconds = 0;              // SCHEDULE_TIME, --every: kage run's period
+  int shutdown_grace_seconds = 30;       // --shutdown-grace: kage run lets a backup finish
+  bool restore_missing = false;          // RESTORE_MISSING: kage run restores missing keys
+  std::string listen;                    // --listen HOST:PORT: kage run's HTTP endpoint
+  int ready_check_seconds = 10;          // --ready-interval: /readyz refresh period
   std::string s3_endpoint;               // S3_ENDPOINT_URL
   std::string s3_bucket;                 // S3_BUCKET_NAME
   std::string s3_region = "us-east-1";   // AWS_REGION, AWS_DEFAULT_REGION, --s3-region
@@ -76,6 +80,7 @@ struct settings {
   bool json = false;                     // --json
   bool quiet = false;                    // --quiet: no progress
   std::string log_level = "info";        // --log-level, KAGE_LOG_LEVEL
+  std::string log_format = "text";       // --log-format text|json, KAGE_LOG_FORMAT
   std::string config_file;               // --config, KAGE_CONFIG
 };
 

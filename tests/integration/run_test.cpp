@@ -1,0 +1,195 @@
+// kage run: scheduled backups into S3 (moto), retention, /metrics, /readyz, graceful SIGTERM.
+#include <boost/test/unit_test.hpp>
+
+#include "client_kage.hpp"
+#include "client_redis.hpp"
+#include "fixture_moto.hpp"
+#include "fixture_redis.hpp"
+
+#include <map>
+#include <random>
+#include <thread>
+
+using namespace kage::test;
+namespace json = boost::json;
+
+namespace {
+
+struct http_result {
+  int status = 0;
+  std::string body;
+};
+
+// GET through Python's standard library (the tests already need python3 for moto).
+http_result http_get(int port, const std::string& path) {
+  const std::string script =
+      "import sys, urllib.request, urllib.error\n"
+      "try:\n"
+      "    r = urllib.request.urlopen('http://127.0.0.1:" + std::to_string(port) + path +
+      "', timeout=5)\n"
+      "    s, b = r.status, r.read()\n"
+      "except urllib.error.HTTPError as e:\n"
+      "    s, b = e.code, e.read()\n"
+      "except Exception as e:\n"
+      "    s, b = 0, str(e).encode()\n"
+      "sys.stdout.write(str(s) + '\\n' + b.decode())\n";
+  auto r = run_process({"python3", "-c", script}, {}, std::chrono::seconds(20));
+  http_result out;
+  const auto nl = r.out.find('\n');
+  if (nl == std::string::npos) return out;
+  out.status = std::stoi(r.out.substr(0, nl));
+  out.body = r.out.substr(nl + 1);
+  return out;
+}
+
+// Prometheus text -> "name{labels}" -> value; comments skipped, every line must parse.
+std::map<std::string, double> parse_metrics(const std::string& text) {
+  std::map<std::string, double> out;
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    auto end = text.find('\n', pos);
+    if (end == std::string::npos) end = text.size();
+    const std::string line = text.substr(pos, end - pos);
+    pos = end + 1;
+    if (line.empty() || line[0] == '#') continue;
+    const auto space = line.rfind(' ');
+    BOOST_TEST_REQUIRE(space != std::string::npos, line);
+    BOOST_TEST_REQUIRE(line.starts_with("kage_"), line);
+    out[line.substr(0, space)] = std::stod(line.substr(space + 1));
+  }
+  return out;
+}
+
+double metric(int port, const std::string& name) {
+  auto r = http_get(port, "/metrics");
+  if (r.status != 200) return -1;
+  auto m = parse_metrics(r.body);
+  auto it = m.find(name);
+  return it == m.end() ? -1 : it->second;
+}
+
+template <class F>
+bool eventually(F f, std::chrono::seconds deadline) {
+  const auto until = std::chrono::steady_clock::now() + deadline;
+  while (std::chrono::steady_clock::now() < until) {
+    if (f()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+  return f();
+}
+
+std::vector<command> random_keys(const std::string& prefix, int n, std::size_t size) {
+  std::mt19937_64 rng(7);
+  std::vector<command> c;
+  for (int i = 0; i < n; ++i) {
+    std::string v(size, ' ');
+    for (auto& ch : v) ch = static_cast<char>(rng());
+    c.push_back({"SET", prefix + std::to_string(i), v});
+  }
+  return c;
+}
+
+std::size_t complete_backups(const std::string& location, const std::map<std::string, std::string>& env) {
+  auto r = run_kage({"list", "--from", location, "--json"}, env);
+  BOOST_TEST_REQUIRE(r.exit_code == 0, describe(r));
+  std::size_t n = 0;
+  const json::value list = json::parse(r.out);
+  for (const auto& b : list.as_array())
+    if (b.as_object().at("complete").as_bool()) ++n;
+  return n;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(scheduled_backups_retention_metrics_and_readiness) {
+  moto_server s3;
+  redis_options node;
+  node.cluster = true;
+  redis_cluster cluster(3, 0, node);
+  test_client c(cluster.seed());
+  c.load(every_type_commands("run:", 20));
+
+  temp_dir dir;
+  const auto config = dir.file("empty.yaml");
+  write_file(config, "");
+  const int port = free_port();
+  // The sidecar's variables and an empty config file are enough.
+  auto env = s3.env();
+  env["SCHEDULE_TIME"] = "1";
+  env["REDIS_NODE"] = cluster.seed();
+  env["S3_BUCKET_NAME"] = "kage-test";
+  env["KEEP_LAST"] = "2";
+  env["RESTORE_MISSING"] = "true";
+  background_process run({kage_binary(), "run", "--config", config, "--listen",
+                          "127.0.0.1:" + std::to_string(port), "--ready-interval", "1",
+                          "--log-format", "json"},
+                         env);
+
+  BOOST_TEST_REQUIRE(eventually([&] { return metric(port, "kage_runs_total{job=\"backup\",result=\"success\"}") >= 3; },
+                                std::chrono::seconds(60)),
+                     run.err());
+  auto scrape = http_get(port, "/metrics");
+  BOOST_TEST_REQUIRE(scrape.status == 200);
+  auto m = parse_metrics(scrape.body);
+  BOOST_TEST(m.at("kage_build_info{version=\"" KAGE_VERSION "\"}") == 1);
+  const double now = static_cast<double>(std::time(nullptr));
+  BOOST_TEST(m.at("kage_last_success_timestamp_seconds{job=\"backup\"}") > now - 30);
+  BOOST_TEST(m.at("kage_last_backup_keys") > 0);
+  BOOST_TEST(m.at("kage_backup_bytes_total") > 0);
+  BOOST_TEST(m.at("kage_restore_keys_total{outcome=\"present\"}") > 0);
+  BOOST_TEST(m.at("kage_retention_deleted_total") >= 1);
+  BOOST_TEST(m.count("kage_runs_in_flight") == 1u);
+  BOOST_TEST(http_get(port, "/healthz").status == 200);
+  BOOST_TEST(http_get(port, "/readyz").status == 200);
+  BOOST_TEST(http_get(port, "/nope").status == 404);
+
+  // Readiness follows the cluster, checked in the background every second.
+  auto* master = cluster.masters()[0];
+  master->kill();
+  BOOST_TEST(eventually([&] { return http_get(port, "/readyz").status == 503; },
+                        std::chrono::seconds(30)));
+  BOOST_TEST(http_get(port, "/healthz").status == 200);
+  BOOST_TEST(metric(port, "kage_ready") == 0);
+  master->restart();
+  cluster.wait_ok();
+  BOOST_TEST(eventually([&] { return http_get(port, "/readyz").status == 200; },
+                        std::chrono::seconds(30)));
+  BOOST_TEST(metric(port, "kage_errors_total{kind=\"redis\"}") >= 0);  // failures are counted, not fatal
+  BOOST_TEST(run.running());
+
+  run.kill(SIGTERM);
+  auto r = run.wait(std::chrono::seconds(60));
+  BOOST_TEST(r.exit_code == 0, describe(r));
+  BOOST_TEST(complete_backups("s3://kage-test", s3.env()) == 2u);
+  // JSON log lines, and no secret in them.
+  BOOST_TEST(r.err.find("{\"ts\":") != std::string::npos, r.err);
+  BOOST_TEST(r.err.find(s3.secret_key()) == std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(sigterm_mid_upload_cancels_after_the_grace_period) {
+  moto_server s3;
+  redis_server server(redis_options{});
+  test_client c(server.address());
+  c.load(random_keys("k", 30000, 1000));  // ~30 MB: 6 parts, each held back 1 s by the proxy
+  s3_fault_proxy proxy(s3, "delay-parts:1000");
+  auto env = s3.env();
+  env["S3_ENDPOINT_URL"] = proxy.endpoint();
+  temp_dir dir;
+  write_file(dir.file("kage.yaml"),
+             "schedule:\n  every_seconds: 3600\n  shutdown_grace_seconds: 1\n"
+             "store:\n  location: s3://kage-test/term\n  s3:\n    part_size_mb: 5\n"
+             "    parts_in_flight: 2\n");
+  env["REDIS_NODE"] = server.address();
+  background_process run({kage_binary(), "run", "--config", dir.file("kage.yaml")}, env);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  BOOST_TEST_REQUIRE(run.running(), "kage run exited early: " + run.err());
+  const auto sent = std::chrono::steady_clock::now();
+  run.kill(SIGTERM);
+  auto r = run.wait(std::chrono::seconds(60));
+  const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - sent).count();
+  BOOST_TEST(r.exit_code == 0, describe(r));
+  BOOST_TEST(took < 1 + 15, took);  // the grace period plus the abort
+  BOOST_TEST(r.err.find("cancel") != std::string::npos, r.err);
+  BOOST_TEST(json::parse(s3.tool({"uploads"})).as_array().size() == 0u);
+  BOOST_TEST(json::parse(s3.tool({"objects", "term/"})).as_array().size() == 0u);
+}

@@ -1,0 +1,425 @@
+// kage run: one loop starts the jobs (never two at once), one refreshes readiness, one serves
+// HTTP; all on the program's single io_context. Metrics are updated by plain functions, which
+// also keeps GCC 12 away from braced string lists inside coroutine bodies.
+#include "run.hpp"
+
+#include <kage/base/error.hpp>
+#include <kage/engine/backup.hpp>
+#include <kage/engine/http_server.hpp>
+#include <kage/engine/metrics.hpp>
+#include <kage/engine/restore.hpp>
+#include <kage/storage/catalog.hpp>
+
+#include <boost/asio.hpp>
+
+#include <algorithm>
+#include <chrono>
+
+namespace kage::cli {
+
+void run_control::stop() {
+  if (stopping_) return;
+  stopping_ = true;
+  if (on_stop_) on_stop_();
+}
+
+namespace {
+
+namespace asio = boost::asio;
+using steady = std::chrono::steady_clock;
+
+struct daemon {
+  daemon(asio::any_io_executor ex, settings s_, logger log_, run_deps deps_,
+         std::shared_ptr<run_control> control_)
+      : s(std::move(s_)), log(std::move(log_)), deps(std::move(deps_)),
+        control(std::move(control_)), wake(ex), grace(ex), ready_timer(ex),
+        job_done(ex, steady::time_point::max()) {}
+  settings s;
+  logger log;
+  run_deps deps;
+  std::shared_ptr<run_control> control;
+  engine::redis_target target;
+  engine::metrics_registry metrics;
+  asio::steady_timer wake;         // the next run
+  asio::steady_timer grace;        // shutdown: how long a running job may still take
+  asio::steady_timer ready_timer;  // the next readiness check
+  asio::steady_timer job_done;     // cancelled when the running job ends
+  std::exception_ptr job_error;
+  asio::cancellation_signal job_cancel;
+  std::shared_ptr<asio::ip::tcp::acceptor> acceptor;
+  bool job_running = false;
+  std::string stage;  // the job's current step: backup, restore, retention
+  bool ready = false;
+  std::string not_ready = "not checked yet";
+  int failures = 0;  // consecutive failed runs
+};
+
+double unix_now() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+double since(steady::time_point t) {
+  return std::chrono::duration<double>(steady::now() - t).count();
+}
+
+engine::metric_labels job_label(const std::string& job) {
+  return {{"job", job}};
+}
+
+void describe_metrics(daemon& d) {
+  auto& m = d.metrics;
+  m.describe("kage_build_info", "gauge", "kage's version; always 1.");
+  m.describe("kage_up", "gauge", "1 while kage run is running.");
+  m.describe("kage_ready", "gauge",
+             "1 when the last readiness check reached the cluster and the store.");
+  m.describe("kage_runs_in_flight", "gauge", "Scheduled runs in progress (0 or 1).");
+  m.describe("kage_runs_total", "counter", "Finished job steps by job and result.");
+  m.describe("kage_errors_total", "counter",
+             "Failed job steps by kind (redis, store, integrity, incompatible, failure).");
+  m.describe("kage_last_success_timestamp_seconds", "gauge",
+             "Unix time of the last successful step per job.");
+  m.describe("kage_last_duration_seconds", "gauge", "Duration of the last successful step.");
+  m.describe("kage_backup_keys_total", "counter", "Keys written by scheduled backups.");
+  m.describe("kage_backup_bytes_total", "counter", "Compressed bytes written by scheduled backups.");
+  m.describe("kage_last_backup_keys", "gauge", "Keys in the last backup.");
+  m.describe("kage_last_backup_bytes", "gauge", "Compressed bytes of the last backup.");
+  m.describe("kage_restore_keys_total", "counter",
+             "Keys seen by restore-missing passes by outcome (restored, present, expired).");
+  m.describe("kage_retention_deleted_total", "counter", "Backups deleted by retention.");
+  m.set("kage_build_info", {{"version", KAGE_VERSION}}, 1);
+  m.set("kage_up", {}, 1);
+  m.set("kage_ready", {}, 0);
+  m.set("kage_runs_in_flight", {}, 0);
+  for (const char* job : {"backup", "restore", "retention"}) {
+    m.add("kage_runs_total", {{"job", job}, {"result", "success"}}, 0);
+    m.add("kage_runs_total", {{"job", job}, {"result", "failure"}}, 0);
+  }
+  m.add("kage_backup_keys_total", {}, 0);
+  m.add("kage_backup_bytes_total", {}, 0);
+}
+
+void record_success(daemon& d, const std::string& job, double seconds) {
+  d.metrics.add("kage_runs_total", {{"job", job}, {"result", "success"}});
+  d.metrics.set("kage_last_success_timestamp_seconds", job_label(job), unix_now());
+  d.metrics.set("kage_last_duration_seconds", job_label(job), seconds);
+}
+
+void record_backup(daemon& d, const storage::manifest& m, double seconds) {
+  record_success(d, "backup", seconds);
+  d.metrics.add("kage_backup_keys_total", {}, static_cast<double>(m.total_keys));
+  d.metrics.add("kage_backup_bytes_total", {}, static_cast<double>(m.total_bytes));
+  d.metrics.set("kage_last_backup_keys", {}, static_cast<double>(m.total_keys));
+  d.metrics.set("kage_last_backup_bytes", {}, static_cast<double>(m.total_bytes));
+  d.log.info("run", "backup " + m.id + " complete: " + std::to_string(m.total_keys) +
+                        " keys, " + std::to_string(m.total_bytes) + " bytes in " +
+                        std::to_string(seconds) + " s");
+}
+
+void record_restore(daemon& d, const engine::restore_counts& t, const std::string& id,
+                    double seconds) {
+  record_success(d, "restore", seconds);
+  d.metrics.add("kage_restore_keys_total", {{"outcome", "restored"}},
+                static_cast<double>(t.restored));
+  d.metrics.add("kage_restore_keys_total", {{"outcome", "present"}},
+                static_cast<double>(t.present));
+  d.metrics.add("kage_restore_keys_total", {{"outcome", "expired"}},
+                static_cast<double>(t.expired));
+  d.log.info("run", "restore-missing from " + id + ": " + std::to_string(t.restored) +
+                        " restored, " + std::to_string(t.present) + " already present, " +
+                        std::to_string(t.expired) + " expired");
+}
+
+void record_prune(daemon& d, const storage::prune_report& r, double seconds) {
+  record_success(d, "retention", seconds);
+  const auto deleted = r.deleted.size() + r.deleted_incomplete.size();
+  d.metrics.add("kage_retention_deleted_total", {}, static_cast<double>(deleted));
+  d.log.info("run", "retention: kept " + std::to_string(r.kept.size()) + ", deleted " +
+                        std::to_string(deleted));
+}
+
+// (kind, message) of a failed step.
+std::pair<std::string, std::string> describe_error(std::exception_ptr e) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const failure& f) {
+    switch (f.code()) {
+      case exit_code::redis: return {"redis", f.what()};
+      case exit_code::store: return {"store", f.what()};
+      case exit_code::integrity: return {"integrity", f.what()};
+      case exit_code::incompatible: return {"incompatible", f.what()};
+      case exit_code::usage: return {"usage", f.what()};
+      default: return {"failure", f.what()};
+    }
+  } catch (const boost::system::system_error& se) {
+    if (se.code() == asio::error::operation_aborted) return {"cancelled", "cancelled"};
+    return {"failure", se.what()};
+  } catch (const std::exception& ex) {
+    return {"failure", ex.what()};
+  }
+}
+
+// Returns the delay before the next attempt.
+steady::duration record_failure(daemon& d, std::exception_ptr e) {
+  auto [kind, message] = describe_error(e);
+  if (d.control->stopping()) {
+    d.metrics.add("kage_runs_total", {{"job", d.stage}, {"result", "cancelled"}});
+    d.log.warn("run", d.stage + " cancelled at shutdown (nothing of it is left as complete): " +
+                          message);
+    return {};
+  }
+  d.metrics.add("kage_runs_total", {{"job", d.stage}, {"result", "failure"}});
+  d.metrics.add("kage_errors_total", {{"kind", kind}});
+  ++d.failures;
+  // Retry with backoff, never later than the next regular tick.
+  const std::int64_t backoff = std::min<std::int64_t>(
+      {std::int64_t{1} << std::min(d.failures - 1, 9), 300, d.s.schedule_seconds});
+  const steady::duration delay = std::chrono::seconds(backoff);
+  d.log.error("run", d.stage + " failed (" + kind + ", " + std::to_string(d.failures) +
+                         " in a row; retrying in " +
+                         std::to_string(std::chrono::duration_cast<std::chrono::seconds>(delay)
+                                            .count()) +
+                         " s): " + message);
+  return delay;
+}
+
+void set_ready(daemon& d, std::string problem) {
+  const bool ready = problem.empty();
+  if (ready != d.ready || problem != d.not_ready) {
+    if (ready)
+      d.log.info("ready", "cluster and store reachable");
+    else
+      d.log.warn("ready", "not ready: " + problem);
+  }
+  d.ready = ready;
+  d.not_ready = std::move(problem);
+  d.metrics.set("kage_ready", {}, ready ? 1 : 0);
+}
+
+void set_in_flight(daemon& d, bool running) {
+  d.metrics.set("kage_runs_in_flight", {}, running ? 1 : 0);
+}
+
+engine::http_handler make_handler(std::shared_ptr<daemon> d) {
+  return [d](std::string_view target) {
+    const auto path = target.substr(0, target.find('?'));
+    engine::http_reply r;
+    if (path == "/metrics") {
+      r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+      r.body = d->metrics.render();
+    } else if (path == "/healthz") {
+      r.body = "ok\n";
+    } else if (path == "/readyz") {
+      r.status = d->ready ? 200 : 503;
+      r.body = d->ready ? "ready\n" : "not ready: " + d->not_ready + "\n";
+    } else {
+      r.status = 404;
+      r.body = "not found; try /metrics, /healthz or /readyz\n";
+    }
+    return r;
+  };
+}
+
+void on_grace_expired(std::shared_ptr<daemon> d, const boost::system::error_code& ec) {
+  if (ec || !d->job_running) return;
+  d->log.warn("run", "the running " + d->stage + " did not finish within " +
+                         std::to_string(d->s.shutdown_grace_seconds) +
+                         " s of the stop request: cancelling it");
+  d->job_cancel.emit(asio::cancellation_type::terminal);
+}
+
+std::function<void()> stopper(std::shared_ptr<daemon> d) {
+  return [d] {
+    d->wake.cancel();
+    d->ready_timer.cancel();
+    if (!d->job_running) {
+      d->log.info("run", "stopping");
+      return;
+    }
+    d->log.info("run", "stopping: starting nothing new; the running " + d->stage + " has " +
+                           std::to_string(d->s.shutdown_grace_seconds) + " s to finish");
+    d->grace.expires_after(std::chrono::seconds(d->s.shutdown_grace_seconds));
+    d->grace.async_wait(
+        [d](const boost::system::error_code& ec) { on_grace_expired(d, ec); });
+  };
+}
+
+std::function<void(std::exception_ptr)> job_finished(std::shared_ptr<daemon> d) {
+  return [d](std::exception_ptr e) {
+    d->job_error = e;
+    d->job_running = false;
+    d->job_done.cancel();
+  };
+}
+
+std::function<void(std::exception_ptr)> report_task(logger log, std::string name) {
+  return [log, name](std::exception_ptr e) {
+    if (e) log.error("run", name + " stopped: " + describe_error(e).second);
+  };
+}
+
+engine::backup_options backup_options_from(const settings& s) {
+  engine::backup_options o;
+  o.patterns = s.patterns;
+  o.scan_count = s.scan_count;
+  o.window = s.window;
+  o.prefer_replica = s.read_from == "prefer-replica";
+  o.failover_timeout = std::chrono::milliseconds(s.failover_timeout_ms);
+  o.compression_level = s.compression_level;
+  return o;
+}
+
+engine::restore_options restore_options_from(const settings& s, const std::string& id) {
+  engine::restore_options o;
+  o.id = id;
+  o.replace = false;  // restore missing keys only
+  o.patterns = s.patterns;
+  o.window = s.window;
+  return o;
+}
+
+storage::prune_policy prune_policy_from(const daemon& d) {
+  storage::prune_policy p;
+  p.keep_last = d.s.keep_last;
+  p.keep_within_ms = d.deps.keep_within_ms;
+  p.grace_ms = d.deps.prune_grace_ms;
+  p.now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                 std::chrono::system_clock::now().time_since_epoch())
+                 .count();
+  return p;
+}
+
+std::string startup_summary(const settings& s) {
+  std::string nodes;
+  for (const auto& n : s.nodes) nodes += (nodes.empty() ? "" : ",") + n;
+  std::string out = "every " + std::to_string(s.schedule_seconds) + " s: backup of " + nodes +
+                    " to " + (s.location.empty() ? "s3://" + s.s3_bucket : s.location);
+  if (s.restore_missing) out += ", then restore-missing";
+  if (s.keep_last || !s.keep_within.empty()) {
+    out += ", then retention (";
+    if (s.keep_last) out += "keep_last " + std::to_string(s.keep_last);
+    if (s.keep_last && !s.keep_within.empty()) out += ", ";
+    if (!s.keep_within.empty()) out += "keep_within " + s.keep_within;
+    out += ")";
+  }
+  out += s.listen.empty() ? "; no HTTP endpoint" : "; HTTP on " + s.listen;
+  return out;
+}
+
+// One run: backup, then restore-missing, then retention. Throws what the failed step threw.
+asio::awaitable<void> async_job(std::shared_ptr<daemon> d) {
+  auto ex = co_await asio::this_coro::executor;
+  auto store = d->deps.open_store(ex);
+  d->stage = "backup";
+  auto t0 = steady::now();
+  auto progress = std::make_shared<engine::backup_progress>();
+  storage::manifest m =
+      co_await engine::async_backup(d->target, backup_options_from(d->s), store, progress, d->log);
+  record_backup(*d, m, since(t0));
+  if (d->control->stopping()) co_return;  // take no new work
+
+  if (d->s.restore_missing) {
+    d->stage = "restore";
+    t0 = steady::now();
+    auto rp = std::make_shared<engine::restore_progress>();
+    co_await engine::async_restore(d->target, restore_options_from(d->s, m.id), store, rp, d->log);
+    record_restore(*d, rp->totals, m.id, since(t0));
+    if (d->control->stopping()) co_return;
+  }
+
+  if (d->s.keep_last || d->deps.keep_within_ms >= 0) {
+    d->stage = "retention";
+    t0 = steady::now();
+    auto r = co_await storage::async_prune(*store, prune_policy_from(*d));
+    record_prune(*d, r, since(t0));
+  }
+}
+
+// "" when the cluster answers (every slot served) and the store lists.
+asio::awaitable<std::string> async_check(std::shared_ptr<daemon> d) {
+  auto ex = co_await asio::this_coro::executor;
+  auto [e1, view] = co_await asio::co_spawn(ex, engine::async_discover(d->target, logger()),
+                                           asio::as_tuple(asio::deferred));
+  if (e1) co_return "cluster: " + describe_error(e1).second;
+  std::shared_ptr<storage::store> store;
+  try {
+    store = d->deps.open_store(ex);
+  } catch (const std::exception& e) {
+    co_return std::string("store: ") + e.what();
+  }
+  // A prefix no backup uses: proves the location answers without listing every backup.
+  auto [e2, objects] = co_await asio::co_spawn(ex, store->async_list("kage-readyz/"),
+                                               asio::as_tuple(asio::deferred));
+  if (e2) co_return "store: " + describe_error(e2).second;
+  co_return std::string();
+}
+
+asio::awaitable<void> ready_loop(std::shared_ptr<daemon> d) {
+  while (!d->control->stopping()) {
+    d->ready_timer.expires_after(std::chrono::seconds(d->s.ready_check_seconds));
+    co_await d->ready_timer.async_wait(asio::as_tuple(asio::deferred));
+    if (d->control->stopping()) break;
+    std::string problem = co_await async_check(d);
+    if (d->control->stopping()) break;
+    set_ready(*d, std::move(problem));
+  }
+}
+
+}  // namespace
+
+asio::awaitable<int> run_daemon(settings s, logger log, run_deps deps,
+                                std::shared_ptr<run_control> control) {
+  auto ex = co_await asio::this_coro::executor;
+  auto d = std::make_shared<daemon>(ex, std::move(s), std::move(log), std::move(deps), control);
+  d->target = engine::make_target(d->s.nodes, d->deps.redis);
+  describe_metrics(*d);
+  control->on_stop(stopper(d));
+  if (!d->s.listen.empty()) {
+    d->acceptor = std::make_shared<asio::ip::tcp::acceptor>(engine::bind_http(ex, d->s.listen));
+    asio::co_spawn(ex, engine::async_serve_http(d->acceptor, make_handler(d), d->log),
+                   report_task(d->log, "HTTP server"));
+  }
+  d->log.info("run", startup_summary(d->s));
+
+  // Reachability problems at start are reported but not fatal: Redis or the store may come
+  // up after kage (a sidecar starts with its Redis). Bad settings already failed to load.
+  std::string problem = co_await async_check(d);
+  if (!problem.empty())
+    d->log.warn("run", "start-up check: " + problem + " (kage keeps running and retries)");
+  set_ready(*d, problem);
+  asio::co_spawn(ex, ready_loop(d), report_task(d->log, "readiness checks"));
+
+  auto next = steady::now();  // the first backup starts at once
+  while (!control->stopping()) {
+    d->wake.expires_at(next);
+    co_await d->wake.async_wait(asio::as_tuple(asio::deferred));
+    if (control->stopping()) break;
+    const auto started = steady::now();
+    d->job_running = true;
+    set_in_flight(*d, true);
+    // Spawned with its own cancellation slot, which only the grace timer fires.
+    asio::co_spawn(ex, async_job(d),
+                   asio::bind_cancellation_slot(d->job_cancel.slot(), job_finished(d)));
+    while (d->job_running) co_await d->job_done.async_wait(asio::as_tuple(asio::deferred));
+    const std::exception_ptr e = d->job_error;
+    d->grace.cancel();
+    set_in_flight(*d, false);
+    if (!e) {
+      d->failures = 0;
+      next = std::max(started + std::chrono::seconds(d->s.schedule_seconds), steady::now());
+    } else {
+      next = steady::now() + record_failure(*d, e);
+    }
+  }
+
+  if (d->acceptor) {
+    boost::system::error_code ignored;
+    d->acceptor->close(ignored);
+  }
+  d->ready_timer.cancel();
+  control->on_stop(nullptr);
+  d->log.info("run", "stopped");
+  co_return 0;
+}
+
+}  // namespace kage::cli
