@@ -107,6 +107,7 @@ bool retryable(unsigned status, const std::string& code) {
 struct s3_context {
   s3_options options;
   logger log;
+  std::shared_ptr<std::uint64_t> retries;
   std::string host_header;  // host[:port] as sent
   bool path_style = true;
   std::unique_ptr<http_client> http;
@@ -205,6 +206,7 @@ struct s3_context {
       const auto cap = std::min<long long>(options.retry_cap.count(),
                                            options.retry_base.count() << std::min(attempt, 20));
       const auto delay = std::uniform_int_distribution<long long>(0, cap)(rng);
+      if (retries) ++*retries;
       log.warn(describe(key), problem + "; retry " + std::to_string(attempt) + " in " +
                                   std::to_string(delay) + " ms");
       timer.expires_after(std::chrono::milliseconds(delay));
@@ -499,6 +501,7 @@ std::unique_ptr<store> make_s3_store(std::string_view location, const store_opti
   auto ctx = std::make_shared<s3_context>();
   ctx->options = options.s3;
   ctx->log = options.log;
+  ctx->retries = options.retries;
   auto& o = ctx->options;
   if (location.starts_with("s3://")) {
     auto rest = location.substr(5);

@@ -193,3 +193,50 @@ BOOST_AUTO_TEST_CASE(sigterm_mid_upload_cancels_after_the_grace_period) {
   BOOST_TEST(json::parse(s3.tool({"uploads"})).as_array().size() == 0u);
   BOOST_TEST(json::parse(s3.tool({"objects", "term/"})).as_array().size() == 0u);
 }
+
+BOOST_AUTO_TEST_CASE(snapshots_and_backups_on_a_schedule) {
+  moto_server s3;
+  redis_options node;
+  node.cluster = true;
+  redis_cluster cluster(3, 0, node);
+  test_client c(cluster.seed());
+  c.load(every_type_commands("kind:", 5));
+  temp_dir dir;
+  write_file(dir.file("kage.yaml"), "schedule:\n  every_seconds: 1\n  kind: both\n");
+  const int port = free_port();
+  auto env = s3.env();
+  env["REDIS_NODE"] = cluster.seed();
+  background_process run({kage_binary(), "run", "--config", dir.file("kage.yaml"), "--to",
+                          "s3://kage-test/both", "--listen", "127.0.0.1:" + std::to_string(port)},
+                         env);
+  BOOST_TEST_REQUIRE(
+      eventually([&] { return metric(port, "kage_runs_total{job=\"backup\",result=\"success\"}") >= 2; },
+                 std::chrono::seconds(60)),
+      run.err());
+  BOOST_TEST(metric(port, "kage_runs_total{job=\"snapshot\",result=\"success\"}") >= 2);
+  BOOST_TEST(metric(port, "kage_s3_retries_total") == 0);
+  run.kill(SIGTERM);
+  auto r = run.wait(std::chrono::seconds(60));
+  BOOST_TEST(r.exit_code == 0, describe(r));
+  auto list = run_kage({"list", "--from", "s3://kage-test/both", "--json"}, s3.env());
+  BOOST_TEST_REQUIRE(list.exit_code == 0, describe(list));
+  std::size_t snapshots = 0, logical = 0;
+  const json::value parsed = json::parse(list.out);
+  for (const auto& b : parsed.as_array()) {
+    if (!b.as_object().at("complete").as_bool()) continue;
+    (b.as_object().at("kind").as_string() == "snapshot" ? snapshots : logical)++;
+  }
+  BOOST_TEST(snapshots >= 2u);
+  BOOST_TEST(logical >= 2u);
+}
+
+BOOST_AUTO_TEST_CASE(cron_schedules_are_checked_at_start) {
+  auto r = run_kage({"run", "--node", "127.0.0.1:1", "--to", "/tmp/nowhere", "--cron", "61 * * * *"});
+  BOOST_TEST(r.exit_code == 2, describe(r));
+  BOOST_TEST(r.err.find("minute") != std::string::npos, r.err);
+  r = run_kage({"run", "--node", "127.0.0.1:1", "--to", "/tmp/nowhere", "--cron", "0 3 * * *",
+                "--every", "60"});
+  BOOST_TEST(r.exit_code == 2, describe(r));
+  r = run_kage({"config", "--cron", "0 3 * * *"});
+  BOOST_TEST(r.out.find("0 3 * * *") != std::string::npos, r.out);
+}

@@ -98,10 +98,12 @@ proto::redis_config redis_config_from(const settings& s) {
 // S3_BUCKET_NAME with no location). Credentials: environment or config file first, then the
 // mounted secret directory for whatever is still missing.
 std::shared_ptr<storage::store> open_store_for(const settings& s, asio::any_io_executor ex,
-                                               const logger& log) {
+                                               const logger& log,
+                                               std::shared_ptr<std::uint64_t> s3_retries = {}) {
   storage::store_options o;
   o.executor = ex;
   o.log = log;
+  o.retries = std::move(s3_retries);
   o.s3.endpoint = s.s3_endpoint;
   o.s3.region = s.s3_region;
   o.s3.bucket = s.s3_bucket;
@@ -582,7 +584,10 @@ asio::awaitable<int> run_fetch(settings s, logger log) {
 
 run_deps run_deps_from(const settings& s, const logger& log) {
   run_deps d;
-  d.open_store = [s, log](asio::any_io_executor ex) { return open_store_for(s, ex, log); };
+  d.s3_retries = std::make_shared<std::uint64_t>(0);
+  d.open_store = [s, log, retries = d.s3_retries](asio::any_io_executor ex) {
+    return open_store_for(s, ex, log, retries);
+  };
   d.redis = redis_config_from(s);
   d.keep_within_ms = s.keep_within.empty() ? -1 : parse_age(s.keep_within, "keep_within");
   d.prune_grace_ms = parse_age(s.prune_grace, "--grace");

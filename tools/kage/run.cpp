@@ -3,6 +3,9 @@
 // also keeps GCC 12 away from braced string lists inside coroutine bodies.
 #include "run.hpp"
 
+#include <kage/engine/cron.hpp>
+#include <kage/engine/snapshot.hpp>
+
 #include <kage/base/error.hpp>
 #include <kage/engine/backup.hpp>
 #include <kage/engine/http_server.hpp>
@@ -14,6 +17,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 
 namespace kage::cli {
 
@@ -52,7 +56,18 @@ struct daemon {
   bool ready = false;
   std::string not_ready = "not checked yet";
   int failures = 0;  // consecutive failed runs
+  std::optional<engine::cron_schedule> cron;  // schedule.cron, instead of every_seconds
 };
+
+// Seconds from now until the next regular run (the cron time, or the fixed period).
+std::int64_t seconds_to_next_tick(const daemon& d) {
+  if (!d.cron) return d.s.schedule_seconds;
+  const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+  const auto next = d.cron->next_after(now);
+  return next < 0 ? 24 * 3600 : std::max<std::int64_t>(1, next - now);
+}
 
 double unix_now() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
@@ -91,7 +106,9 @@ void describe_metrics(daemon& d) {
   m.set("kage_up", {}, 1);
   m.set("kage_ready", {}, 0);
   m.set("kage_runs_in_flight", {}, 0);
-  for (const char* job : {"backup", "restore", "retention"}) {
+  m.describe("kage_s3_retries_total", "counter", "S3 requests retried after 5xx, SlowDown, timeouts or resets.");
+  m.add("kage_s3_retries_total", {}, 0);
+  for (const char* job : {"backup", "snapshot", "restore", "retention"}) {
     m.add("kage_runs_total", {{"job", job}, {"result", "success"}}, 0);
     m.add("kage_runs_total", {{"job", job}, {"result", "failure"}}, 0);
   }
@@ -173,7 +190,7 @@ steady::duration record_failure(daemon& d, std::exception_ptr e) {
   ++d.failures;
   // Retry with backoff, never later than the next regular tick.
   const std::int64_t backoff = std::min<std::int64_t>(
-      {std::int64_t{1} << std::min(d.failures - 1, 9), 300, d.s.schedule_seconds});
+      {std::int64_t{1} << std::min(d.failures - 1, 9), 300, seconds_to_next_tick(d)});
   const steady::duration delay = std::chrono::seconds(backoff);
   d.log.error("run", d.stage + " failed (" + kind + ", " + std::to_string(d.failures) +
                          " in a row; retrying in " +
@@ -269,6 +286,17 @@ engine::backup_options backup_options_from(const settings& s) {
   return o;
 }
 
+engine::snapshot_options snapshot_options_from(const settings& s) {
+  engine::snapshot_options o;
+  o.prefer_replica = s.read_from == "prefer-replica";
+  o.concurrency = s.concurrency;
+  return o;
+}
+
+void record_s3_retries(daemon& d) {
+  if (d.deps.s3_retries) d.metrics.set("kage_s3_retries_total", {}, static_cast<double>(*d.deps.s3_retries));
+}
+
 engine::restore_options restore_options_from(const settings& s, const std::string& id) {
   engine::restore_options o;
   o.id = id;
@@ -292,7 +320,10 @@ storage::prune_policy prune_policy_from(const daemon& d) {
 std::string startup_summary(const settings& s) {
   std::string nodes;
   for (const auto& n : s.nodes) nodes += (nodes.empty() ? "" : ",") + n;
-  std::string out = "every " + std::to_string(s.schedule_seconds) + " s: backup of " + nodes +
+  std::string out = (s.schedule_cron.empty() ? "every " + std::to_string(s.schedule_seconds) + " s"
+                                             : "at cron '" + s.schedule_cron + "' (UTC)") +
+                    ": " + (s.backup_kind == "both" ? std::string("snapshot and backup")
+                                                    : s.backup_kind) + " of " + nodes +
                     " to " + (s.location.empty() ? "s3://" + s.s3_bucket : s.location);
   if (s.restore_missing) out += ", then restore-missing";
   if (s.keep_last || !s.keep_within.empty()) {
@@ -310,15 +341,31 @@ std::string startup_summary(const settings& s) {
 asio::awaitable<void> async_job(std::shared_ptr<daemon> d) {
   auto ex = co_await asio::this_coro::executor;
   auto store = d->deps.open_store(ex);
-  d->stage = "backup";
   auto t0 = steady::now();
-  auto progress = std::make_shared<engine::backup_progress>();
-  storage::manifest m =
-      co_await engine::async_backup(d->target, backup_options_from(d->s), store, progress, d->log);
-  record_backup(*d, m, since(t0));
+  if (d->s.backup_kind != "logical") {
+    d->stage = "snapshot";
+    auto sp = std::make_shared<engine::snapshot_progress>();
+    const storage::manifest snap =
+        co_await engine::async_snapshot(d->target, snapshot_options_from(d->s), store, sp, d->log);
+    record_success(*d, "snapshot", since(t0));
+    d->log.info("run", "snapshot " + snap.id + " complete: " + std::to_string(snap.total_bytes) +
+                           " bytes of RDB in " + std::to_string(since(t0)) + " s");
+    record_s3_retries(*d);
+    if (d->control->stopping()) co_return;
+    t0 = steady::now();
+  }
+  storage::manifest m;
+  if (d->s.backup_kind != "snapshot") {
+    d->stage = "backup";
+    auto progress = std::make_shared<engine::backup_progress>();
+    m = co_await engine::async_backup(d->target, backup_options_from(d->s), store, progress,
+                                      d->log);
+    record_backup(*d, m, since(t0));
+    record_s3_retries(*d);
+  }
   if (d->control->stopping()) co_return;  // take no new work
 
-  if (d->s.restore_missing) {
+  if (d->s.restore_missing && !m.id.empty()) {
     d->stage = "restore";
     t0 = steady::now();
     auto rp = std::make_shared<engine::restore_progress>();
@@ -332,6 +379,7 @@ asio::awaitable<void> async_job(std::shared_ptr<daemon> d) {
     t0 = steady::now();
     auto r = co_await storage::async_prune(*store, prune_policy_from(*d));
     record_prune(*d, r, since(t0));
+    record_s3_retries(*d);
   }
 }
 
@@ -372,6 +420,11 @@ asio::awaitable<int> run_daemon(settings s, logger log, run_deps deps,
   auto ex = co_await asio::this_coro::executor;
   auto d = std::make_shared<daemon>(ex, std::move(s), std::move(log), std::move(deps), control);
   d->target = engine::make_target(d->s.nodes, d->deps.redis);
+  if (!d->s.schedule_cron.empty()) {
+    std::string error;
+    d->cron = engine::cron_schedule::parse(d->s.schedule_cron, &error);
+    if (!d->cron) fail(exit_code::usage, "schedule.cron: " + error);
+  }
   describe_metrics(*d);
   control->on_stop(stopper(d));
   if (!d->s.listen.empty()) {
@@ -389,7 +442,8 @@ asio::awaitable<int> run_daemon(settings s, logger log, run_deps deps,
   set_ready(*d, problem);
   asio::co_spawn(ex, ready_loop(d), report_task(d->log, "readiness checks"));
 
-  auto next = steady::now();  // the first backup starts at once
+  // With a fixed period the first backup starts at once; with cron, at the first cron time.
+  auto next = steady::now() + std::chrono::seconds(d->cron ? seconds_to_next_tick(*d) : 0);
   while (!control->stopping()) {
     d->wake.expires_at(next);
     co_await d->wake.async_wait(asio::as_tuple(asio::deferred));
@@ -406,7 +460,8 @@ asio::awaitable<int> run_daemon(settings s, logger log, run_deps deps,
     set_in_flight(*d, false);
     if (!e) {
       d->failures = 0;
-      next = std::max(started + std::chrono::seconds(d->s.schedule_seconds), steady::now());
+      next = d->cron ? steady::now() + std::chrono::seconds(seconds_to_next_tick(*d))
+                     : std::max(started + std::chrono::seconds(d->s.schedule_seconds), steady::now());
     } else {
       next = steady::now() + record_failure(*d, e);
     }

@@ -21,6 +21,7 @@ struct run_deps {
   proto::redis_config redis;
   std::int64_t keep_within_ms = -1;  // store.retention.keep_within, -1: not set
   std::int64_t prune_grace_ms = 24 * 3600 * 1000;
+  std::shared_ptr<std::uint64_t> s3_retries;  // counted by the S3 store, for /metrics
 };
 
 // The signal handler's handle on a running `kage run`: stop() starts the graceful shutdown.

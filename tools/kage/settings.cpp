@@ -454,7 +454,23 @@ const std::vector<setting_spec>& setting_table() {
        .help = "kage run: start a backup every SECONDS seconds",
        .applies = k_run | k_config,
        .unit = "seconds",
-       .default_text = "not set (kage run needs it)"},
+       .default_text = "not set (kage run needs it or schedule.cron)"},
+      {.key = "schedule.cron",
+       .target = &settings::schedule_cron,
+       .env = {"KAGE_CRON"},
+       .flags = {{{"--cron", k_run | k_config}}},
+       .metavar = "EXPR",
+       .help = "kage run: start a backup at the times of a 5-field cron expression (UTC), e.g. "
+               "'0 3 * * *'",
+       .applies = k_run | k_config,
+       .default_text = "not set"},
+      {.key = "schedule.kind",
+       .target = &settings::backup_kind,
+       .flags = {{{"--kind", k_run | k_config}}},
+       .metavar = "KIND",
+       .help = "kage run: take a logical backup, a physical snapshot, or both each time",
+       .applies = k_run | k_config,
+       .choices = "logical|snapshot|both"},
       {.key = "cluster.nodeconf_file_path",
        .target = &settings::nodeconf_file_path,
        .env = {"NODECONF_FILE_PATH"},
@@ -924,9 +940,13 @@ void loader::finish() {
                       "files to fetch");
   if (c == "fetch" && s.data_dir.empty())
     throw usage_error("kage fetch needs --to DIR: the Redis data directory to put the files in");
-  if (c == "run" && s.schedule_seconds == 0)
+  if (c == "run" && s.schedule_seconds == 0 && s.schedule_cron.empty())
     throw usage_error("kage run needs a schedule: set schedule.every_seconds in the config file, "
-                      "SCHEDULE_TIME, or --every SECONDS");
+                      "SCHEDULE_TIME, or --every SECONDS (or a cron expression: schedule.cron, "
+                      "KAGE_CRON, --cron)");
+  if (c == "run" && s.schedule_seconds != 0 && !s.schedule_cron.empty())
+    throw usage_error("kage run takes one schedule: schedule.every_seconds (SCHEDULE_TIME, "
+                      "--every) or schedule.cron (KAGE_CRON, --cron), not both");
   if (c == "prune" && s.keep_last == 0 && s.keep_within.empty())
     throw usage_error("kage prune needs a rule: --keep-last N and/or --keep-within AGE");
   if (s.part_size_mb < 5)

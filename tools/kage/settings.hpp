@@ -52,6 +52,8 @@ struct settings {
 
   // later issues (parsed and validated now so existing deployments' variables keep working)
   int schedule_seconds = 0;              // SCHEDULE_TIME, --every: kage run's period
+  std::string schedule_cron;             // KAGE_CRON, --cron: "0 3 * * *" (UTC), instead of --every
+  std::string backup_kind = "logical";   // --kind logical|snapshot|both: what kage run takes
   int shutdown_grace_seconds = 30;       // --shutdown-grace: kage run lets a backup finish
   bool restore_missing = false;          // RESTORE_MISSING: kage run restores missing keys
   std::string listen;                    // --listen HOST:PORT: kage run's HTTP endpoint

@@ -34,6 +34,7 @@ struct store_options {
   s3_options s3;
   logger log;
   asio::any_io_executor executor;  // where S3 connections live (the job's io_context)
+  std::shared_ptr<std::uint64_t> retries;  // optional: counts retried S3 requests (metrics)
 };
 
 // "/path", "file:///path" -> local; "s3://bucket[/prefix]" -> S3 (endpoint, region and
