@@ -744,9 +744,16 @@ class Bench:
                        peer_label="boto3 TransferManager uploading the same objects (CPU of the "
                                   "transfer itself, interpreter start and imports excluded); "
                                   "kage: CPU of backup --to s3:// minus backup --to a directory")
+        # The same samples in the units operators compare: object MB per second of the walls
+        # above (higher is better), and CPU seconds per GB uploaded.
+        mbps_row = dict(id="s3.upload_mb_s", label=f"S3 backup throughput ({data}), object MB/s "
+                        "of the wall row (higher is better)", metric="value",
+                        peer_label="object bytes / (local backup wall + boto3 transfer wall)")
+        cpu_gb_row = dict(id="s3.upload_cpu_per_gb", label=f"S3 upload CPU per GB ({data}) (s/GB)",
+                          metric="value", peer_label="the CPU row's values / GB uploaded")
         why = self.s3_unavailable()
         if why:
-            for row in (wall_row, cpu_row):
+            for row in (wall_row, cpu_row, mbps_row, cpu_gb_row):
                 self.add_row(**row, skipped=why)
             return
         try:
@@ -785,7 +792,7 @@ class Bench:
                 self.rotate(rep, [("kage", run_kage), ("two_step", run_two_step)])
             clear()
         except BenchError as e:
-            for row in (wall_row, cpu_row):
+            for row in (wall_row, cpu_row, mbps_row, cpu_gb_row):
                 self.add_row(**row, error=str(e))
             return
         finally:
@@ -803,6 +810,14 @@ class Bench:
         self.add_row(**cpu_row, kage=k_s3,
                      kage_values=[s.cpu - l.cpu for s, l in zip(k_s3, k_local)],
                      peer_values=[u.transfer["transfer_cpu_s"] for u in peer])
+        mb = [u.transfer["bytes"] / 1e6 for u in peer]
+        self.add_row(**mbps_row, kage=k_s3,
+                     kage_values=[m / s.wall for m, s in zip(mb, k_s3)],
+                     peer_values=[m / (l.wall + u.transfer["transfer_wall_s"])
+                                  for m, l, u in zip(mb, k_local, peer)])
+        self.add_row(**cpu_gb_row, kage=k_s3,
+                     kage_values=[(s.cpu - l.cpu) / (m / 1e3) for m, s, l in zip(mb, k_s3, k_local)],
+                     peer_values=[u.transfer["transfer_cpu_s"] / (m / 1e3) for m, u in zip(mb, peer)])
         self.s3_info = {"keys": a.s3_keys, "value_size": a.s3_value_size,
                         "object_bytes": peer[-1].transfer["bytes"],
                         "boto3_transfer_wall_s": [u.transfer["transfer_wall_s"] for u in peer],
