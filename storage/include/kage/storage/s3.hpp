@@ -21,7 +21,7 @@ struct s3_options {
   std::string ca_file;              // extra CA bundle for HTTPS (default: system trust store)
   bool verify = true;               // certificate verification; off only by an explicit flag
   aws_credentials credentials;
-  std::size_t part_size = std::size_t{16} << 20;  // grows with the part number: see FORMAT.md
+  std::size_t part_size = std::size_t{16} << 20;  // grows with the part number: part_size_for
   int parts_in_flight = 4;
   int max_attempts = 6;             // per request, for retryable failures
   std::chrono::milliseconds retry_base{200};
