@@ -125,7 +125,8 @@ BOOST_AUTO_TEST_CASE(scheduled_backups_retention_metrics_and_readiness) {
                           "--log-format", "json"},
                          env);
 
-  BOOST_TEST_REQUIRE(eventually([&] { return metric(port, "kage_runs_total{job=\"backup\",result=\"success\"}") >= 3; },
+  // Retention is a run's last step: after three whole runs, the third backup deleted the first.
+  BOOST_TEST_REQUIRE(eventually([&] { return metric(port, "kage_runs_total{job=\"retention\",result=\"success\"}") >= 3; },
                                 std::chrono::seconds(60)),
                      run.err());
   auto scrape = http_get(port, "/metrics");
@@ -192,6 +193,38 @@ BOOST_AUTO_TEST_CASE(sigterm_mid_upload_cancels_after_the_grace_period) {
   BOOST_TEST(r.err.find("cancel") != std::string::npos, r.err);
   BOOST_TEST(json::parse(s3.tool({"uploads"})).as_array().size() == 0u);
   BOOST_TEST(json::parse(s3.tool({"objects", "term/"})).as_array().size() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(sigterm_mid_upload_lets_the_backup_finish_within_the_grace_period) {
+  moto_server s3;
+  redis_server server(redis_options{});
+  test_client c(server.address());
+  c.load(random_keys("k", 30000, 1000));  // ~30 MB: 6 parts, each held back 0.5 s by the proxy
+  s3_fault_proxy proxy(s3, "delay-parts:500");
+  auto env = s3.env();
+  env["S3_ENDPOINT_URL"] = proxy.endpoint();
+  env["REDIS_NODE"] = server.address();
+  temp_dir dir;
+  write_file(dir.file("kage.yaml"),
+             "schedule:\n  every_seconds: 3600\n  shutdown_grace_seconds: 60\n"
+             "store:\n  location: s3://kage-test/finish\n  s3:\n    part_size_mb: 5\n"
+             "    parts_in_flight: 2\n  retention:\n    keep_last: 1\n");
+  background_process run({kage_binary(), "run", "--config", dir.file("kage.yaml")}, env);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  BOOST_TEST_REQUIRE(run.running(), "kage run exited early: " + run.err());
+  run.kill(SIGTERM);
+  auto r = run.wait(std::chrono::seconds(60));
+  BOOST_TEST(r.exit_code == 0, describe(r));
+  BOOST_TEST(r.err.find("has 60 s to finish") != std::string::npos, r.err);
+  BOOST_TEST(r.err.find("cancel") == std::string::npos, r.err);
+  // The backup in flight completed and is restorable; nothing was left half-written.
+  BOOST_TEST(json::parse(s3.tool({"uploads"})).as_array().size() == 0u);
+  auto list = run_kage({"list", "--from", "s3://kage-test/finish", "--json"}, s3.env());
+  BOOST_TEST_REQUIRE(list.exit_code == 0, describe(list));
+  const json::value parsed = json::parse(list.out);
+  BOOST_TEST_REQUIRE(parsed.as_array().size() == 1u, list.out);
+  BOOST_TEST(parsed.as_array()[0].as_object().at("complete").as_bool());
+  BOOST_TEST(parsed.as_array()[0].as_object().at("keys").to_number<std::int64_t>() == 30000);
 }
 
 BOOST_AUTO_TEST_CASE(snapshots_and_backups_on_a_schedule) {

@@ -338,10 +338,14 @@ std::string startup_summary(const settings& s) {
 }
 
 // One run: backup, then restore-missing, then retention. Throws what the failed step threw.
+// A stop request skips the steps not yet started, except retention after a backup that
+// finished: it is that backup's bookkeeping (KEEP_LAST holds across restarts), it is short,
+// and the grace timer still bounds it.
 asio::awaitable<void> async_job(std::shared_ptr<daemon> d) {
   auto ex = co_await asio::this_coro::executor;
   auto store = d->deps.open_store(ex);
   auto t0 = steady::now();
+  bool wrote = false;
   if (d->s.backup_kind != "logical") {
     d->stage = "snapshot";
     auto sp = std::make_shared<engine::snapshot_progress>();
@@ -351,30 +355,29 @@ asio::awaitable<void> async_job(std::shared_ptr<daemon> d) {
     d->log.info("run", "snapshot " + snap.id + " complete: " + std::to_string(snap.total_bytes) +
                            " bytes of RDB in " + std::to_string(since(t0)) + " s");
     record_s3_retries(*d);
-    if (d->control->stopping()) co_return;
+    wrote = true;
     t0 = steady::now();
   }
   storage::manifest m;
-  if (d->s.backup_kind != "snapshot") {
+  if (d->s.backup_kind != "snapshot" && !d->control->stopping()) {
     d->stage = "backup";
     auto progress = std::make_shared<engine::backup_progress>();
     m = co_await engine::async_backup(d->target, backup_options_from(d->s), store, progress,
                                       d->log);
     record_backup(*d, m, since(t0));
     record_s3_retries(*d);
+    wrote = true;
   }
-  if (d->control->stopping()) co_return;  // take no new work
 
-  if (d->s.restore_missing && !m.id.empty()) {
+  if (d->s.restore_missing && !m.id.empty() && !d->control->stopping()) {
     d->stage = "restore";
     t0 = steady::now();
     auto rp = std::make_shared<engine::restore_progress>();
     co_await engine::async_restore(d->target, restore_options_from(d->s, m.id), store, rp, d->log);
     record_restore(*d, rp->totals, m.id, since(t0));
-    if (d->control->stopping()) co_return;
   }
 
-  if (d->s.keep_last || d->deps.keep_within_ms >= 0) {
+  if (wrote && (d->s.keep_last || d->deps.keep_within_ms >= 0)) {
     d->stage = "retention";
     t0 = steady::now();
     auto r = co_await storage::async_prune(*store, prune_policy_from(*d));
