@@ -4,6 +4,7 @@
 
 #include <kage/base/error.hpp>
 #include <kage/engine/backup.hpp>
+#include <kage/proto/crc16.hpp>
 #include <kage/proto/redis_text.hpp>
 #include <kage/storage/archive.hpp>
 #include <kage/storage/sha256.hpp>
@@ -110,9 +111,21 @@ struct redirect_fetcher {
   }
 };
 
-std::int64_t expire_at(std::int64_t pttl, std::int64_t now) {
-  if (pttl < 0) return 0;  // -1: no expiry; -2 handled by the caller
-  return std::max<std::int64_t>(1, now + pttl);
+// A record's absolute expiry (unix ms, 0 = none) from a PTTL reply (relative to `now`) or,
+// with `absolute`, from a PEXPIRETIME reply. -1: no expiry; -2 is handled by the caller.
+std::int64_t expire_at(std::int64_t ttl, bool absolute, std::int64_t now) {
+  if (ttl < 0) return 0;
+  return std::max<std::int64_t>(1, absolute ? ttl : now + ttl);
+}
+
+// A key that hashes into the first of `slots`, for asking the master a question about "a key
+// of its own" without a MOVED reply. The key need not exist.
+std::string probe_key_for(const std::vector<proto::slot_range>& slots) {
+  const int wanted = slots.empty() ? 0 : slots.front().first;
+  for (int i = 0;; ++i) {
+    std::string key = "kage-probe-" + std::to_string(i);
+    if (proto::key_slot(key) == wanted || slots.empty()) return key;
+  }
 }
 
 struct shard_outcome {
@@ -139,6 +152,16 @@ asio::awaitable<shard_outcome> run_shard_once(std::shared_ptr<backup_job> job, s
     auto r = co_await conn->async_exec("READONLY");
     if (r.is_error()) fail(exit_code::redis, where + " refused READONLY: " + r.value);
   }
+
+  // PEXPIRETIME (Redis 7.0+) answers with the expiry the server holds. PTTL's relative answer
+  // would be turned into an absolute time when its reply is read, later by however long the
+  // reply waited behind a slow store, stretching every TTL by that much. Servers without it
+  // (6.2), or an ACL user not allowed it, get PTTL.
+  const auto probe = co_await conn->async_exec("PEXPIRETIME", probe_key_for(master.slots));
+  const bool absolute_ttl = !probe.is_error();
+  const char* const ttl_command = absolute_ttl ? "PEXPIRETIME" : "PTTL";
+  if (!absolute_ttl)
+    job->log.debug(where, "PEXPIRETIME refused (" + probe.value + "); reading TTLs with PTTL");
 
   // Redis Functions live on every master; each shard keeps its master's.
   std::optional<std::string> functions;
@@ -194,7 +217,7 @@ asio::awaitable<shard_outcome> run_shard_once(std::shared_ptr<backup_job> job, s
         std::max(1.0, static_cast<double>(opt.max_inflight_bytes) / average_value));
     while (!queued.empty() && keys.size() < std::min(window, byte_window)) {
       auto& o = conn->output();
-      proto::append_command(o, {"PTTL", queued.front()});
+      proto::append_command(o, {ttl_command, queued.front()});
       proto::append_command(o, {"DUMP", queued.front()});
       pending.push_back(kind::pttl);
       pending.push_back(kind::dump);
@@ -250,13 +273,14 @@ asio::awaitable<shard_outcome> run_shard_once(std::shared_ptr<backup_job> job, s
       }
       if (top.type == resp_type::error) {
         if (!is_redirect(top.value)) {
-          fail(exit_code::redis, "PTTL of '" + proto::printable(keys[ttls.size()]) + "' on " +
-                                     where + " failed: " + std::string(top.value));
+          fail(exit_code::redis, std::string(ttl_command) + " of '" +
+                                     proto::printable(keys[ttls.size()]) + "' on " + where +
+                                     " failed: " + std::string(top.value));
         }
         ttl = redirected;
         redirect_errors.emplace_back(top.value);
       } else if (!proto::to_int64(top.value, ttl)) {
-        fail(exit_code::redis, where + " answered PTTL with an unexpected reply");
+        fail(exit_code::redis, where + " answered " + ttl_command + " with an unexpected reply");
       }
       ttls.push_back(ttl);
       continue;
@@ -285,13 +309,13 @@ asio::awaitable<shard_outcome> run_shard_once(std::shared_ptr<backup_job> job, s
       if (!v.payload || v.pttl == -2) {
         ++vanished;
       } else {
-        archive.add_key(key, expire_at(v.pttl, now), *v.payload, sink.out);
+        archive.add_key(key, expire_at(v.pttl, false, now), *v.payload, sink.out);
         ++key_count;
       }
     } else if (top.type == resp_type::null || ttl == -2) {
       ++vanished;  // deleted or expired between SCAN and DUMP
     } else {
-      archive.add_key(key, expire_at(ttl, now), top.value, sink.out);
+      archive.add_key(key, expire_at(ttl, absolute_ttl, now), top.value, sink.out);
       ++key_count;
       average_value = average_value * 0.9 + static_cast<double>(top.value.size()) * 0.1;
     }

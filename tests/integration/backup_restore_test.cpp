@@ -5,6 +5,8 @@
 #include "client_redis.hpp"
 #include "fixture_redis.hpp"
 
+#include <kage/storage/archive.hpp>
+
 #include <filesystem>
 
 using namespace kage::test;
@@ -190,6 +192,43 @@ BOOST_AUTO_TEST_CASE(three_masters_into_four_then_restore_missing) {
   BOOST_TEST_REQUIRE(r.exit_code == 0, describe(r));
   BOOST_TEST(json_result(r).at("restored").as_int64() == static_cast<std::int64_t>(before.size()));
   BOOST_TEST(dst.exec({"GET", "c:str:1"}).value == "value-1");
+}
+
+BOOST_AUTO_TEST_CASE(expiry_times_are_the_servers_own) {
+  // Redis 7.0+: each record's expire-at is the server's PEXPIRETIME, to the millisecond, not
+  // the client's clock plus PTTL at the moment the reply was read (which drifts by the time
+  // replies wait in the pipeline).
+  redis_cluster source(3, 0, cluster_node());
+  test_client src(source.seed());
+  std::vector<command> data;
+  for (int i = 0; i < 3000; ++i)
+    data.push_back({"SET", "ttl:" + std::to_string(i), "v", "PX", std::to_string(600000 + 7 * i)});
+  src.load(data);
+  std::map<std::string, std::int64_t> expected;
+  for (const auto& cmd : data) expected[cmd[1]] = std::stoll(src.exec({"PEXPIRETIME", cmd[1]}).value);
+
+  temp_dir store("store");
+  auto r = run_kage({"backup", "--node", source.seed(), "--to", store.path(), "--window", "64"});
+  BOOST_TEST_REQUIRE(r.exit_code == 0, describe(r));
+  const std::string id = only_backup(store.path());
+  std::size_t seen = 0, exact = 0;
+  for (const auto& entry : fs::directory_iterator(store.path() + "/" + id)) {
+    if (!entry.path().string().ends_with(".resp.zst")) continue;
+    kage::storage::archive_reader in;
+    in.feed(read_file(entry.path().string()));
+    in.end_of_input();
+    for (;;) {
+      auto rec = in.next();
+      BOOST_TEST_REQUIRE(rec.has_value(), rec.error().message());
+      if (!*rec) break;
+      ++seen;
+      const std::string key((*rec)->key);
+      if ((*rec)->expire_at_ms == expected.at(key)) ++exact;
+      else BOOST_TEST((*rec)->expire_at_ms == expected.at(key), key);
+    }
+  }
+  BOOST_TEST(seen == expected.size());
+  BOOST_TEST(exact == expected.size());
 }
 
 BOOST_AUTO_TEST_CASE(prefer_replica_reads_replicas) {
