@@ -12,6 +12,7 @@ namespace {
 struct backup_group {
   std::uint64_t bytes = 0;
   bool has_manifest = false;
+  bool has_status = false;  // <id>/status.json (snapshots): says why one without manifest stopped
 };
 
 // Objects grouped by backup id. Top-level names that are not backup ids (a README, lost+found)
@@ -25,7 +26,9 @@ asio::awaitable<std::map<std::string, backup_group>> async_groups(store& s) {
     if (!valid_backup_id(id)) continue;
     backup_group& g = groups[id];
     g.bytes += object.size;
-    if (std::string_view(object.key).substr(slash + 1) == manifest_name) g.has_manifest = true;
+    const std::string_view name = std::string_view(object.key).substr(slash + 1);
+    if (name == manifest_name) g.has_manifest = true;
+    if (name == status_name) g.has_status = true;
   }
   co_return groups;
 }
@@ -34,11 +37,36 @@ std::string manifest_key(const std::string& id) {
   return id + "/" + std::string(manifest_name);
 }
 
+// Why a backup without manifest stopped, from its status.json: failed (with the job's error) or
+// still marked running (the job may also have died without saying so). Leaves e.problem empty
+// when status.json cannot tell.
+asio::awaitable<void> async_read_status(store& s, backup_entry& e) {
+  std::string text;
+  try {
+    text = co_await async_read_all(s, e.id + "/" + std::string(status_name));
+  } catch (const failure&) {
+    co_return;  // gone meanwhile, or unreadable: the manifest rule alone decides
+  }
+  std::string ignored;
+  auto st = parse_status(text, &ignored);
+  if (!st) co_return;
+  if (st->phase == "Failed") {
+    e.failed = true;
+    e.problem = "failed: " + (st->error.empty() ? std::string("no reason recorded") : st->error);
+  } else if (st->phase == "Running" || st->phase == "Pending") {
+    e.problem = "no manifest.json; status.json says " + st->phase + " since " + st->started_at +
+                (st->pod.empty() ? "" : " on " + st->pod) + " (still running, or its process died)";
+  }
+}
+
 // Fills e.complete/meta or e.problem. Store I/O failures propagate: they are not a property of
 // the backup but of the store.
-asio::awaitable<void> async_inspect(store& s, backup_entry& e, bool has_manifest) {
+asio::awaitable<void> async_inspect(store& s, backup_entry& e, bool has_manifest,
+                                    bool has_status = false) {
   if (!has_manifest) {
-    e.problem = "no manifest.json: the backup was interrupted (or is still running)";
+    if (has_status) co_await async_read_status(s, e);
+    if (e.problem.empty())
+      e.problem = "no manifest.json: the backup was interrupted (or is still running)";
     co_return;
   }
   std::string text;
@@ -80,7 +108,7 @@ asio::awaitable<std::vector<backup_entry>> async_list_backups(store& s) {
     e.id = id;
     e.bytes = group.bytes;
     e.has_manifest = group.has_manifest;
-    co_await async_inspect(s, e, group.has_manifest);
+    co_await async_inspect(s, e, group.has_manifest, group.has_status);
     out.push_back(std::move(e));
   }
   co_return out;
@@ -98,9 +126,12 @@ asio::awaitable<manifest> async_load_manifest(store& s, std::string id) {
                     "backup " + id + " not found in " + s.location() + ", " + list_hint(s));
     const bool has_manifest = std::any_of(objects.begin(), objects.end(),
                                           [&](const auto& o) { return o.key == manifest_key(id); });
+    const bool has_status = std::any_of(objects.begin(), objects.end(), [&](const auto& o) {
+      return o.key == id + "/" + std::string(status_name);
+    });
     backup_entry e;
     e.id = id;
-    co_await async_inspect(s, e, has_manifest);
+    co_await async_inspect(s, e, has_manifest, has_status);
     if (!has_manifest)
       throw failure(exit_code::incompatible, "backup " + id + " in " + s.location() +
                                                  " is incomplete (" + e.problem +

@@ -348,8 +348,19 @@ BOOST_AUTO_TEST_CASE(master_killed_mid_transfer_fails_cleanly) {
   BOOST_TEST(str(status.at("phase")) == "Failed");
   BOOST_TEST(contains(str(status.at("error")), address), str(status.at("error")));
   BOOST_TEST(str(status.at("completedAt")) != "");
+  // kage list tells the failure and why.
   r = run_kage({"list", "--from", store.path()});
-  BOOST_TEST(contains(r.out, "incomplete"), r.out);
+  BOOST_TEST(contains(r.out, "failed"), r.out);
+  BOOST_TEST(contains(r.out, address), r.out);
+  r = run_kage({"list", "--from", store.path(), "--json"});
+  const auto listed = boost::json::parse(r.out).as_array().at(0).as_object();
+  BOOST_TEST(!listed.at("complete").as_bool());
+  BOOST_TEST(listed.at("failed").as_bool());
+  BOOST_TEST(contains(str(listed.at("problem")), address), r.out);
+  // kage restore/show/fetch refuse it with the same reason.
+  r = run_kage({"show", "--from", store.path(), "--id", id});
+  BOOST_TEST(r.exit_code != 0, describe(r));
+  BOOST_TEST(contains(r.err, address), r.err);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

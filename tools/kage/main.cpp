@@ -322,6 +322,7 @@ asio::awaitable<int> run_list(settings s, logger log) {
         o["finished_at"] = b.meta->finished_at;
       } else {
         o["problem"] = b.problem;
+        if (b.failed) o["failed"] = true;
       }
       a.push_back(std::move(o));
     }
@@ -338,7 +339,7 @@ asio::awaitable<int> run_list(settings s, logger log) {
   print(line);
   for (const auto& b : backups) {
     std::snprintf(line, sizeof line, "%-22s %-10s %-8s %14s %10s  %s\n", b.id.c_str(),
-                  b.complete ? "complete" : "incomplete", b.meta ? b.meta->kind.c_str() : "-",
+                  b.complete ? "complete" : b.failed ? "failed" : "incomplete", b.meta ? b.meta->kind.c_str() : "-",
                   b.meta && b.meta->kind != "snapshot" ? with_commas(b.meta->total_keys).c_str()
                                                        : "-",
                   human_bytes(b.bytes).c_str(),

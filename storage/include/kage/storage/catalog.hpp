@@ -15,6 +15,7 @@ struct backup_entry {
   std::uint64_t bytes = 0;  // sum of object sizes seen in the store
   std::optional<manifest> meta;  // set when complete
   std::string problem;  // why it is not complete (no manifest / unreadable manifest: ...)
+  bool failed = false;  // its status.json says Failed (problem holds the job's error)
 };
 
 // Sorted by id (oldest first).
