@@ -83,7 +83,31 @@ struct s3_response {
   std::string etag;
   bool encrypted = false;  // SSE-KMS / SSE-C: the ETag is not the MD5 of the bytes
   std::uint64_t content_length = 0;
+  std::string checksum_sha256;  // x-amz-checksum-sha256 as the store echoed it (base64), if any
 };
+
+// What protects one uploaded body, from one pass over its bytes.
+struct body_check {
+  std::vector<std::pair<std::string, std::string>> headers;  // Content-MD5 or x-amz-checksum-sha256
+  std::string payload_hash;  // the SHA-256 hex when computed anyway; "" to let request() decide
+  std::string md5_hex;       // md5 mode: what the ETag must be
+  std::string sha256_base64; // sha256 mode: what the store echoes and Complete lists
+};
+
+body_check check_for(const std::string& mode, std::string_view body) {
+  body_check c;
+  if (mode == "md5") {
+    auto d = md5_of(body);
+    c.headers.emplace_back("content-md5", d.base64);
+    c.md5_hex = std::move(d.hex);
+  } else {
+    auto d = sha256_of(body);
+    c.headers.emplace_back("x-amz-checksum-sha256", d.base64);
+    c.payload_hash = std::move(d.hex);
+    c.sha256_base64 = std::move(d.base64);
+  }
+  return c;
+}
 
 std::string hint_for(const std::string& code, unsigned status) {
   if (code == "SignatureDoesNotMatch")
@@ -126,7 +150,8 @@ struct s3_context {
                                        std::vector<std::pair<std::string, std::string>> query,
                                        std::vector<std::pair<std::string, std::string>> headers,
                                        std::string body, std::string what,
-                                       std::vector<unsigned> accepted) {
+                                       std::vector<unsigned> accepted,
+                                       std::string known_payload_hash = {}) {
     // An empty key means the bucket itself (ListObjectsV2, DeleteObjects).
     const std::string object = key.empty() ? "" : full_key(key);
     std::string path = path_style ? "/" + options.bucket : "";
@@ -138,12 +163,14 @@ struct s3_context {
       if (!v.empty() || k != "uploads") qs += "=" + uri_encode(v, true);
     }
     http::request<http::string_body> req{method, target + qs, 11};
-    // Over HTTPS the body is protected by TLS and Content-MD5 (as botocore does it); over plain
-    // HTTP the signature covers it.
-    bool has_md5 = false;
-    for (const auto& h : headers) has_md5 = has_md5 || h.first == "content-md5";
-    const std::string payload_hash =
-        http->endpoint().tls && has_md5 ? std::string("UNSIGNED-PAYLOAD") : sha256_hex(body);
+    // Over HTTPS the body is protected by TLS and a checksum header S3 verifies (as botocore
+    // does it); over plain HTTP the signature covers it too.
+    bool has_checksum = false;
+    for (const auto& h : headers)
+      has_checksum = has_checksum || h.first == "content-md5" || h.first == "x-amz-checksum-sha256";
+    std::string payload_hash = std::move(known_payload_hash);
+    if (http->endpoint().tls && has_checksum) payload_hash = "UNSIGNED-PAYLOAD";
+    else if (payload_hash.empty()) payload_hash = sha256_hex(body);
     req.body() = std::move(body);
     req.prepare_payload();
     asio::steady_timer timer(co_await asio::this_coro::executor);
@@ -183,6 +210,7 @@ struct s3_context {
           std::from_chars(it->value().data(), it->value().data() + it->value().size(),
                           r.content_length);
         }
+        r.checksum_sha256 = std::string(out.response["x-amz-checksum-sha256"]);
         const auto sse = out.response["x-amz-server-side-encryption"];
         r.encrypted = sse == "aws:kms" || sse == "aws:kms:dsse" ||
                       !out.response["x-amz-server-side-encryption-customer-algorithm"].empty();
@@ -221,26 +249,46 @@ struct upload_state {
   std::string key;
   std::string upload_id;
   std::map<int, std::string> etags;
+  std::map<int, std::string> checksums;  // sha256 mode: each part's x-amz-checksum-sha256
   int in_flight = 0;
   std::exception_ptr error;
   std::unique_ptr<asio::steady_timer> wake;
 };
 
+// S3 already rejects a body that does not match its checksum header (BadDigest); these checks
+// catch a store that ignores the header. Encrypted buckets return ETags that are not MD5s; a
+// store that does not know x-amz-checksum-sha256 echoes nothing (the signed payload hash and
+// TLS still cover the bytes).
+void check_stored(const s3_context& ctx, const std::string& key, const std::string& what,
+                  const body_check& sent, const s3_response& r) {
+  if (!sent.md5_hex.empty() && !r.encrypted && r.etag != "\"" + sent.md5_hex + "\"") {
+    fail(exit_code::store, "S3 returned ETag " + r.etag + " for " + what + " " +
+                               ctx.describe(key) + ", expected its MD5 \"" + sent.md5_hex +
+                               "\"; the upload was corrupted in transit");
+  }
+  if (!sent.sha256_base64.empty() && !r.checksum_sha256.empty() &&
+      r.checksum_sha256 != sent.sha256_base64) {
+    fail(exit_code::store, "S3 stored SHA-256 " + r.checksum_sha256 + " for " + what + " " +
+                               ctx.describe(key) + ", expected " + sent.sha256_base64 +
+                               "; the upload was corrupted in transit");
+  }
+}
+
 asio::awaitable<void> upload_part(std::shared_ptr<upload_state> st, int number, std::string data) {
-  const auto digest = md5_of(data);
-  const std::string& md5 = digest.hex;
+  const body_check sent = check_for(st->ctx->options.checksum, data);
+  const std::string what = "part " + std::to_string(number) + " of";
   auto r = co_await st->ctx->request(
       http::verb::put, st->key, kv("partNumber", std::to_string(number), "uploadId", st->upload_id),
-      kv("content-md5", digest.base64), std::move(data),
-      "UploadPart " + std::to_string(number) + " of", statuses(200));
-  // S3 already rejects a body that does not match Content-MD5 (BadDigest); the ETag check
-  // catches a store that ignores the header. Encrypted buckets return non-MD5 ETags.
-  if (!r.encrypted && r.etag != "\"" + md5 + "\"") {
-    fail(exit_code::store, "S3 returned ETag " + r.etag + " for part " + std::to_string(number) +
-                               " of " + st->ctx->describe(st->key) + ", expected the part's MD5 \"" +
-                               md5 + "\"; the upload was corrupted in transit");
-  }
+      sent.headers, std::move(data), "UploadPart " + std::to_string(number) + " of", statuses(200),
+      sent.payload_hash);
+  check_stored(*st->ctx, st->key, what, sent, r);
   st->etags[number] = r.etag;
+  if (!sent.sha256_base64.empty()) st->checksums[number] = sent.sha256_base64;
+}
+
+// Parts that carry x-amz-checksum-sha256 need an upload created for that algorithm.
+kvs create_headers(const s3_options& o) {
+  return o.checksum == "md5" ? kv() : kv("x-amz-checksum-algorithm", "SHA256");
 }
 
 // Multipart when the object outgrows one part; a single PUT otherwise.
@@ -274,8 +322,10 @@ class s3_writer final : public object_writer {
 
   asio::awaitable<void> async_commit() override {
     if (st_->upload_id.empty()) {
-      co_await st_->ctx->request(http::verb::put, st_->key, kv(), kv("content-md5", md5_base64(part_)),
-                                 std::move(part_), "PUT", statuses(200));
+      const body_check sent = check_for(st_->ctx->options.checksum, part_);
+      auto r = co_await st_->ctx->request(http::verb::put, st_->key, kv(), sent.headers,
+                                          std::move(part_), "PUT", statuses(200), sent.payload_hash);
+      check_stored(*st_->ctx, st_->key, "object", sent, r);
       committed_ = true;
       co_return;
     }
@@ -288,7 +338,10 @@ class s3_writer final : public object_writer {
     std::string body = "<CompleteMultipartUpload>";
     for (const auto& [n, etag] : st_->etags) {
       body += "<Part><PartNumber>" + std::to_string(n) + "</PartNumber><ETag>" + xml_escape(etag) +
-              "</ETag></Part>";
+              "</ETag>";
+      if (auto c = st_->checksums.find(n); c != st_->checksums.end())
+        body += "<ChecksumSHA256>" + c->second + "</ChecksumSHA256>";
+      body += "</Part>";
     }
     body += "</CompleteMultipartUpload>";
     co_await st_->ctx->request(http::verb::post, st_->key, kv("uploadId", st_->upload_id), kv(),
@@ -328,8 +381,9 @@ class s3_writer final : public object_writer {
 
   asio::awaitable<void> start_part() {
     if (st_->upload_id.empty()) {
-      auto r = co_await st_->ctx->request(http::verb::post, st_->key, kv("uploads", ""), kv(),
-                                          std::string(), "CreateMultipartUpload of", statuses(200));
+      auto r = co_await st_->ctx->request(http::verb::post, st_->key, kv("uploads", ""),
+                                          create_headers(st_->ctx->options), std::string(),
+                                          "CreateMultipartUpload of", statuses(200));
       auto id = xml_text(r.body, "UploadId");
       if (!id || id->empty()) {
         fail(exit_code::store, "S3 did not return an UploadId for " + st_->ctx->describe(st_->key));

@@ -74,24 +74,32 @@ std::string hmac_sha256(std::string_view key, std::string_view data) {
 
 namespace {
 
-std::string md5_raw(std::string_view bytes) {
+std::string digest_raw(std::string_view bytes, const EVP_MD* md) {
   unsigned char out[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  EVP_Digest(bytes.data(), bytes.size(), out, &len, EVP_md5(), nullptr);
+  EVP_Digest(bytes.data(), bytes.size(), out, &len, md, nullptr);
   return std::string(reinterpret_cast<char*>(out), len);
+}
+
+std::string md5_raw(std::string_view bytes) { return digest_raw(bytes, EVP_md5()); }
+
+std::string base64_of(const std::string& raw) {
+  unsigned char out[128];
+  const int n = EVP_EncodeBlock(out, reinterpret_cast<const unsigned char*>(raw.data()),
+                                static_cast<int>(raw.size()));
+  return std::string(reinterpret_cast<char*>(out), static_cast<std::size_t>(n));
+}
+
+body_digest both_forms(const std::string& raw) {
+  return {to_hex(reinterpret_cast<const unsigned char*>(raw.data()), raw.size()), base64_of(raw)};
 }
 
 }  // namespace
 
-md5_digest md5_of(std::string_view bytes) {
-  const auto raw = md5_raw(bytes);
-  md5_digest d;
-  d.hex = to_hex(reinterpret_cast<const unsigned char*>(raw.data()), raw.size());
-  unsigned char out[64];
-  const int n = EVP_EncodeBlock(out, reinterpret_cast<const unsigned char*>(raw.data()),
-                                static_cast<int>(raw.size()));
-  d.base64.assign(reinterpret_cast<char*>(out), static_cast<std::size_t>(n));
-  return d;
+body_digest md5_of(std::string_view bytes) { return both_forms(md5_raw(bytes)); }
+
+body_digest sha256_of(std::string_view bytes) {
+  return both_forms(digest_raw(bytes, EVP_sha256()));
 }
 
 std::string md5_hex(std::string_view bytes) {
@@ -99,13 +107,7 @@ std::string md5_hex(std::string_view bytes) {
   return to_hex(reinterpret_cast<const unsigned char*>(raw.data()), raw.size());
 }
 
-std::string md5_base64(std::string_view bytes) {
-  const auto raw = md5_raw(bytes);
-  unsigned char out[64];
-  const int n = EVP_EncodeBlock(out, reinterpret_cast<const unsigned char*>(raw.data()),
-                                static_cast<int>(raw.size()));
-  return std::string(reinterpret_cast<char*>(out), static_cast<std::size_t>(n));
-}
+std::string md5_base64(std::string_view bytes) { return base64_of(md5_raw(bytes)); }
 
 std::string amz_date(long long unix_seconds) {
   std::time_t t = static_cast<std::time_t>(unix_seconds);

@@ -5,6 +5,8 @@
 MODE: "fail-parts:N"  the first N UploadPart requests get HTTP 500 InternalError
       "fail-parts-after:N"  every UploadPart after the first N gets HTTP 500
       "delay-parts:MS"  every UploadPart waits MS milliseconds before it is forwarded
+      "mangle-parts:N"  every UploadPart after the first N is stored, but answered with another
+                        ETag and x-amz-checksum-sha256 than the bytes have (a corrupting store)
 Everything else is forwarded unchanged (the Host header too, so signatures still verify).
 """
 import http.client
@@ -33,12 +35,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
         global parts_seen
         length = int(self.headers.get("Content-Length", 0))
         body = self.rfile.read(length) if length else b""
-        fail = False
+        fail = mangle = False
         if self.command == "PUT" and "partNumber=" in self.path:
             with lock:
                 parts_seen += 1
                 n = parts_seen
             fail = (kind == "fail-parts" and n <= count) or (kind == "fail-parts-after" and n > count)
+            mangle = kind == "mangle-parts" and n > count
         if kind == "delay-parts" and self.command == "PUT" and "partNumber=" in self.path:
             time.sleep(count / 1000)
         if fail:
@@ -55,8 +58,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
         data = resp.read()
         self.send_response(resp.status)
         for k, v in resp.getheaders():
+            if mangle and k.lower() in ("etag", "x-amz-checksum-sha256"):
+                continue
             if k.lower() not in ("content-length", "transfer-encoding", "connection"):
                 self.send_header(k, v)
+        if mangle:
+            self.send_header("ETag", '"' + "0" * 32 + '"')
+            self.send_header("x-amz-checksum-sha256", "A" * 43 + "=")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         if self.command != "HEAD":

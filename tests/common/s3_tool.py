@@ -4,7 +4,8 @@
   s3_tool.py setup ENDPOINT                 create an IAM user + key + bucket kage-test (moto
                                             counts these as its unauthenticated actions);
                                             prints "ACCESS_KEY SECRET"
-  s3_tool.py objects ENDPOINT PREFIX        JSON: every object under PREFIX with size, ETag, sha256
+  s3_tool.py objects ENDPOINT PREFIX        JSON: every object under PREFIX with size, ETag, sha256,
+                                            and the x-amz-checksum-sha256 S3 stored ("" if none)
   s3_tool.py uploads ENDPOINT               JSON: multipart uploads still open
   s3_tool.py put-many ENDPOINT PREFIX N     N small objects PREFIX<id>/x with distinct backup ids
 Credentials for everything but setup come from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY;
@@ -51,8 +52,10 @@ def main():
                 if not o["Key"].startswith(wanted):
                     continue
                 body = s3.get_object(Bucket=BUCKET, Key=o["Key"])["Body"].read()
+                head = s3.head_object(Bucket=BUCKET, Key=o["Key"], ChecksumMode="ENABLED")
                 out.append({"key": o["Key"], "size": o["Size"], "etag": o["ETag"].strip('"'),
-                            "sha256": hashlib.sha256(body).hexdigest(), "read": len(body)})
+                            "sha256": hashlib.sha256(body).hexdigest(), "read": len(body),
+                            "checksum_sha256": head.get("ChecksumSHA256", "")})
         print(json.dumps(out))
     elif cmd == "uploads":
         print(json.dumps([u["Key"] for u in s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", [])]))

@@ -88,6 +88,9 @@ BOOST_AUTO_TEST_CASE(cluster_backup_to_s3_and_restore_from_it) {
       const auto dash = etag.find('-');
       BOOST_TEST_REQUIRE(dash == 32u, key << " ETag " << etag);  // <md5>-<parts>
       BOOST_TEST(std::stoi(etag.substr(dash + 1)) >= 2, key << " ETag " << etag);
+      // The upload carried x-amz-checksum-sha256 (AWS keeps "<sha256 of the parts'>-<parts>";
+      // moto a checksum without the suffix).
+      BOOST_TEST(!s.at("checksum_sha256").as_string().empty(), key);
     }
     BOOST_TEST(found, key);
   }
@@ -165,6 +168,27 @@ BOOST_AUTO_TEST_CASE(server_errors_are_retried_or_the_upload_aborted) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(a_store_that_stores_other_bytes_is_caught) {
+  moto_server s3;
+  redis_server server(redis_options{});
+  test_client c(server.address());
+  c.load(random_keys("k", 12000, 1000));  // ~12 MB: 3 parts of 5 MiB
+  s3_fault_proxy proxy(s3, "mangle-parts:1");  // part 2 on: the answer names other bytes
+  auto env = s3.env();
+  env["S3_ENDPOINT_URL"] = proxy.endpoint();
+  for (const char* checksum : {"sha256", "md5"}) {
+    const std::string prefix = std::string("mangled-") + checksum;
+    auto r = run_kage({"backup", "--node", server.address(), "--to", "s3://kage-test/" + prefix,
+                       "--part-size-mb", "5", "--s3-checksum", checksum},
+                      env);
+    BOOST_TEST(r.exit_code == 4, describe(r));
+    BOOST_TEST(contains(r.err, "corrupted in transit"), r.err);
+    BOOST_TEST(contains(r.err, checksum == std::string("md5") ? "ETag" : "SHA-256"), r.err);
+    BOOST_TEST(objects(s3, prefix + "/").size() == 0u);
+    BOOST_TEST(open_uploads(s3) == 0u);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(sigterm_mid_upload_aborts_it) {
   moto_server s3;
   redis_server server(redis_options{});
@@ -192,12 +216,32 @@ BOOST_AUTO_TEST_CASE(https_with_a_test_ca) {
   redis_server server(redis_options{});
   test_client c(server.address());
   c.load(every_type_commands("h:", 5));
+  c.load(random_keys("rnd:", 8000, 1000));  // ~8 MB: two parts of 5 MiB
   auto env = s3.env();  // AWS_CA_BUNDLE points at the test CA
+  // Over HTTPS parts go UNSIGNED-PAYLOAD, protected by TLS and the checksum S3 verifies: either
+  // x-amz-checksum-sha256 (default) or Content-MD5 with the ETag checked.
+  for (const char* checksum : {"sha256", "md5"}) {
+    const std::string prefix = std::string("tls-") + checksum;
+    auto r = run_kage({"backup", "--node", server.address(), "--to", "s3://kage-test/" + prefix,
+                       "--part-size-mb", "5", "--s3-checksum", checksum, "--json"},
+                      env);
+    BOOST_TEST_REQUIRE(r.exit_code == 0, describe(r));
+    auto objs = objects(s3, prefix + "/");
+    BOOST_TEST_REQUIRE(objs.size() == 2u);  // the shard and the manifest
+    for (const auto& o : objs) {
+      const std::string key(o.at("key").as_string()), etag(o.at("etag").as_string());
+      const std::string stored(o.at("checksum_sha256").as_string());
+      if (!key.ends_with(".resp.zst")) continue;
+      BOOST_TEST(etag.ends_with("-2"), key << " ETag " << etag);
+      BOOST_TEST((std::string(checksum) == "sha256" ? !stored.empty() : stored.empty()),
+                 key << " checksum " << stored);
+    }
+    r = run_kage({"verify", "--from", "s3://kage-test/" + prefix}, env);
+    BOOST_TEST(r.exit_code == 0, describe(r));
+  }
   auto r = run_kage({"backup", "--node", server.address(), "--to", "s3://kage-test/tls", "--json"},
                     env);
   BOOST_TEST_REQUIRE(r.exit_code == 0, describe(r));
-  r = run_kage({"verify", "--from", "s3://kage-test/tls"}, env);
-  BOOST_TEST(r.exit_code == 0, describe(r));
   // Without the CA the certificate is refused.
   env.erase("AWS_CA_BUNDLE");
   r = run_kage({"list", "--from", "s3://kage-test/tls"}, env);

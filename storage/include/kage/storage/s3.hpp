@@ -23,6 +23,10 @@ struct s3_options {
   aws_credentials credentials;
   std::size_t part_size = std::size_t{16} << 20;  // grows with the part number: part_size_for
   int parts_in_flight = 4;
+  // Per-part (and single PUT) checksum S3 verifies: "sha256" sends x-amz-checksum-sha256 (the
+  // same digest signs the payload over HTTP: one hash per byte); "md5" sends Content-MD5 and
+  // checks each part's ETag, for stores that reject the x-amz-checksum-* headers.
+  std::string checksum = "sha256";
   int max_attempts = 6;             // per request, for retryable failures
   std::chrono::milliseconds retry_base{200};
   std::chrono::milliseconds retry_cap{20000};

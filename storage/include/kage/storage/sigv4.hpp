@@ -51,10 +51,11 @@ std::string hmac_sha256(std::string_view key, std::string_view data);  // raw by
 std::string md5_base64(std::string_view bytes);                         // Content-MD5
 std::string md5_hex(std::string_view bytes);
 // Both forms from one pass over the bytes (parts are large: hash them once).
-struct md5_digest {
-  std::string hex;
-  std::string base64;
+struct body_digest {
+  std::string hex;     // x-amz-content-sha256, ETag comparison
+  std::string base64;  // Content-MD5, x-amz-checksum-sha256
 };
-md5_digest md5_of(std::string_view bytes);
+body_digest md5_of(std::string_view bytes);
+body_digest sha256_of(std::string_view bytes);
 
 }  // namespace kage::storage
