@@ -786,8 +786,8 @@ class Bench:
                 u.transfer = json.loads(u.outputs[0])
                 peer.append(u)
 
-            for rep in range(a.reps):
-                log(f"S3 repetition {rep + 1}/{a.reps} ({self.keys:,} keys of "
+            for rep in range(a.s3_reps):
+                log(f"S3 repetition {rep + 1}/{a.s3_reps} ({self.keys:,} keys of "
                     f"{a.s3_value_size} random bytes)")
                 self.rotate(rep, [("kage", run_kage), ("two_step", run_two_step)])
             clear()
@@ -1047,7 +1047,7 @@ def report(bench, error=None):
         "schema": 1,
         "command": " ".join([Path(sys.argv[0]).name] + sys.argv[1:]),
         "config": {"masters": a.masters, "replicas": a.replicas, "keys": a.n,
-                   "value_size": a.value_size, "mixed": a.mixed, "reps": a.reps,
+                   "value_size": a.value_size, "mixed": a.mixed, "reps": a.reps, "s3_reps": a.s3_reps,
                    "rss_sweep": a.sweep_sizes if a.rss_sweep else None},
         "machine": m,
         "load_seconds": getattr(bench, "load_seconds", None),
@@ -1063,7 +1063,7 @@ def report(bench, error=None):
     (a.out / "results.json").write_text(json.dumps(doc, indent=2) + "\n")
     shape = (f"{a.masters} masters x {a.replicas} replicas, {a.n:,} keys "
              f"({'mixed types' if a.mixed else 'strings'}, {a.value_size}-byte values), "
-             f"{a.reps} repetitions")
+             f"{a.reps} repetitions ({a.s3_reps} of the S3 rows)")
     md = [f"Shape: {shape}. Machine: {m.get('nproc')} CPUs ({m.get('cpu_model')}), "
           f"{m.get('memory')}, Linux {m.get('kernel')}, {m.get('os')}, "
           f"{m.get('redis', '').split(' sha=')[0]}, source tree {m.get('kage_commit')}, "
@@ -1115,11 +1115,15 @@ def parse_args(argv):
                     help="keys of the S3 rows' own data set (default 100,000)")
     ap.add_argument("--s3-value-size", type=int, default=1024,
                     help="bytes of random value per key in the S3 data set (default 1024)")
+    ap.add_argument("--s3-reps", type=int, default=0,
+                    help="repetitions of the S3 rows (default: --reps, at least 5: the CPU row "
+                         "is the difference of two measurements, and noisier)")
     ap.add_argument("--no-s3", action="store_true", help="skip the S3 rows")
     ap.add_argument("--time-limit", type=float, default=0,
                     help="give up (and clean up) after this many seconds")
     ap.add_argument("--keep", action="store_true", help="keep the clusters' and backups' files")
     a = ap.parse_args(argv)
+    a.s3_reps = a.s3_reps or max(a.reps, 5)
     try:
         a.sweep_sizes = sorted({int(float(x)) for x in a.sweep_sizes.split(",") if x.strip()})
     except ValueError:

@@ -42,7 +42,7 @@ def main():
     failures = []
     try:
         cmd = [sys.executable, str(HERE / "run.py"), "-n", "2000", "--mixed", "--reps", "1",
-               "--rss-sweep", "--sweep-sizes", "500,1000", "--s3-keys", "500", "--time-limit", "100",
+               "--rss-sweep", "--sweep-sizes", "500,1000", "--s3-keys", "500", "--s3-reps", "1", "--time-limit", "100",
                "--keep",
                "--out", str(out)]
         print("smoke: " + " ".join(cmd), flush=True)

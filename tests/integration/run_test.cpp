@@ -167,21 +167,37 @@ BOOST_AUTO_TEST_CASE(scheduled_backups_retention_metrics_and_readiness) {
   BOOST_TEST(r.err.find(s3.secret_key()) == std::string::npos);
 }
 
-BOOST_AUTO_TEST_CASE(sigterm_mid_upload_cancels_after_the_grace_period) {
+// A server holding ~30 MB of random values (6 parts of 5 MiB, 2 uploading at once) and an S3
+// endpoint that holds every UploadPart back `delay_ms`: SIGTERM lands mid-upload.
+struct slow_upload {
   moto_server s3;
-  redis_server server(redis_options{});
-  test_client c(server.address());
-  c.load(random_keys("k", 30000, 1000));  // ~30 MB: 6 parts, each held back 1 s by the proxy
-  s3_fault_proxy proxy(s3, "delay-parts:1000");
-  auto env = s3.env();
-  env["S3_ENDPOINT_URL"] = proxy.endpoint();
+  redis_server server{redis_options{}};
+  s3_fault_proxy proxy;
+  std::map<std::string, std::string> env;
   temp_dir dir;
-  write_file(dir.file("kage.yaml"),
-             "schedule:\n  every_seconds: 3600\n  shutdown_grace_seconds: 1\n"
-             "store:\n  location: s3://kage-test/term\n  s3:\n    part_size_mb: 5\n"
-             "    parts_in_flight: 2\n");
-  env["REDIS_NODE"] = server.address();
-  background_process run({kage_binary(), "run", "--config", dir.file("kage.yaml")}, env);
+
+  explicit slow_upload(int delay_ms) : proxy(s3, "delay-parts:" + std::to_string(delay_ms)) {
+    test_client c(server.address());
+    c.load(random_keys("k", 30000, 1000));
+    env = s3.env();
+    env["S3_ENDPOINT_URL"] = proxy.endpoint();
+    env["REDIS_NODE"] = server.address();
+  }
+
+  // kage run with one backup an hour into s3://kage-test/PREFIX, started at once.
+  std::string config(int grace_seconds, const std::string& prefix, const std::string& extra = "") {
+    write_file(dir.file("kage.yaml"),
+               "schedule:\n  every_seconds: 3600\n  shutdown_grace_seconds: " +
+                   std::to_string(grace_seconds) + "\nstore:\n  location: s3://kage-test/" +
+                   prefix + "\n  s3:\n    part_size_mb: 5\n    parts_in_flight: 2\n" + extra);
+    return dir.file("kage.yaml");
+  }
+};
+
+BOOST_AUTO_TEST_CASE(sigterm_mid_upload_cancels_after_the_grace_period) {
+  slow_upload u(1000);  // 1 s per part
+  auto& s3 = u.s3;
+  background_process run({kage_binary(), "run", "--config", u.config(1, "term")}, u.env);
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
   BOOST_TEST_REQUIRE(run.running(), "kage run exited early: " + run.err());
   const auto sent = std::chrono::steady_clock::now();
@@ -196,20 +212,11 @@ BOOST_AUTO_TEST_CASE(sigterm_mid_upload_cancels_after_the_grace_period) {
 }
 
 BOOST_AUTO_TEST_CASE(sigterm_mid_upload_lets_the_backup_finish_within_the_grace_period) {
-  moto_server s3;
-  redis_server server(redis_options{});
-  test_client c(server.address());
-  c.load(random_keys("k", 30000, 1000));  // ~30 MB: 6 parts, each held back 0.5 s by the proxy
-  s3_fault_proxy proxy(s3, "delay-parts:500");
-  auto env = s3.env();
-  env["S3_ENDPOINT_URL"] = proxy.endpoint();
-  env["REDIS_NODE"] = server.address();
-  temp_dir dir;
-  write_file(dir.file("kage.yaml"),
-             "schedule:\n  every_seconds: 3600\n  shutdown_grace_seconds: 60\n"
-             "store:\n  location: s3://kage-test/finish\n  s3:\n    part_size_mb: 5\n"
-             "    parts_in_flight: 2\n  retention:\n    keep_last: 1\n");
-  background_process run({kage_binary(), "run", "--config", dir.file("kage.yaml")}, env);
+  slow_upload u(500);  // 0.5 s per part
+  auto& s3 = u.s3;
+  background_process run(
+      {kage_binary(), "run", "--config", u.config(60, "finish", "  retention:\n    keep_last: 1\n")},
+      u.env);
   std::this_thread::sleep_for(std::chrono::milliseconds(1000));
   BOOST_TEST_REQUIRE(run.running(), "kage run exited early: " + run.err());
   run.kill(SIGTERM);

@@ -15,7 +15,7 @@ struct backup_options {
   bool prefer_replica = false;        // read each shard from a healthy replica when there is one
   int compression_level = 1;
   std::chrono::milliseconds failover_timeout{30000};  // wait this long for a new master
-  std::size_t write_chunk = std::size_t{1} << 20;     // bytes handed to the store at a time
+  std::size_t write_chunk = std::size_t{256} << 10;   // bytes handed to the store at a time
 };
 
 // Live counters, updated by the job and read by whoever shows progress (same thread).
