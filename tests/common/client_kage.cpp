@@ -47,4 +47,11 @@ std::string describe(const process_result& r) {
          "\n--- stdout\n" + r.out + "\n--- stderr\n" + r.err;
 }
 
+std::string only_backup(const std::string& dir) {
+  auto ids = backup_ids(dir);
+  if (ids.size() != 1)
+    throw std::runtime_error(dir + " holds " + std::to_string(ids.size()) + " backups, expected one");
+  return ids[0];
+}
+
 }  // namespace kage::test

@@ -26,4 +26,18 @@ boost::json::object manifest(const std::string& dir, const std::string& id);
 // Everything about a failed process, for BOOST_TEST messages.
 std::string describe(const process_result& r);
 
+// The id of the one backup under a local store directory; throws when there is not exactly one.
+std::string only_backup(const std::string& dir);
+
+inline bool contains(const std::string& text, const std::string& needle) {
+  return text.find(needle) != std::string::npos;
+}
+
+// kage's exit statuses (README, "Exit codes").
+inline constexpr int exit_usage = 2;
+inline constexpr int exit_redis = 3;
+inline constexpr int exit_store = 4;
+inline constexpr int exit_integrity = 5;
+inline constexpr int exit_incompatible = 6;
+
 }  // namespace kage::test

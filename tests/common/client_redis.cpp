@@ -5,6 +5,7 @@
 
 #include <boost/asio.hpp>
 
+#include <random>
 #include <stdexcept>
 
 namespace kage::test {
@@ -198,6 +199,18 @@ std::vector<command> every_type_commands(const std::string& p, int copies) {
       c.push_back({"XGROUP", "CREATE", p + "stream", "workers", "0"});
       c.push_back({"XREADGROUP", "GROUP", "workers", "alice", "COUNT", "2", "STREAMS", p + "stream", ">"});
     }
+  }
+  return c;
+}
+
+std::vector<command> random_keys(const std::string& prefix, int n, std::size_t size) {
+  std::mt19937_64 rng(42);
+  std::vector<command> c;
+  c.reserve(static_cast<std::size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    std::string v(size, ' ');
+    for (auto& ch : v) ch = static_cast<char>(rng());
+    c.push_back({"SET", prefix + std::to_string(i), v});
   }
   return c;
 }

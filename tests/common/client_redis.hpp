@@ -54,4 +54,8 @@ class test_client {
 // group); returns the commands so callers can add to them. `prefix` keeps sets apart.
 std::vector<command> every_type_commands(const std::string& prefix, int copies);
 
+// SETs of n keys prefix0..prefix<n-1>, each `size` random bytes (incompressible): data that
+// makes objects as large as the keyspace.
+std::vector<command> random_keys(const std::string& prefix, int n, std::size_t size);
+
 }  // namespace kage::test

@@ -39,6 +39,13 @@ struct redis_options {
   std::vector<std::string> extra_args;
 };
 
+// Options of a cluster-enabled node, the rest default.
+inline redis_options cluster_node() {
+  redis_options o;
+  o.cluster = true;
+  return o;
+}
+
 // Who redis-cli authenticates as; an empty user means the default user.
 struct credentials {
   std::string user, password;

@@ -33,18 +33,6 @@ void expect_same(const std::map<std::string, key_state>& source,
   }
 }
 
-std::string only_backup(const std::string& dir) {
-  auto ids = backup_ids(dir);
-  BOOST_TEST_REQUIRE(ids.size() == 1u);
-  return ids[0];
-}
-
-redis_options cluster_node() {
-  redis_options o;
-  o.cluster = true;
-  return o;
-}
-
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(standalone)

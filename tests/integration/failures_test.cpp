@@ -18,15 +18,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr int exit_redis = 3;
-constexpr int exit_store = 4;
-constexpr int exit_integrity = 5;
-constexpr int exit_incompatible = 6;
-
-bool contains(const std::string& text, const std::string& needle) {
-  return text.find(needle) != std::string::npos;
-}
-
 // No manifest anywhere under dir, and no temporary files left behind.
 void expect_nothing_complete(const std::string& dir) {
   if (!fs::exists(dir)) return;
@@ -35,18 +26,6 @@ void expect_nothing_complete(const std::string& dir) {
     BOOST_TEST(name != "manifest.json", e.path());
     BOOST_TEST(!contains(name, ".tmp-"), e.path());
   }
-}
-
-std::string only_backup(const std::string& dir) {
-  auto ids = backup_ids(dir);
-  BOOST_TEST_REQUIRE(ids.size() == 1u);
-  return ids[0];
-}
-
-redis_options cluster_node() {
-  redis_options o;
-  o.cluster = true;
-  return o;
 }
 
 std::vector<command> string_keys(int n, std::size_t value_size, std::uint32_t seed = 1) {

@@ -7,7 +7,6 @@
 #include "fixture_redis.hpp"
 
 #include <map>
-#include <random>
 #include <thread>
 
 using namespace kage::test;
@@ -76,17 +75,6 @@ bool eventually(F f, std::chrono::seconds deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(250));
   }
   return f();
-}
-
-std::vector<command> random_keys(const std::string& prefix, int n, std::size_t size) {
-  std::mt19937_64 rng(7);
-  std::vector<command> c;
-  for (int i = 0; i < n; ++i) {
-    std::string v(size, ' ');
-    for (auto& ch : v) ch = static_cast<char>(rng());
-    c.push_back({"SET", prefix + std::to_string(i), v});
-  }
-  return c;
 }
 
 std::size_t complete_backups(const std::string& location, const std::map<std::string, std::string>& env) {

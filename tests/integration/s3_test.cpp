@@ -8,17 +8,12 @@
 
 #include <filesystem>
 #include <fstream>
-#include <random>
 #include <thread>
 
 using namespace kage::test;
 namespace json = boost::json;
 
 namespace {
-
-bool contains(const std::string& text, const std::string& needle) {
-  return text.find(needle) != std::string::npos;
-}
 
 std::map<std::string, std::string> operator+(std::map<std::string, std::string> a,
                                              const std::map<std::string, std::string>& b) {
@@ -27,17 +22,6 @@ std::map<std::string, std::string> operator+(std::map<std::string, std::string> 
 }
 
 // Incompressible values, so objects span several 5 MiB parts.
-std::vector<command> random_keys(const std::string& prefix, int n, std::size_t size) {
-  std::mt19937_64 rng(42);
-  std::vector<command> c;
-  for (int i = 0; i < n; ++i) {
-    std::string v(size, ' ');
-    for (auto& ch : v) ch = static_cast<char>(rng());
-    c.push_back({"SET", prefix + std::to_string(i), v});
-  }
-  return c;
-}
-
 json::array objects(const moto_server& s3, const std::string& prefix) {
   return json::parse(s3.tool({"objects", prefix})).as_array();
 }

@@ -20,30 +20,9 @@ namespace json = boost::json;
 
 namespace {
 
-constexpr int exit_usage = 2;
-constexpr int exit_redis = 3;
-constexpr int exit_integrity = 5;
-constexpr int exit_incompatible = 6;
-
-bool contains(const std::string& text, const std::string& needle) {
-  return text.find(needle) != std::string::npos;
-}
-
 std::string trim(std::string s) {
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
   return s;
-}
-
-redis_options cluster_node() {
-  redis_options o;
-  o.cluster = true;
-  return o;
-}
-
-std::string only_backup(const std::string& dir) {
-  auto ids = backup_ids(dir);
-  BOOST_TEST_REQUIRE(ids.size() == 1u);
-  return ids[0];
 }
 
 json::object read_json(const std::string& path) {

@@ -47,10 +47,6 @@ std::vector<std::string> operator+(std::vector<std::string> a, const std::vector
   return a;
 }
 
-bool contains(const std::string& text, const std::string& needle) {
-  return text.find(needle) != std::string::npos;
-}
-
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(tls_cluster_with_acl_users_round_trip) {
