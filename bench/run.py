@@ -1123,11 +1123,14 @@ def parse_args(argv):
                     help="give up (and clean up) after this many seconds")
     ap.add_argument("--keep", action="store_true", help="keep the clusters' and backups' files")
     a = ap.parse_args(argv)
-    a.s3_reps = a.s3_reps or max(a.reps, 5)
+    if a.s3_reps == 0:
+        a.s3_reps = max(a.reps, 5)
     try:
         a.sweep_sizes = sorted({int(float(x)) for x in a.sweep_sizes.split(",") if x.strip()})
     except ValueError:
         ap.error("--sweep-sizes takes comma-separated numbers")
+    if a.s3_reps < 1:
+        ap.error("--s3-reps must be at least 1")
     if a.masters < 3 or a.replicas < 0 or a.n < 1 or a.reps < 1 or not a.sweep_sizes or \
             min(a.sweep_sizes) < 1 or a.value_size < 3:
         ap.error("need --masters >= 3, --replicas >= 0, -n >= 1, --reps >= 1, --value-size >= 3 "

@@ -71,10 +71,11 @@ bool is_transient(std::string_view err) {
 // Reads one key from the node a MOVED/ASK error names. Rare: slots moving during the backup.
 struct redirect_fetcher {
   const redis_target& target;
+  bool absolute_ttl = false;  // PEXPIRETIME, as on the shard's own connection; else PTTL
   std::map<std::string, std::unique_ptr<proto::connection>> connections;
 
   struct value {
-    std::int64_t pttl = -2;
+    std::int64_t ttl = -2;  // the PEXPIRETIME or PTTL reply
     std::optional<std::string> payload;
   };
 
@@ -88,7 +89,8 @@ struct redirect_fetcher {
     if (!conn) conn = co_await async_connect(target, *ep);
     auto& o = conn->output();
     if (ask) proto::append_command(o, {"ASKING"});
-    proto::append_command(o, {"PTTL", key});
+    const char* const ttl_command = absolute_ttl ? "PEXPIRETIME" : "PTTL";
+    proto::append_command(o, {ttl_command, key});
     if (ask) proto::append_command(o, {"ASKING"});
     proto::append_command(o, {"DUMP", key});
     value v;
@@ -97,14 +99,14 @@ struct redirect_fetcher {
       if (auto ec = co_await conn->async_read(r)) {
         fail(exit_code::redis, proto::describe_transport_error(*ep, ec));
       }
-      const bool is_pttl = ask ? i == 1 : i == 0;
+      const bool is_ttl = ask ? i == 1 : i == 0;
       const bool is_dump = ask ? i == 3 : i == 1;
-      if (r[0].type == resp_type::error && (is_pttl || is_dump)) {
+      if (r[0].type == resp_type::error && (is_ttl || is_dump)) {
         fail(exit_code::redis, "reading key '" + proto::printable(key) + "' from " +
                                    ep->address() + " after a redirect failed: " +
                                    std::string(r[0].value));
       }
-      if (is_pttl) proto::to_int64(r[0].value, v.pttl);
+      if (is_ttl) proto::to_int64(r[0].value, v.ttl);
       if (is_dump && r[0].type == resp_type::bulk_string) v.payload = std::string(r[0].value);
     }
     co_return v;
@@ -116,6 +118,13 @@ struct redirect_fetcher {
 std::int64_t expire_at(std::int64_t ttl, bool absolute, std::int64_t now) {
   if (ttl < 0) return 0;
   return std::max<std::int64_t>(1, absolute ? ttl : now + ttl);
+}
+
+// The server does not have the command, or the user may not run it (as opposed to an error
+// about the key, a redirect or a cluster state, which say the command itself works).
+bool command_unavailable(std::string_view error) {
+  return error.find("unknown command") != std::string_view::npos ||
+         error.find("no permissions to run") != std::string_view::npos;
 }
 
 // A key that hashes into the first of `slots`, for asking the master a question about "a key
@@ -158,10 +167,13 @@ asio::awaitable<shard_outcome> run_shard_once(std::shared_ptr<backup_job> job, s
   // reply waited behind a slow store, stretching every TTL by that much. Servers without it
   // (6.2), or an ACL user not allowed it, get PTTL.
   const auto probe = co_await conn->async_exec("PEXPIRETIME", probe_key_for(master.slots));
-  const bool absolute_ttl = !probe.is_error();
+  const bool absolute_ttl = !(probe.is_error() && command_unavailable(probe.value));
   const char* const ttl_command = absolute_ttl ? "PEXPIRETIME" : "PTTL";
-  if (!absolute_ttl)
-    job->log.debug(where, "PEXPIRETIME refused (" + probe.value + "); reading TTLs with PTTL");
+  if (!absolute_ttl) {
+    job->log.info(where, "PEXPIRETIME is not available (" + probe.value +
+                             "); expiry times come from PTTL and the local clock, so each TTL "
+                             "may come out longer by the time its reply waited");
+  }
 
   // Redis Functions live on every master; each shard keeps its master's.
   std::optional<std::string> functions;
@@ -191,14 +203,14 @@ asio::awaitable<shard_outcome> run_shard_once(std::shared_ptr<backup_job> job, s
   sink.writer = co_await job->store->async_create(job->id + "/" + name);
   if (functions) archive.add_functions(*functions, sink.out);
 
-  redirect_fetcher redirects{job->target, {}};
+  redirect_fetcher redirects{job->target, absolute_ttl, {}};
   std::vector<std::string> patterns = opt.patterns;
   if (patterns.empty()) patterns.push_back("");
   const std::string count = std::to_string(opt.scan_count);
-  enum class kind : std::uint8_t { scan, pttl, dump };
+  enum class kind : std::uint8_t { scan, ttl, dump };
   std::deque<kind> pending;
   std::deque<std::string> keys;     // keys whose DUMP is in flight, in order
-  std::deque<std::int64_t> ttls;    // their PTTL replies, once read
+  std::deque<std::int64_t> ttls;    // their PEXPIRETIME / PTTL replies, once read
   std::deque<std::string> redirect_errors;
   std::string cursor = "0";
   std::size_t pattern = 0;
@@ -219,7 +231,7 @@ asio::awaitable<shard_outcome> run_shard_once(std::shared_ptr<backup_job> job, s
       auto& o = conn->output();
       proto::append_command(o, {ttl_command, queued.front()});
       proto::append_command(o, {"DUMP", queued.front()});
-      pending.push_back(kind::pttl);
+      pending.push_back(kind::ttl);
       pending.push_back(kind::dump);
       keys.push_back(std::move(queued.front()));
       queued.pop_front();
@@ -265,7 +277,7 @@ asio::awaitable<shard_outcome> run_shard_once(std::shared_ptr<backup_job> job, s
       }
       continue;
     }
-    if (k == kind::pttl) {
+    if (k == kind::ttl) {
       std::int64_t ttl = -2;
       if (top.type == resp_type::error && is_transient(top.value)) {
         co_await sink.writer->async_abort();
@@ -306,10 +318,10 @@ asio::awaitable<shard_outcome> run_shard_once(std::shared_ptr<backup_job> job, s
                                    " failed: " + error);
       }
       auto v = co_await redirects.fetch(error, key);
-      if (!v.payload || v.pttl == -2) {
+      if (!v.payload || v.ttl == -2) {
         ++vanished;
       } else {
-        archive.add_key(key, expire_at(v.pttl, false, now), *v.payload, sink.out);
+        archive.add_key(key, expire_at(v.ttl, absolute_ttl, unix_ms()), *v.payload, sink.out);
         ++key_count;
       }
     } else if (top.type == resp_type::null || ttl == -2) {

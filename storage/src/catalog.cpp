@@ -54,7 +54,8 @@ asio::awaitable<void> async_read_status(store& s, backup_entry& e) {
     e.failed = true;
     e.problem = "failed: " + (st->error.empty() ? std::string("no reason recorded") : st->error);
   } else if (st->phase == "Running" || st->phase == "Pending") {
-    e.problem = "no manifest.json; status.json says " + st->phase + " since " + st->started_at +
+    e.problem = "no manifest.json; status.json says " + st->phase +
+                (st->started_at.empty() ? "" : " since " + st->started_at) +
                 (st->pod.empty() ? "" : " on " + st->pod) + " (still running, or its process died)";
   }
 }
@@ -91,6 +92,14 @@ asio::awaitable<void> async_inspect(store& s, backup_entry& e, bool has_manifest
   e.meta = std::move(*parsed);
 }
 
+// A plain function: GCC 12 mishandles lambdas created in coroutine bodies.
+template <class Objects>
+bool has_object(const Objects& objects, const std::string& key) {
+  for (const auto& o : objects)
+    if (o.key == key) return true;
+  return false;
+}
+
 std::string list_hint(const store& s) {
   return "run 'kage list --from " + s.location() + "' to see the backups";
 }
@@ -124,11 +133,8 @@ asio::awaitable<manifest> async_load_manifest(store& s, std::string id) {
     if (objects.empty())
       throw failure(exit_code::incompatible,
                     "backup " + id + " not found in " + s.location() + ", " + list_hint(s));
-    const bool has_manifest = std::any_of(objects.begin(), objects.end(),
-                                          [&](const auto& o) { return o.key == manifest_key(id); });
-    const bool has_status = std::any_of(objects.begin(), objects.end(), [&](const auto& o) {
-      return o.key == id + "/" + std::string(status_name);
-    });
+    const bool has_manifest = has_object(objects, manifest_key(id));
+    const bool has_status = has_object(objects, id + "/" + std::string(status_name));
     backup_entry e;
     e.id = id;
     co_await async_inspect(s, e, has_manifest, has_status);

@@ -89,7 +89,7 @@ struct s3_response {
 // What protects one uploaded body, from one pass over its bytes.
 struct body_check {
   std::vector<std::pair<std::string, std::string>> headers;  // Content-MD5 or x-amz-checksum-sha256
-  std::string payload_hash;  // the SHA-256 hex when computed anyway; "" to let request() decide
+  std::string payload_hash;  // the body's SHA-256 hex when computed anyway; "" to let request() decide
   std::string md5_hex;       // md5 mode: what the ETag must be
   std::string sha256_base64; // sha256 mode: what the store echoes and Complete lists
 };
@@ -109,7 +109,14 @@ body_check check_for(const std::string& mode, std::string_view body) {
   return c;
 }
 
-std::string hint_for(const std::string& code, unsigned status) {
+// `checksum_headers`: the request carried x-amz-checksum-*, which some S3-compatible stores
+// reject (older Ceph RGW, some vendors' gateways).
+std::string hint_for(const std::string& code, unsigned status, bool checksum_headers) {
+  if (checksum_headers && (status == 400 || status == 501) &&
+      (code == "InvalidRequest" || code == "InvalidArgument" || code == "NotImplemented" ||
+       code.empty()))
+    return "if this store does not support x-amz-checksum-sha256, use Content-MD5 instead: "
+           "store.s3.checksum: md5 (S3_CHECKSUM=md5, --s3-checksum md5)";
   if (code == "SignatureDoesNotMatch")
     return "check the secret access key (AWS_SECRET_ACCESS_KEY or the credentials directory) "
            "and the region";
@@ -163,14 +170,17 @@ struct s3_context {
       if (!v.empty() || k != "uploads") qs += "=" + uri_encode(v, true);
     }
     http::request<http::string_body> req{method, target + qs, 11};
-    // Over HTTPS the body is protected by TLS and a checksum header S3 verifies (as botocore
-    // does it); over plain HTTP the signature covers it too.
-    bool has_checksum = false;
-    for (const auto& h : headers)
-      has_checksum = has_checksum || h.first == "content-md5" || h.first == "x-amz-checksum-sha256";
+    // The signature covers the body's SHA-256 whenever it is known (sha256 mode computed it
+    // for x-amz-checksum-sha256) and over plain HTTP. Over HTTPS a body with Content-MD5 goes
+    // UNSIGNED-PAYLOAD, protected by TLS and the MD5 S3 verifies (as botocore does it).
+    bool has_md5 = false, sends_checksum = false;
+    for (const auto& h : headers) {
+      has_md5 = has_md5 || h.first == "content-md5";
+      sends_checksum = sends_checksum || h.first.starts_with("x-amz-checksum-");
+    }
     std::string payload_hash = std::move(known_payload_hash);
-    if (http->endpoint().tls && has_checksum) payload_hash = "UNSIGNED-PAYLOAD";
-    else if (payload_hash.empty()) payload_hash = sha256_hex(body);
+    if (payload_hash.empty())
+      payload_hash = http->endpoint().tls && has_md5 ? std::string("UNSIGNED-PAYLOAD") : sha256_hex(body);
     req.body() = std::move(body);
     req.prepare_payload();
     asio::steady_timer timer(co_await asio::this_coro::executor);
@@ -224,7 +234,7 @@ struct s3_context {
                   (err ? " " + err->code + ": " + err->message : "");
         retry = retryable(r.status, code);
         if (!retry) {
-          fail(exit_code::store, problem + "; " + hint_for(code, r.status));
+          fail(exit_code::store, problem + "; " + hint_for(code, r.status, sends_checksum));
         }
       }
       if (!retry || attempt >= options.max_attempts) {

@@ -65,7 +65,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if mangle:
             self.send_header("ETag", '"' + "0" * 32 + '"')
             self.send_header("x-amz-checksum-sha256", "A" * 43 + "=")
-        self.send_header("Content-Length", str(len(data)))
+        # A HEAD answer has no body but the object's length.
+        length = resp.getheader("Content-Length") if self.command == "HEAD" else None
+        self.send_header("Content-Length", length or str(len(data)))
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(data)

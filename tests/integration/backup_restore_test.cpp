@@ -33,6 +33,39 @@ void expect_same(const std::map<std::string, key_state>& source,
   }
 }
 
+// SETs with distinct TTLs of 10 minutes and more.
+std::vector<command> keys_with_ttls(int n) {
+  std::vector<command> data;
+  for (int i = 0; i < n; ++i)
+    data.push_back({"SET", "ttl:" + std::to_string(i), "v", "PX", std::to_string(600000 + 7 * i)});
+  return data;
+}
+
+// Each key's PEXPIRETIME as the server holds it.
+std::map<std::string, std::int64_t> expire_times(test_client& c, const std::vector<command>& data) {
+  std::map<std::string, std::int64_t> out;
+  for (const auto& cmd : data) out[cmd[1]] = std::stoll(c.exec({"PEXPIRETIME", cmd[1]}).value);
+  return out;
+}
+
+// key -> expire-at of every record in a local backup's shard objects.
+std::map<std::string, std::int64_t> archived_expire_times(const std::string& backup_dir) {
+  std::map<std::string, std::int64_t> out;
+  for (const auto& entry : fs::directory_iterator(backup_dir)) {
+    if (!entry.path().string().ends_with(".resp.zst")) continue;
+    kage::storage::archive_reader in;
+    in.feed(read_file(entry.path().string()));
+    in.end_of_input();
+    for (;;) {
+      auto rec = in.next();
+      BOOST_TEST_REQUIRE(rec.has_value(), rec.error().message());
+      if (!*rec) break;
+      out[std::string((*rec)->key)] = (*rec)->expire_at_ms;
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(standalone)
@@ -188,35 +221,44 @@ BOOST_AUTO_TEST_CASE(expiry_times_are_the_servers_own) {
   // replies wait in the pipeline).
   redis_cluster source(3, 0, cluster_node());
   test_client src(source.seed());
-  std::vector<command> data;
-  for (int i = 0; i < 3000; ++i)
-    data.push_back({"SET", "ttl:" + std::to_string(i), "v", "PX", std::to_string(600000 + 7 * i)});
+  const auto data = keys_with_ttls(3000);
   src.load(data);
-  std::map<std::string, std::int64_t> expected;
-  for (const auto& cmd : data) expected[cmd[1]] = std::stoll(src.exec({"PEXPIRETIME", cmd[1]}).value);
+  const auto expected = expire_times(src, data);
 
   temp_dir store("store");
   auto r = run_kage({"backup", "--node", source.seed(), "--to", store.path(), "--window", "64"});
   BOOST_TEST_REQUIRE(r.exit_code == 0, describe(r));
-  const std::string id = only_backup(store.path());
-  std::size_t seen = 0, exact = 0;
-  for (const auto& entry : fs::directory_iterator(store.path() + "/" + id)) {
-    if (!entry.path().string().ends_with(".resp.zst")) continue;
-    kage::storage::archive_reader in;
-    in.feed(read_file(entry.path().string()));
-    in.end_of_input();
-    for (;;) {
-      auto rec = in.next();
-      BOOST_TEST_REQUIRE(rec.has_value(), rec.error().message());
-      if (!*rec) break;
-      ++seen;
-      const std::string key((*rec)->key);
-      if ((*rec)->expire_at_ms == expected.at(key)) ++exact;
-      else BOOST_TEST((*rec)->expire_at_ms == expected.at(key), key);
-    }
+  const auto archived = archived_expire_times(store.path() + "/" + only_backup(store.path()));
+  BOOST_TEST_REQUIRE(archived.size() == expected.size());
+  std::size_t exact = 0;
+  for (const auto& [key, at] : archived) {
+    if (at == expected.at(key)) ++exact;
+    else BOOST_TEST(at == expected.at(key), key);
   }
-  BOOST_TEST(seen == expected.size());
   BOOST_TEST(exact == expected.size());
+}
+
+BOOST_AUTO_TEST_CASE(expiry_from_pttl_when_pexpiretime_is_not_allowed) {
+  // As on Redis 6.2, which has no PEXPIRETIME: PTTL plus the local clock, never shorter.
+  redis_options o = cluster_node();
+  o.acl_lines = {"user narrow on >pw ~* &* +@all -pexpiretime"};
+  redis_cluster source(3, 0, o);
+  test_client src(source.seed());
+  const auto data = keys_with_ttls(500);
+  src.load(data);
+  const auto expected = expire_times(src, data);
+
+  temp_dir store("store");
+  auto r = run_kage({"backup", "--node", source.seed(), "--to", store.path(), "--user", "narrow"},
+                    {{"REDISCLI_AUTH", "pw"}});
+  BOOST_TEST_REQUIRE(r.exit_code == 0, describe(r));
+  BOOST_TEST(contains(r.err, "PEXPIRETIME is not available"), r.err);
+  const auto archived = archived_expire_times(store.path() + "/" + only_backup(store.path()));
+  BOOST_TEST_REQUIRE(archived.size() == expected.size());
+  for (const auto& [key, at] : archived) {
+    BOOST_TEST(at >= expected.at(key), key);
+    BOOST_TEST(at < expected.at(key) + 10000, key);
+  }
 }
 
 BOOST_AUTO_TEST_CASE(prefer_replica_reads_replicas) {

@@ -202,9 +202,17 @@ BOOST_AUTO_TEST_CASE(sigterm_mid_upload_cancels_after_the_grace_period) {
 BOOST_AUTO_TEST_CASE(sigterm_mid_upload_lets_the_backup_finish_within_the_grace_period) {
   slow_upload u(500);  // 0.5 s per part
   auto& s3 = u.s3;
+  // An older backup, which retention (keep_last 1) must delete once the new one is complete.
+  auto old = run_kage({"backup", "--node", u.server.address(), "--to", "s3://kage-test/finish",
+                       "--json"},
+                      s3.env());
+  BOOST_TEST_REQUIRE(old.exit_code == 0, describe(old));
+  const std::string old_id(json_result(old).at("id").as_string());
+  auto env = u.env;
+  env["RESTORE_MISSING"] = "true";
   background_process run(
       {kage_binary(), "run", "--config", u.config(60, "finish", "  retention:\n    keep_last: 1\n")},
-      u.env);
+      env);
   std::this_thread::sleep_for(std::chrono::milliseconds(1000));
   BOOST_TEST_REQUIRE(run.running(), "kage run exited early: " + run.err());
   run.kill(SIGTERM);
@@ -212,14 +220,19 @@ BOOST_AUTO_TEST_CASE(sigterm_mid_upload_lets_the_backup_finish_within_the_grace_
   BOOST_TEST(r.exit_code == 0, describe(r));
   BOOST_TEST(r.err.find("has 60 s to finish") != std::string::npos, r.err);
   BOOST_TEST(r.err.find("cancel") == std::string::npos, r.err);
-  // The backup in flight completed and is restorable; nothing was left half-written.
+  // The backup in flight completed; restore-missing was not started, the finished backup's
+  // retention was.
+  BOOST_TEST(r.err.find("restore-missing from") == std::string::npos, r.err);
+  BOOST_TEST(r.err.find("retention: kept 1, deleted 1") != std::string::npos, r.err);
   BOOST_TEST(json::parse(s3.tool({"uploads"})).as_array().size() == 0u);
   auto list = run_kage({"list", "--from", "s3://kage-test/finish", "--json"}, s3.env());
   BOOST_TEST_REQUIRE(list.exit_code == 0, describe(list));
   const json::value parsed = json::parse(list.out);
   BOOST_TEST_REQUIRE(parsed.as_array().size() == 1u, list.out);
-  BOOST_TEST(parsed.as_array()[0].as_object().at("complete").as_bool());
-  BOOST_TEST(parsed.as_array()[0].as_object().at("keys").to_number<std::int64_t>() == 30000);
+  const auto& kept = parsed.as_array()[0].as_object();
+  BOOST_TEST(kept.at("id").as_string() != old_id);
+  BOOST_TEST(kept.at("complete").as_bool());
+  BOOST_TEST(kept.at("keys").to_number<std::int64_t>() == 30000);
 }
 
 BOOST_AUTO_TEST_CASE(snapshots_and_backups_on_a_schedule) {

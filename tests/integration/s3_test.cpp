@@ -157,7 +157,7 @@ BOOST_AUTO_TEST_CASE(a_store_that_stores_other_bytes_is_caught) {
   redis_server server(redis_options{});
   test_client c(server.address());
   c.load(random_keys("k", 12000, 1000));  // ~12 MB: 3 parts of 5 MiB
-  s3_fault_proxy proxy(s3, "mangle-parts:1");  // part 2 on: the answer names other bytes
+  s3_fault_proxy proxy(s3, "mangle-parts:1");  // every part after the first the proxy sees
   auto env = s3.env();
   env["S3_ENDPOINT_URL"] = proxy.endpoint();
   for (const char* checksum : {"sha256", "md5"}) {

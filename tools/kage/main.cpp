@@ -314,7 +314,7 @@ asio::awaitable<int> run_list(settings s, logger log) {
   if (s.json) {
     json::array a;
     for (const auto& b : backups) {
-      json::object o{{"id", b.id}, {"complete", b.complete}, {"bytes", b.bytes}};
+      json::object o{{"id", b.id}, {"complete", b.complete}, {"failed", b.failed}, {"bytes", b.bytes}};
       if (b.meta) {
         o["keys"] = b.meta->total_keys;
         o["kind"] = b.meta->kind;
@@ -323,7 +323,6 @@ asio::awaitable<int> run_list(settings s, logger log) {
         o["finished_at"] = b.meta->finished_at;
       } else {
         o["problem"] = b.problem;
-        if (b.failed) o["failed"] = true;
       }
       a.push_back(std::move(o));
     }

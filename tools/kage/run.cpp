@@ -253,7 +253,8 @@ std::function<void()> stopper(std::shared_ptr<daemon> d) {
       d->log.info("run", "stopping");
       return;
     }
-    d->log.info("run", "stopping: starting nothing new; the running " + d->stage + " has " +
+    d->log.info("run", "stopping: starting nothing new but the retention of a backup that finishes; "
+                       "the running " + d->stage + " has " +
                            std::to_string(d->s.shutdown_grace_seconds) + " s to finish");
     d->grace.expires_after(std::chrono::seconds(d->s.shutdown_grace_seconds));
     d->grace.async_wait(

@@ -124,8 +124,9 @@ const std::vector<command_info>& command_table() {
        "restore.missing_after_backup (RESTORE_MISSING), a restore of the keys missing from the\n"
        "cluster, then the retention rules (store.retention). Runs never overlap; a failed run is\n"
        "logged and retried with backoff. With --listen it serves /metrics (Prometheus),\n"
-       "/healthz and /readyz. On SIGTERM it starts nothing new and gives a running backup\n"
-       "--shutdown-grace seconds before cancelling it; it exits 0.\n",
+       "/healthz and /readyz. On SIGTERM it starts nothing new (but the retention of a backup\n"
+       "that finishes) and gives the run in progress --shutdown-grace seconds before cancelling\n"
+       "it; it exits 0.\n",
        "  SCHEDULE_TIME=3600 REDIS_NODE=redis-0:6379 BACKUP_DIR=/backups kage run\n"
        "  kage run --config /etc/kage/kage.yaml --listen 0.0.0.0:9121 --log-format json\n"},
       {"help", 0, "show help for kage or for one command", "kage help [COMMAND]", "",
@@ -370,18 +371,19 @@ const std::vector<setting_spec>& setting_table() {
        .flags = {{{"--part-size-mb", k_backup | k_config}}},
        .metavar = "MIB",
        .help = "multipart upload part size in MiB (at least 5; grows past 1,000 parts)",
-       .applies = k_backup | k_config,
+       .applies = k_backup | k_snapshot | k_run | k_config,
        .max = 5120},
       {.key = "store.s3.parts_in_flight",
        .target = &settings::parts_in_flight,
        .flags = {{{"--parts-in-flight", k_backup | k_config}}},
        .metavar = "N",
        .help = "multipart parts uploading at once per object",
-       .applies = k_backup | k_config,
+       .applies = k_backup | k_snapshot | k_run | k_config,
        .max = 64},
       {.key = "store.s3.checksum",
        .target = &settings::s3_checksum,
-       .flags = {{{"--s3-checksum", k_backup | k_snapshot | k_config}}},
+       .env = {"S3_CHECKSUM"},
+       .flags = {{{"--s3-checksum", k_backup | k_snapshot | k_run | k_config}}},
        .metavar = "ALGO",
        .help = "checksum S3 verifies on every part: sha256 (x-amz-checksum-sha256) or md5 "
                "(Content-MD5, for stores that reject x-amz-checksum-* headers)",
@@ -1340,11 +1342,13 @@ std::string help_text(const std::string& command) {
 
   bool any_flagless = false;
   for (const auto& spec : setting_table()) {
-    if (!(spec.applies & cmd->bit) ||
+    // Settings this command uses but takes no flag for (e.g. kage run's S3 part size).
+    const unsigned bit = cmd->bit;
+    if (!(spec.applies & bit) ||
         std::any_of(spec.flags.begin(), spec.flags.end(),
-                    [](const flag_spec& f) { return !f.name.empty(); }))
+                    [bit](const flag_spec& f) { return !f.name.empty() && (f.commands & bit); }))
       continue;
-    if (!any_flagless) out << "\nSettings without a flag (environment or config file):\n";
+    if (!any_flagless) out << "\nSettings without a flag here (environment or config file):\n";
     any_flagless = true;
     option_line(out, std::string(spec.key), spec, true);
   }
