@@ -143,6 +143,8 @@ struct s3_context {
   bool path_style = true;
   std::unique_ptr<http_client> http;
   std::mt19937_64 rng{std::random_device{}()};
+  int parts_uploading = 0;                       // across every writer of this store
+  std::unique_ptr<asio::steady_timer> part_done;  // cancelled whenever a part finishes
 
   std::string full_key(std::string_view key) const {
     return options.prefix.empty() ? std::string(key) : options.prefix + "/" + std::string(key);
@@ -400,14 +402,25 @@ class s3_writer final : public object_writer {
       }
       st_->upload_id = *id;
     }
-    // Bounded memory: at most parts_in_flight parts uploading plus the one being filled.
-    while (st_->in_flight >= st_->ctx->options.parts_in_flight && !st_->error) {
-      st_->wake->expires_at(asio::steady_timer::time_point::max());
-      co_await st_->wake->async_wait(asio::as_tuple(asio::deferred));
+    // Bounded memory: at most parts_in_flight parts of this object uploading (plus the one
+    // being filled), and at most total_parts_in_flight of the whole store. Every finished part
+    // cancels both timers; the loop checks again (one thread: no wake-up is lost).
+    auto& ctx = *st_->ctx;
+    for (;;) {
+      if (st_->error) std::rethrow_exception(st_->error);
+      if (st_->in_flight >= ctx.options.parts_in_flight) {
+        st_->wake->expires_at(asio::steady_timer::time_point::max());
+        co_await st_->wake->async_wait(asio::as_tuple(asio::deferred));
+      } else if (ctx.parts_uploading >= ctx.options.total_parts_in_flight) {
+        // Shared by every waiting writer: never re-armed (that would cancel the others' waits).
+        co_await ctx.part_done->async_wait(asio::as_tuple(asio::deferred));
+      } else {
+        break;
+      }
     }
-    if (st_->error) std::rethrow_exception(st_->error);
     const int number = next_part_++;
     ++st_->in_flight;
+    ++ctx.parts_uploading;
     auto st = st_;
     asio::co_spawn(st->wake->get_executor(), upload_part(st, number, std::move(part_)),
                    part_done(st));
@@ -433,8 +446,10 @@ class s3_writer final : public object_writer {
   static std::function<void(std::exception_ptr)> part_done(std::shared_ptr<upload_state> st) {
     return [st](std::exception_ptr e) {
       --st->in_flight;
+      --st->ctx->parts_uploading;
       if (e && !st->error) st->error = e;
       st->wake->cancel();
+      st->ctx->part_done->cancel();
     };
   }
 
@@ -563,6 +578,8 @@ class s3_store final : public store {
 std::unique_ptr<store> make_s3_store(std::string_view location, const store_options& options,
                                      asio::any_io_executor ex) {
   auto ctx = std::make_shared<s3_context>();
+  ctx->part_done =
+      std::make_unique<asio::steady_timer>(ex, asio::steady_timer::time_point::max());
   ctx->options = options.s3;
   ctx->log = options.log;
   ctx->retries = options.retries;

@@ -1,6 +1,7 @@
 #include "fixture_moto.hpp"
 
 #include <chrono>
+#include <fstream>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -64,8 +65,15 @@ std::string moto_server::tool(const std::vector<std::string>& args) const {
 s3_fault_proxy::s3_fault_proxy(const moto_server& upstream, const std::string& mode) {
   port_ = free_port();
   proc_.start({"python3", source_dir() + "/tests/common/s3_fault_proxy.py", std::to_string(port_),
-               std::to_string(upstream.port()), mode});
+               std::to_string(upstream.port()), mode, stats_dir_.file("stats")});
   wait_for_port(port_, proc_, "s3_fault_proxy.py");
+}
+
+int s3_fault_proxy::max_parts_in_flight() const {
+  std::ifstream in(stats_dir_.file("stats"));
+  int n = 0;
+  in >> n;
+  return n;
 }
 
 }  // namespace kage::test

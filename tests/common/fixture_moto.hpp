@@ -35,9 +35,12 @@ class s3_fault_proxy {
  public:
   s3_fault_proxy(const moto_server& upstream, const std::string& mode);
   std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  // The most UploadPart requests that were in flight through the proxy at once.
+  int max_parts_in_flight() const;
 
  private:
   int port_ = 0;
+  temp_dir stats_dir_{"proxy"};
   background_process proc_;
 };
 

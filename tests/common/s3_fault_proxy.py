@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """An HTTP proxy in front of an S3 server that injects failures, for kage's retry tests.
 
-  s3_fault_proxy.py PORT UPSTREAM_PORT MODE
+  s3_fault_proxy.py PORT UPSTREAM_PORT MODE [STATS_FILE]
+STATS_FILE, when given, holds the most UploadPart requests that were in flight at once.
 MODE: "fail-parts:N"  the first N UploadPart requests get HTTP 500 InternalError
       "fail-parts-after:N"  every UploadPart after the first N gets HTTP 500
       "delay-parts:MS"  every UploadPart waits MS milliseconds before it is forwarded
@@ -11,15 +12,30 @@ Everything else is forwarded unchanged (the Host header too, so signatures still
 """
 import http.client
 import http.server
+import os
 import sys
 import threading
 import time
 
 port, upstream, mode = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+stats_file = sys.argv[4] if len(sys.argv) > 4 else None
 kind, _, count = mode.partition(":")
 count = int(count)
 lock = threading.Lock()
 parts_seen = 0
+parts_now = parts_max = 0
+
+
+def count_part(delta):
+    global parts_now, parts_max
+    with lock:
+        parts_now += delta
+        if parts_now > parts_max:
+            parts_max = parts_now
+            if stats_file:
+                with open(stats_file + ".tmp", "w") as f:
+                    f.write(str(parts_max))
+                os.replace(stats_file + ".tmp", stats_file)
 
 ERROR = (b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>InternalError</Code>'
          b'<Message>injected by s3_fault_proxy</Message></Error>')
@@ -32,6 +48,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
         pass
 
     def handle_any(self):
+        is_part = self.command == "PUT" and "partNumber=" in self.path
+        if is_part:
+            count_part(1)
+        try:
+            self.forward()
+        finally:
+            if is_part:
+                count_part(-1)
+
+    def forward(self):
         global parts_seen
         length = int(self.headers.get("Content-Length", 0))
         body = self.rfile.read(length) if length else b""

@@ -173,6 +173,32 @@ BOOST_AUTO_TEST_CASE(a_store_that_stores_other_bytes_is_caught) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(parts_in_flight_are_bounded_across_masters) {
+  moto_server s3;
+  redis_cluster source(3, 0, cluster_node());
+  test_client c(source.seed());
+  c.load(random_keys("k", 24000, 1000));  // ~8 MB per master: 2 parts of 5 MiB each
+  for (const int total : {0, 2}) {          // 0: the default (16)
+    s3_fault_proxy proxy(s3, "delay-parts:500");
+    auto env = s3.env();
+    env["S3_ENDPOINT_URL"] = proxy.endpoint();
+    std::vector<std::string> args{"backup", "--node", source.seed(), "--to",
+                                  "s3://kage-test/total-" + std::to_string(total),
+                                  "--part-size-mb", "5", "--parts-in-flight", "4"};
+    if (total) {
+      args.push_back("--total-parts-in-flight");
+      args.push_back(std::to_string(total));
+    }
+    auto r = run_kage(args, env);
+    BOOST_TEST_REQUIRE(r.exit_code == 0, describe(r));
+    // The three masters' parts overlap unless the store-wide bound holds them back.
+    if (total) BOOST_TEST(proxy.max_parts_in_flight() == total);
+    else BOOST_TEST(proxy.max_parts_in_flight() >= 3);
+    r = run_kage({"verify", "--from", "s3://kage-test/total-" + std::to_string(total)}, s3.env());
+    BOOST_TEST(r.exit_code == 0, describe(r));
+  }
+}
+
 BOOST_AUTO_TEST_CASE(sigterm_mid_upload_aborts_it) {
   moto_server s3;
   redis_server server(redis_options{});

@@ -111,6 +111,7 @@ std::shared_ptr<storage::store> open_store_for(const settings& s, asio::any_io_e
   o.s3.verify = !s.s3_insecure;
   o.s3.part_size = static_cast<std::size_t>(s.part_size_mb) << 20;
   o.s3.parts_in_flight = s.parts_in_flight;
+  o.s3.total_parts_in_flight = s.total_parts_in_flight;
   o.s3.checksum = s.s3_checksum;
   o.s3.credentials.access_key_id = s.aws_access_key_id;
   o.s3.credentials.secret_access_key = s.aws_secret_access_key.value_or("");

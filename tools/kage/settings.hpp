@@ -69,6 +69,7 @@ struct settings {
   bool s3_insecure = false;              // --s3-insecure: skip S3 certificate verification
   int part_size_mb = 16;                 // --part-size-mb (at least 5, S3's minimum)
   int parts_in_flight = 4;               // --parts-in-flight
+  int total_parts_in_flight = 16;        // --total-parts-in-flight
   std::string s3_checksum = "sha256";    // --s3-checksum: sha256 | md5
 
   // prune

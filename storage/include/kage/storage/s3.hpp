@@ -22,7 +22,10 @@ struct s3_options {
   bool verify = true;               // certificate verification; off only by an explicit flag
   aws_credentials credentials;
   std::size_t part_size = std::size_t{16} << 20;  // grows with the part number: part_size_for
-  int parts_in_flight = 4;
+  int parts_in_flight = 4;        // per object
+  // Across every object of the store at once (a backup writes one object per master at the
+  // same time): memory stays under (total_parts_in_flight + masters) x part size.
+  int total_parts_in_flight = 16;
   // Per-part (and single PUT) checksum S3 verifies: "sha256" sends x-amz-checksum-sha256 (the
   // same digest signs the payload over HTTP: one hash per byte); "md5" sends Content-MD5 and
   // checks each part's ETag, for stores that reject the x-amz-checksum-* headers.
