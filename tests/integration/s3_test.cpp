@@ -179,7 +179,7 @@ BOOST_AUTO_TEST_CASE(parts_in_flight_are_bounded_across_masters) {
   test_client c(source.seed());
   c.load(random_keys("k", 24000, 1000));  // ~8 MB per master: 2 parts of 5 MiB each
   for (const int total : {0, 2}) {          // 0: the default (16)
-    s3_fault_proxy proxy(s3, "delay-parts:500");
+    s3_fault_proxy proxy(s3, "delay-parts:1000");  // long enough for the masters to overlap
     auto env = s3.env();
     env["S3_ENDPOINT_URL"] = proxy.endpoint();
     std::vector<std::string> args{"backup", "--node", source.seed(), "--to",
