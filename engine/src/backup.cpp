@@ -25,15 +25,9 @@ using boost::system::error_code;
 
 constexpr std::int64_t redirected = std::numeric_limits<std::int64_t>::min();
 
-struct backup_job {
-  redis_target target;
+struct backup_job : writing_job {
   backup_options options;
-  std::shared_ptr<storage::store> store;
   std::shared_ptr<backup_progress> progress;
-  logger log;
-  std::string id;
-  std::string redis_version;
-  proto::topology topology;
   std::vector<storage::shard_object> objects;
 };
 
@@ -509,32 +503,16 @@ asio::awaitable<storage::manifest> async_backup(redis_target target, backup_opti
                                                 std::shared_ptr<backup_progress> progress,
                                                 logger log) {
   auto job = std::make_shared<backup_job>();
-  const std::int64_t started = unix_ms();
-  auto view = co_await async_discover(target, log);
-  job->target = std::move(target);
+  co_await async_begin(*job, std::move(target), std::move(store), log);
   job->options = std::move(options);
-  job->store = std::move(store);
   job->progress = progress;
-  job->log = log;
-  job->id = storage::make_backup_id(started);
-  job->redis_version = view.redis_version;
-  job->topology = std::move(view.topology);
   const auto masters = job->topology.masters();
   job->objects.resize(masters.size());
   progress->id = job->id;
   progress->shards.assign(masters.size(), {});
 
-  storage::manifest m;
-  m.id = job->id;
-  m.kage_version = KAGE_VERSION;
-  m.started_at = storage::rfc3339_ms(started);
-  m.redis_version = job->redis_version;
-  m.cluster = job->topology.cluster;
+  storage::manifest m = manifest_begun(*job);
   m.patterns = job->options.patterns;
-  for (const auto& n : job->topology.nodes) {
-    m.topology.push_back({n.id, n.ep.address(), n.master ? "master" : "replica", n.master_id,
-                          to_storage(n.slots)});
-  }
 
   if (!job->topology.cluster) co_await async_check_databases(job);
 

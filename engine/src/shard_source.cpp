@@ -1,10 +1,38 @@
 #include "shard_source.hpp"
 
+#include "clock.hpp"
+
 #include <kage/base/error.hpp>
 
 #include <boost/asio.hpp>
 
 namespace kage::engine {
+
+asio::awaitable<void> async_begin(writing_job& job, redis_target target,
+                                  std::shared_ptr<storage::store> store, logger log) {
+  job.started_ms = unix_ms();
+  auto view = co_await async_discover(target, log);
+  job.target = std::move(target);
+  job.store = std::move(store);
+  job.log = std::move(log);
+  job.id = storage::make_backup_id(job.started_ms);
+  job.redis_version = view.redis_version;
+  job.topology = std::move(view.topology);
+}
+
+storage::manifest manifest_begun(const writing_job& job) {
+  storage::manifest m;
+  m.id = job.id;
+  m.kage_version = KAGE_VERSION;
+  m.started_at = storage::rfc3339_ms(job.started_ms);
+  m.redis_version = job.redis_version;
+  m.cluster = job.topology.cluster;
+  for (const auto& n : job.topology.nodes) {
+    m.topology.push_back({n.id, n.ep.address(), n.master ? "master" : "replica", n.master_id,
+                          to_storage(n.slots)});
+  }
+  return m;
+}
 
 std::vector<storage::slot_range> to_storage(const std::vector<proto::slot_range>& in) {
   std::vector<storage::slot_range> out;

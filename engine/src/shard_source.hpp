@@ -3,8 +3,30 @@
 #include <kage/base/log.hpp>
 #include <kage/engine/target.hpp>
 #include <kage/storage/manifest.hpp>
+#include <kage/storage/store.hpp>
+
+#include <memory>
 
 namespace kage::engine {
+
+// What every job that writes a backup (logical or snapshot) starts from: where it writes, an
+// id from its start time, and the cluster as discovered then.
+struct writing_job {
+  redis_target target;
+  std::shared_ptr<storage::store> store;
+  logger log;
+  std::int64_t started_ms = 0;
+  std::string id;
+  std::string redis_version;
+  proto::topology topology;
+};
+
+// Discovers the cluster and fills every field of `job`.
+asio::awaitable<void> async_begin(writing_job& job, redis_target target,
+                                  std::shared_ptr<storage::store> store, logger log);
+
+// A manifest with what the job knows at its start: id, versions, start time, topology.
+storage::manifest manifest_begun(const writing_job& job);
 
 std::vector<storage::slot_range> to_storage(const std::vector<proto::slot_range>& in);
 std::string describe_slots(const std::vector<proto::slot_range>& slots);  // "0-5460,10923-12000"

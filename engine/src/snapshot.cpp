@@ -20,15 +20,9 @@
 namespace kage::engine {
 namespace {
 
-struct snapshot_job {
-  redis_target target;
+struct snapshot_job : writing_job {
   snapshot_options options;
-  std::shared_ptr<storage::store> store;
   std::shared_ptr<snapshot_progress> progress;
-  logger log;
-  std::string id;
-  std::string redis_version;
-  proto::topology topology;
   std::vector<proto::node_info> masters;  // in slot order: masters[i] -> shard-i
   std::vector<storage::shard_object> objects;
   std::vector<storage::node_config> node_configs;
@@ -365,16 +359,9 @@ asio::awaitable<storage::manifest> async_snapshot(redis_target target, snapshot_
                                                   std::shared_ptr<snapshot_progress> progress,
                                                   logger log) {
   auto job = std::make_shared<snapshot_job>();
-  const std::int64_t started = unix_ms();
-  auto view = co_await async_discover(target, log);
-  job->target = std::move(target);
+  co_await async_begin(*job, std::move(target), std::move(store), log);
   job->options = std::move(options);
-  job->store = std::move(store);
   job->progress = progress;
-  job->log = log;
-  job->id = storage::make_backup_id(started);
-  job->redis_version = view.redis_version;
-  job->topology = std::move(view.topology);
   for (const auto* m : job->topology.masters()) job->masters.push_back(*m);
   job->objects.resize(job->masters.size());
   progress->id = job->id;
@@ -387,7 +374,7 @@ asio::awaitable<storage::manifest> async_snapshot(redis_target target, snapshot_
   st.kind = "snapshot";
   st.phase = "Running";
   st.pod = pod_name(job->options.pod);
-  st.started_at = storage::rfc3339_ms(started);
+  st.started_at = storage::rfc3339_ms(job->started_ms);
   st.backup_path = job->store->location() + "/" + job->id;
   co_await async_write_status(job);
 
@@ -417,17 +404,8 @@ asio::awaitable<storage::manifest> async_snapshot(redis_target target, snapshot_
     std::rethrow_exception(error);
   }
 
-  storage::manifest m;
+  storage::manifest m = manifest_begun(*job);
   m.kind = "snapshot";
-  m.id = job->id;
-  m.kage_version = KAGE_VERSION;
-  m.started_at = storage::rfc3339_ms(started);
-  m.redis_version = job->redis_version;
-  m.cluster = job->topology.cluster;
-  for (const auto& n : job->topology.nodes) {
-    m.topology.push_back(
-        {n.id, n.ep.address(), n.master ? "master" : "replica", n.master_id, to_storage(n.slots)});
-  }
   m.objects = job->objects;
   for (const auto& o : m.objects) m.total_bytes += o.bytes;
   m.node_configs = job->node_configs;

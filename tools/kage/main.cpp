@@ -1,4 +1,5 @@
 // kage: back up, restore and verify Redis Clusters. See `kage --help`.
+#include "job_options.hpp"
 #include "progress.hpp"
 #include "run.hpp"
 #include "settings.hpp"
@@ -213,13 +214,7 @@ asio::awaitable<int> run_backup(settings s, logger log) {
   std::shared_ptr<storage::store> store =
       open_store_for(s, co_await asio::this_coro::executor, log);
   auto target = engine::make_target(s.nodes, redis_config_from(s));
-  engine::backup_options o;
-  o.patterns = s.patterns;
-  o.scan_count = s.scan_count;
-  o.window = s.window;
-  o.prefer_replica = s.read_from == "prefer-replica";
-  o.failover_timeout = std::chrono::milliseconds(s.failover_timeout_ms);
-  o.compression_level = s.compression_level;
+  const engine::backup_options o = backup_options_from(s);
   auto progress = std::make_shared<engine::backup_progress>();
   const auto started = std::chrono::steady_clock::now();
   const progress_display::render_fn render = backup_renderer(progress);
@@ -255,12 +250,7 @@ asio::awaitable<int> run_restore(settings s, logger log) {
   std::shared_ptr<storage::store> store =
       open_store_for(s, co_await asio::this_coro::executor, log);
   auto target = engine::make_target(s.nodes, redis_config_from(s));
-  engine::restore_options o;
-  o.id = s.id;
-  o.replace = s.replace;
-  o.dry_run = s.dry_run;
-  o.patterns = s.patterns;
-  o.window = s.window;
+  const engine::restore_options o = restore_options_from(s);
   auto progress = std::make_shared<engine::restore_progress>();
   const auto started = std::chrono::steady_clock::now();
   const progress_display::render_fn render = restore_renderer(progress);
@@ -521,9 +511,7 @@ asio::awaitable<int> run_snapshot(settings s, logger log) {
   std::shared_ptr<storage::store> store =
       open_store_for(s, co_await asio::this_coro::executor, log);
   auto target = engine::make_target(s.nodes, redis_config_from(s));
-  engine::snapshot_options o;
-  o.prefer_replica = s.read_from == "prefer-replica";
-  o.concurrency = s.concurrency;
+  const engine::snapshot_options o = snapshot_options_from(s);
   auto progress = std::make_shared<engine::snapshot_progress>();
   const auto started = std::chrono::steady_clock::now();
   const progress_display::render_fn render = snapshot_renderer(progress);

@@ -1,6 +1,7 @@
 // kage run: one loop starts the jobs (never two at once), one refreshes readiness, one serves
 // HTTP; all on the program's single io_context. Metrics are updated by plain functions, which
 // also keeps GCC 12 away from braced string lists inside coroutine bodies.
+#include "job_options.hpp"
 #include "run.hpp"
 
 #include <kage/engine/cron.hpp>
@@ -276,34 +277,16 @@ std::function<void(std::exception_ptr)> report_task(logger log, std::string name
   };
 }
 
-engine::backup_options backup_options_from(const settings& s) {
-  engine::backup_options o;
-  o.patterns = s.patterns;
-  o.scan_count = s.scan_count;
-  o.window = s.window;
-  o.prefer_replica = s.read_from == "prefer-replica";
-  o.failover_timeout = std::chrono::milliseconds(s.failover_timeout_ms);
-  o.compression_level = s.compression_level;
-  return o;
-}
-
-engine::snapshot_options snapshot_options_from(const settings& s) {
-  engine::snapshot_options o;
-  o.prefer_replica = s.read_from == "prefer-replica";
-  o.concurrency = s.concurrency;
-  return o;
-}
-
 void record_s3_retries(daemon& d) {
   if (d.deps.s3_retries) d.metrics.set("kage_s3_retries_total", {}, static_cast<double>(*d.deps.s3_retries));
 }
 
-engine::restore_options restore_options_from(const settings& s, const std::string& id) {
-  engine::restore_options o;
+// Restore-missing from the backup just taken: never overwrites, never a dry run.
+engine::restore_options restore_missing_options(const settings& s, const std::string& id) {
+  engine::restore_options o = restore_options_from(s);
   o.id = id;
-  o.replace = false;  // restore missing keys only
-  o.patterns = s.patterns;
-  o.window = s.window;
+  o.replace = false;
+  o.dry_run = false;
   return o;
 }
 
@@ -374,7 +357,7 @@ asio::awaitable<void> async_job(std::shared_ptr<daemon> d) {
     d->stage = "restore";
     t0 = steady::now();
     auto rp = std::make_shared<engine::restore_progress>();
-    co_await engine::async_restore(d->target, restore_options_from(d->s, m.id), store, rp, d->log);
+    co_await engine::async_restore(d->target, restore_missing_options(d->s, m.id), store, rp, d->log);
     record_restore(*d, rp->totals, m.id, since(t0));
   }
 

@@ -1,0 +1,33 @@
+#include "job_options.hpp"
+
+namespace kage::cli {
+
+engine::backup_options backup_options_from(const settings& s) {
+  engine::backup_options o;
+  o.patterns = s.patterns;
+  o.scan_count = s.scan_count;
+  o.window = s.window;
+  o.prefer_replica = s.read_from == "prefer-replica";
+  o.failover_timeout = std::chrono::milliseconds(s.failover_timeout_ms);
+  o.compression_level = s.compression_level;
+  return o;
+}
+
+engine::snapshot_options snapshot_options_from(const settings& s) {
+  engine::snapshot_options o;
+  o.prefer_replica = s.read_from == "prefer-replica";
+  o.concurrency = s.concurrency;
+  return o;
+}
+
+engine::restore_options restore_options_from(const settings& s) {
+  engine::restore_options o;
+  o.id = s.id;
+  o.replace = s.replace;
+  o.dry_run = s.dry_run;
+  o.patterns = s.patterns;
+  o.window = s.window;
+  return o;
+}
+
+}  // namespace kage::cli
