@@ -5,20 +5,9 @@
 #   bash bench/run.sh --rss-sweep          # and kage's peak RSS at 100k, 1M and 10M keys
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash tools/install-deps.sh
 # Beyond the build's dependencies: python3 runs the harness, GNU time reads kage's peak RSS
 # from outside the process, mawk turns key names into commands for the peers.
-packages=(python3 time mawk zstd)
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if ((${#missing[@]})); then
-  echo "bench: installing ${missing[*]}" >&2
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq "${missing[@]}" >/dev/null
-fi
+bash tools/install-deps.sh python3 time mawk
 if [[ -z ${KAGE_BINARY:-} ]]; then
   bash tools/build.sh
   export KAGE_BINARY=${KAGE_BUILD_DIR:-build}/tools/kage

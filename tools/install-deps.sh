@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Installs what building and testing kage needs on Debian 12 (run as root).
+# Installs what building and testing kage needs on Debian 12 (run as root), plus any packages
+# named as arguments (bench/run.sh adds the benchmark's).
 set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config
   libboost1.81-dev libboost-json1.81-dev libboost-test1.81-dev
   libssl-dev libzstd-dev libyaml-cpp-dev
   redis-server redis-tools zstd openssl ca-certificates
+  "$@"
 )
 missing=()
 for p in "${packages[@]}"; do

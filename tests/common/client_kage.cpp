@@ -47,6 +47,17 @@ std::string describe(const process_result& r) {
          "\n--- stdout\n" + r.out + "\n--- stderr\n" + r.err;
 }
 
+std::vector<std::string> leftovers_of_failure(const std::string& dir) {
+  std::vector<std::string> out;
+  if (!std::filesystem::exists(dir)) return out;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) {
+    const auto name = e.path().filename().string();
+    if (name == "manifest.json" || name.find(".tmp-") != std::string::npos)
+      out.push_back(e.path().string());
+  }
+  return out;
+}
+
 std::string only_backup(const std::string& dir) {
   auto ids = backup_ids(dir);
   if (ids.size() != 1)

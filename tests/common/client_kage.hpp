@@ -26,6 +26,10 @@ boost::json::object manifest(const std::string& dir, const std::string& id);
 // Everything about a failed process, for BOOST_TEST messages.
 std::string describe(const process_result& r);
 
+// What must not be left under `dir` after a failed job: any manifest.json (something that
+// looks complete) and any temporary file. Paths, empty when clean.
+std::vector<std::string> leftovers_of_failure(const std::string& dir);
+
 // The id of the one backup under a local store directory; throws when there is not exactly one.
 std::string only_backup(const std::string& dir);
 

@@ -7,6 +7,8 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/test/unit_test.hpp>
 
+#include "storage_test_util.hpp"
+
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -17,36 +19,9 @@ namespace fs = std::filesystem;
 
 BOOST_TEST_DONT_PRINT_LOG_VALUE(kage::exit_code)
 
+using kage::test::run;
+
 namespace {
-
-// Runs a coroutine to completion; rethrows what it threw; fails if it missed its deadline.
-template <class T>
-T run(asio::awaitable<T> op) {
-  asio::io_context io;
-  std::exception_ptr error;
-  std::optional<T> result;
-  asio::co_spawn(io, std::move(op), [&](std::exception_ptr e, T value) {
-    error = e;
-    if (!e) result.emplace(std::move(value));
-  });
-  io.run_for(std::chrono::seconds(30));
-  BOOST_REQUIRE_MESSAGE(error || result, "coroutine did not finish within 30 s");
-  if (error) std::rethrow_exception(error);
-  return std::move(*result);
-}
-
-void run(asio::awaitable<void> op) {
-  asio::io_context io;
-  std::exception_ptr error;
-  bool finished = false;
-  asio::co_spawn(io, std::move(op), [&](std::exception_ptr e) {
-    finished = true;
-    error = e;
-  });
-  io.run_for(std::chrono::seconds(30));
-  BOOST_REQUIRE_MESSAGE(finished, "coroutine did not finish within 30 s");
-  if (error) std::rethrow_exception(error);
-}
 
 struct catalog_fixture {
   fs::path root;
