@@ -62,11 +62,21 @@ std::string moto_server::tool(const std::vector<std::string>& args) const {
   return r.out;
 }
 
-s3_fault_proxy::s3_fault_proxy(const moto_server& upstream, const std::string& mode) {
-  port_ = free_port();
+s3_fault_proxy::s3_fault_proxy(const moto_server& upstream, const std::string& mode)
+    : port_(free_port()), upstream_port_(upstream.port()), mode_(mode) {
+  start();
+}
+
+void s3_fault_proxy::start() {
   proc_.start({"python3", source_dir() + "/tests/common/s3_fault_proxy.py", std::to_string(port_),
-               std::to_string(upstream.port()), mode, stats_dir_.file("stats")});
+               std::to_string(upstream_port_), mode_, stats_dir_.file("stats")});
   wait_for_port(port_, proc_, "s3_fault_proxy.py");
+}
+
+void s3_fault_proxy::kill_and_restart() {
+  proc_.kill(SIGKILL);
+  proc_.wait(std::chrono::seconds(10));
+  start();
 }
 
 int s3_fault_proxy::max_parts_in_flight() const {

@@ -37,9 +37,15 @@ class s3_fault_proxy {
   std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(port_); }
   // The most UploadPart requests that were in flight through the proxy at once.
   int max_parts_in_flight() const;
+  // SIGKILLs the proxy (connections in flight are reset), then starts it again on its port:
+  // an S3 endpoint that dies mid-upload and comes back.
+  void kill_and_restart();
 
  private:
+  void start();
   int port_ = 0;
+  int upstream_port_ = 0;
+  std::string mode_;
   temp_dir stats_dir_{"proxy"};
   background_process proc_;
 };

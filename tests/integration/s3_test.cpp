@@ -152,6 +152,29 @@ BOOST_AUTO_TEST_CASE(server_errors_are_retried_or_the_upload_aborted) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(an_s3_endpoint_killed_mid_upload_is_retried) {
+  moto_server s3;
+  redis_server server(redis_options{});
+  test_client c(server.address());
+  c.load(random_keys("k", 30000, 1000));  // ~30 MB: 6 parts, each held back 1 s by the proxy
+  s3_fault_proxy proxy(s3, "delay-parts:1000");
+  auto env = s3.env();
+  env["S3_ENDPOINT_URL"] = proxy.endpoint();
+  background_process backup({kage_binary(), "backup", "--node", server.address(), "--to",
+                             "s3://kage-test/killed", "--part-size-mb", "5", "--parts-in-flight",
+                             "2"},
+                            env);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  BOOST_TEST_REQUIRE(backup.running(), "the backup finished before the endpoint was killed");
+  proxy.kill_and_restart();  // the parts in flight lose their connections
+  auto r = backup.wait(std::chrono::seconds(120));
+  BOOST_TEST_REQUIRE(r.exit_code == 0, describe(r));
+  BOOST_TEST(contains(r.err, "retry"), r.err);
+  r = run_kage({"verify", "--from", "s3://kage-test/killed"}, s3.env());
+  BOOST_TEST(r.exit_code == 0, describe(r));
+  BOOST_TEST(open_uploads(s3) == 0u);
+}
+
 BOOST_AUTO_TEST_CASE(a_store_that_stores_other_bytes_is_caught) {
   moto_server s3;
   redis_server server(redis_options{});
