@@ -1,0 +1,95 @@
+#include "kage/commands.hpp"
+
+namespace kage::cli::detail {
+
+const std::vector<command_info>& command_table() {
+  static const std::vector<command_info> table = {
+      {"backup", k_backup, "copy a Redis Cluster's keys into a new backup",
+       "kage backup --node HOST:PORT --to LOCATION [OPTIONS]",
+       "Connects through any node given with --node, discovers the cluster's masters, copies\n"
+       "their keys (all of them, or those matching --pattern) with their TTLs into a new backup\n"
+       "under --to, and prints the new backup's ID.\n",
+       "  kage backup --node 127.0.0.1:7000 --to /var/backups/redis\n"
+       "  kage backup --node 127.0.0.1:7000 --to /var/backups/redis --pattern 'user:*'\n"
+       "  REDISCLI_AUTH=secret kage backup --node redis-0:6379 --tls --cacert ca.pem --to "
+       "/backups\n"},
+      {"restore", k_restore, "load a backup into a Redis Cluster",
+       "kage restore --node HOST:PORT --from LOCATION [--id ID] [--replace] [OPTIONS]",
+       "Loads a backup (the newest one, or --id ID) from --from into the cluster reachable\n"
+       "through --node. Keys that already exist are overwritten only with --replace; --dry-run\n"
+       "checks the backup and the target without writing.\n",
+       "  kage restore --node 127.0.0.1:7100 --from /var/backups/redis\n"
+       "  kage restore --node 127.0.0.1:7100 --from /var/backups/redis --id ID --replace\n"},
+      {"list", k_list, "list the backups in a location", "kage list --from LOCATION [OPTIONS]",
+       "Prints one line per backup found under --from: its ID, when it was taken, its size.\n",
+       "  kage list --from /var/backups/redis\n"
+       "  kage list --from /var/backups/redis --json\n"},
+      {"verify", k_verify, "check that a backup is complete and intact, without Redis",
+       "kage verify --from LOCATION [--id ID] [OPTIONS]",
+       "Reads a backup (the newest one, or --id ID) and checks it against its manifest. It\n"
+       "needs no Redis; exit code 5 means the backup is corrupt or truncated.\n",
+       "  kage verify --from /var/backups/redis\n"
+       "  kage verify --from /var/backups/redis --id ID\n"},
+      {"show", k_show, "describe one backup: masters, slots, key counts, sizes",
+       "kage show --from LOCATION [--id ID] [OPTIONS]",
+       "Prints the manifest of a backup (the newest one, or --id ID).\n",
+       "  kage show --from /var/backups/redis\n"
+       "  kage show --from /var/backups/redis --id ID --json\n"},
+      {"config", k_config, "print the effective settings (secrets redacted)",
+       "kage config [OPTIONS]",
+       "Prints, as YAML in the config file's own format, the settings kage would use after\n"
+       "applying the config file, the environment and the flags. Passwords show as\n"
+       "<redacted>. Use it to check a deployment's settings before running a job.\n",
+       "  kage config\n"
+       "  kage config --config /etc/kage.yaml --node 127.0.0.1:7000\n"},
+      {"prune", k_prune, "delete old backups, keeping the newest ones",
+       "kage prune --from LOCATION --keep-last N [--keep-within 7d] [OPTIONS]",
+       "Deletes complete backups that are neither among the newest --keep-last N nor younger\n"
+       "than --keep-within, and interrupted backups (no manifest) older than --grace. It never\n"
+       "deletes the last complete backup unless --allow-empty. --dry-run lists what it would\n"
+       "delete.\n",
+       "  kage prune --from /var/backups/redis --keep-last 7\n"
+       "  kage prune --from s3://bucket/redis --keep-last 3 --keep-within 7d --dry-run\n"},
+      {"snapshot", k_snapshot, "copy every master's RDB and every node's nodes.conf (physical)",
+       "kage snapshot --node HOST:PORT --to LOCATION [--target primary|prefer-replica] [OPTIONS]",
+       "Asks every master at once for its RDB the way a replica does (REPLCONF rdb-only + SYNC)\n"
+       "and streams each straight into a new backup under --to, checksummed, with no local copy;\n"
+       "saves the nodes.conf of every node and nodes.json, a view of the cluster. With --target\n"
+       "prefer-replica each shard is read from a healthy replica. The user needs +replconf +sync\n"
+       "+psync (or +@admin). 'kage fetch' puts one node's files into its data directory.\n",
+       "  kage snapshot --node 127.0.0.1:7000 --to /var/backups/redis\n"
+       "  kage snapshot --node 127.0.0.1:7000 --to /var/backups/redis --target prefer-replica\n"},
+      {"fetch", k_fetch, "put one node's RDB and nodes.conf from a snapshot into its data directory",
+       "kage fetch --from LOCATION [--id ID] --node-id ID --to DIR [--rdb-name dump.rdb] [--force]",
+       "For an init container: writes the snapshot's RDB of the node's shard (a replica gets its\n"
+       "master's) as DIR/dump.rdb and the node's own nodes.conf as DIR/nodes.conf, each checked\n"
+       "against the manifest (SHA-256, and the RDB's own CRC-64) before it is renamed into place.\n"
+       "A non-empty dump or nodes.conf is replaced only with --force. Start Redis with\n"
+       "cluster-config-file pointing at that nodes.conf: it comes back with its node id.\n",
+       "  kage fetch --from /var/backups/redis --node-id $(cat /data/node-id) --to /data\n"
+       "  kage fetch --from /var/backups/redis --id ID --node-id ID --to /data --force\n"},
+      {"run", k_run, "back up on a schedule, serve metrics, restore missing keys (a sidecar)",
+       "kage run --config FILE [--listen HOST:PORT] [OPTIONS]",
+       "Runs until SIGTERM: every schedule.every_seconds (SCHEDULE_TIME) a backup, then, with\n"
+       "restore.missing_after_backup (RESTORE_MISSING), a restore of the keys missing from the\n"
+       "cluster, then the retention rules (store.retention). Runs never overlap; a failed run is\n"
+       "logged and retried with backoff. With --listen it serves /metrics (Prometheus),\n"
+       "/healthz and /readyz. On SIGTERM it starts nothing new (but the retention of a backup\n"
+       "that finishes) and gives the run in progress --shutdown-grace seconds before cancelling\n"
+       "it; it exits 0.\n",
+       "  SCHEDULE_TIME=3600 REDIS_NODE=redis-0:6379 BACKUP_DIR=/backups kage run\n"
+       "  kage run --config /etc/kage/kage.yaml --listen 0.0.0.0:9121 --log-format json\n"},
+      {"help", 0, "show help for kage or for one command", "kage help [COMMAND]", "",
+       "  kage help backup\n"},
+      {"version", 0, "print kage's version", "kage version", "", "  kage version\n"},
+  };
+  return table;
+}
+
+const command_info* find_command(std::string_view name) {
+  for (const auto& c : command_table())
+    if (c.name == name) return &c;
+  return nullptr;
+}
+
+}  // namespace kage::cli::detail
