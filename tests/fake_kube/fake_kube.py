@@ -2028,7 +2028,9 @@ def make_certs(d):
 
 def kubeconfig(server, ca=None, token=None, client_cert=None, client_key=None,
                namespace="default"):
-    b64 = lambda p: base64.b64encode(open(p, "rb").read()).decode()
+    def b64(path):
+        with open(path, "rb") as f:
+            return base64.b64encode(f.read()).decode()
     cluster = {"server": server}
     if ca:
         cluster["certificate-authority-data"] = b64(ca)

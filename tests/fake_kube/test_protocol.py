@@ -77,6 +77,16 @@ class AuthTest(ServerTest):
         self.assertEqual(self.fk.request("GET", self.pods_path())[0], 401)
         self.assertEqual(self.fk.request("GET", self.pods_path(), token="new-token")[0], 200)
 
+    def test_an_open_watch_survives_token_rotation(self):
+        w = self.fk.watch(self.pods_path("watch=1"))
+        self.fk.control("set_tokens", tokens=["rotated"])
+        self.add_pod("after-rotation")
+        self.assertEqual(w.next()["object"]["metadata"]["name"], "after-rotation")
+        w.close()
+        w = self.fk.watch(self.pods_path("watch=1"))
+        self.assertEqual(w.status, 401)
+        w.close()
+
     def test_client_certificate_authenticates_without_token(self):
         code, _, _ = self.fk.request("GET", self.pods_path(), token="", client_cert=True)
         self.assertEqual(code, 200)
@@ -410,9 +420,11 @@ class ExecTest(ServerTest):
         self.add_pod("i")
         ws = self.fk.exec_ws(self.ns, "i", ["sh", "-c", "wc -c"], stdin=True)
         ws.send(b"\x00" + b"x" * 1000)
+        ws.send(b"are you there", opcode=0x9)
         ws.send(b"\xff\x00")  # v5: close stdin
-        out, _, status, _ = ws.run()
+        out, _, status, frames = ws.run()
         self.assertEqual((out.strip(), status["status"]), (b"1000", "Success"))
+        self.assertIn((0xA, b"a"), frames)  # the pong, carrying the ping's payload
 
     def test_errors_before_upgrade(self):
         self.add_pod("p", phase="Pending")
@@ -457,6 +469,9 @@ class InjectionTest(ServerTest):
         self.assertEqual((code, headers.get("Retry-After")), (429, "2"))
         self.assertStatus(body, 429, "TooManyRequests")
         self.assertEqual(body["details"]["retryAfterSeconds"], 2)
+        log = self.fk.control("requests")["requests"]
+        self.assertEqual([r["code"] for r in log if r["path"] == self.pods_path()][-4:],
+                         [500, 500, 200, 429])
 
     def test_reset_and_watch_only_matching(self):
         self.fk.control("inject", path_prefix=self.pods_path(), action="reset", watch=True)
