@@ -1060,8 +1060,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.body = self.read_body()
             inj = self.cluster.take_injection(self.command, self.url_path, self.is_watch)
             if inj:
-                self.apply_injection(inj)
-            if self.cut is None:
+                self.apply_injection(inj)  # answers, or raises, or serves with a cut armed
+            else:
                 self.route()
         except ApiError as e:
             self.send_json(e.code, e.status(), e.headers)

@@ -501,8 +501,15 @@ class InjectionTest(ServerTest):
     def test_delay(self):
         self.fk.control("inject", path_prefix=self.pods_path(), action="delay", delay=1.0)
         started = time.monotonic()
-        self.assertEqual(self.fk.request("GET", self.pods_path())[0], 200)
+        conn = self.fk.connection()
+        conn.request("GET", self.pods_path(), headers=self.fk.headers(None))
+        resp = conn.getresponse()
+        self.assertEqual((resp.status, json.loads(resp.read())["kind"]), (200, "PodList"))
         self.assertGreaterEqual(time.monotonic() - started, 1.0)
+        conn.request("GET", "/version")  # the same connection goes on with one answer each
+        resp = conn.getresponse()
+        self.assertEqual(json.loads(resp.read())["major"], "1")
+        conn.close()
 
 
 class RestartTest(ServerTest):
