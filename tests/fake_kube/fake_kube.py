@@ -1147,14 +1147,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
         raise ApiError(500, "InternalError", "unknown injected action %r" % action)
 
     def reset(self):
+        """RST instead of FIN: linger 0, wake a thread blocked reading (exec's), and have the
+        server close the socket without shutting down its sending side first."""
         self.close_connection = True
         try:
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
                                        struct.pack("ii", 1, 0))
-            socket.socket.close(self.connection) if not isinstance(
-                self.connection, ssl.SSLSocket) else self.connection.close()
+            socket.socket.shutdown(self.connection, socket.SHUT_RD)
         except OSError:
             pass
+        self.server.resets.add(id(self.connection))
 
     def start_response(self, code, ctype="application/json", length=None, headers=None,
                        chunked=False):
@@ -1753,6 +1755,7 @@ class ApiServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
 
     def __init__(self, address, app):
         self.app = app
+        self.resets = set()
         super().__init__(address, Handler)
 
     def process_request_thread(self, request, client_address):
@@ -1774,6 +1777,13 @@ class ApiServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
                 self.shutdown_request(request)
             except OSError:
                 pass
+
+    def shutdown_request(self, request):
+        if id(request) in self.resets:
+            self.resets.discard(id(request))
+            self.close_request(request)
+            return
+        super().shutdown_request(request)
 
     def handle_error(self, request, client_address):
         pass

@@ -189,6 +189,19 @@ class KubectlTest(unittest.TestCase):
         self.assertNotEqual(r.returncode, 0)  # strategic merge patch is not for custom resources
         self.kubectl("delete", "redisbackup", "nightly")
 
+    def test_events(self):
+        self.add_pod("ev-0")
+        event = {"apiVersion": "v1", "kind": "Event", "metadata": {"generateName": "ev-0."},
+                 "involvedObject": {"kind": "Pod", "name": "ev-0", "namespace": NS},
+                 "reason": "FailoverDone", "message": "replica promoted", "type": "Normal",
+                 "source": {"component": "kage"}, "count": 1}
+        code, _, body = self.fk.request("POST", "/api/v1/namespaces/%s/events" % NS, event)
+        self.assertEqual(code, 201, body)
+        out = self.kubectl("get", "events").stdout.splitlines()
+        self.assertEqual(out[0].split(), ["LAST", "SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"])
+        self.assertEqual(out[1].split()[1:5], ["Normal", "FailoverDone", "pod/ev-0", "replica"])
+        self.delete_pod("ev-0")
+
     def test_auth_can_i(self):
         self.fk.control("configure", rbac=[{"verbs": ["get", "list", "watch"],
                                             "resources": ["pods"]},

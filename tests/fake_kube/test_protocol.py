@@ -498,6 +498,21 @@ class InjectionTest(ServerTest):
         self.assertGreater(events, 0)
         self.assertLess(events, 20)
 
+    def test_cut_an_exec_stream(self):
+        self.add_pod("x")
+        self.fk.control("inject", path_prefix=self.pods_path() + "/x/exec", action="cut",
+                        bytes=100000)
+        ws = self.fk.exec_ws(self.ns, "x", ["head", "-c", "1000000", "/dev/zero"])
+        got = [0]
+
+        def count(ch, payload):
+            got[0] += len(payload)
+        with self.assertRaises((EOFError, ConnectionError, ssl.SSLError)):
+            ws.run(on_data=count)
+        ws.sock.close()
+        self.assertGreater(got[0], 0)
+        self.assertLess(got[0], 100000)
+
     def test_delay(self):
         self.fk.control("inject", path_prefix=self.pods_path(), action="delay", delay=1.0)
         started = time.monotonic()
@@ -554,6 +569,31 @@ class PlainHttpTest(ServerTest):
         w = self.fk.watch(self.pods_path("watch=1"))
         self.assertEqual(w.next()["object"]["metadata"]["name"], "h")
         w.close()
+
+    def test_reset_is_a_tcp_rst_and_cut_close_a_clean_eof(self):
+        def get(path):
+            s = socket.create_connection(("127.0.0.1", self.fk.port), timeout=10)
+            s.sendall(("GET %s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n\r\n"
+                       % (path, self.fk.token)).encode())
+            data = b""
+            try:
+                while True:
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        return data
+                    data += chunk
+            finally:
+                s.close()
+        self.fk.control("inject", path_prefix=self.pods_path(), action="reset")
+        with self.assertRaises(ConnectionResetError):
+            get(self.pods_path())
+        self.add_pod("h")
+        self.fk.control("inject", path_prefix=self.pods_path(), action="cut", bytes=50,
+                        how="close")
+        data = get(self.pods_path("watch=1"))
+        head, body = data.split(b"\r\n\r\n", 1)
+        self.assertIn(b"200 OK", head)
+        self.assertEqual(len(body), 50)
 
 
 if __name__ == "__main__":
