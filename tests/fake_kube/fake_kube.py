@@ -2018,9 +2018,10 @@ def run_openssl(*args, cwd):
 
 
 def make_certs(d):
-    """A CA, a server certificate for 127.0.0.1/localhost and a client certificate."""
+    """A CA, a server certificate for 127.0.0.1/localhost and a client certificate (P-256)."""
     os.makedirs(d, exist_ok=True)
-    run_openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out",
+    run_openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                "-nodes", "-keyout", "ca.key", "-out",
                 "ca.crt", "-days", "2", "-subj", "/CN=fake-kube-ca", cwd=d)
     with open(os.path.join(d, "server.ext"), "w") as f:
         f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n")
@@ -2028,8 +2029,9 @@ def make_certs(d):
         f.write("extendedKeyUsage=clientAuth\n")
     for who, subj in (("server", "/CN=127.0.0.1"),
                       ("client", "/O=system:masters/CN=fake-kube-client")):
-        run_openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", who + ".key", "-out",
-                    who + ".csr", "-subj", subj, cwd=d)
+        run_openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                    "-nodes", "-keyout", who + ".key", "-out", who + ".csr", "-subj", subj,
+                    cwd=d)
         run_openssl("x509", "-req", "-in", who + ".csr", "-CA", "ca.crt", "-CAkey", "ca.key",
                     "-CAcreateserial", "-out", who + ".crt", "-days", "2", "-extfile",
                     who + ".ext", cwd=d)

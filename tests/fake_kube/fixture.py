@@ -1,5 +1,6 @@
 """Starts fake_kube.py as a subprocess and talks to it: the control interface, plain HTTP(S)
 requests, watch streams and WebSocket exec, all with deadlines. Used by the fake_kube tests."""
+import atexit
 import base64
 import http.client
 import json
@@ -39,6 +40,19 @@ def free_port(avoid=()):
     raise RuntimeError("no free port found in 20000-29999")
 
 
+_certs = None
+
+
+def shared_certs():
+    """One set of certificates per test process (openssl runs once), removed at exit."""
+    global _certs
+    if _certs is None:
+        _certs = tempfile.mkdtemp(prefix="fake_kube_certs.")
+        atexit.register(shutil.rmtree, _certs, True)
+        fake_kube.make_certs(os.path.join(_certs, "certs"))
+    return os.path.join(_certs, "certs")
+
+
 class FakeKube:
     def __init__(self, tls=True, token="test-token", history_size=1000, extra_args=()):
         self.dir = tempfile.mkdtemp(prefix="fake_kube.")
@@ -51,7 +65,7 @@ class FakeKube:
 
     def start(self, deadline_s=20):
         if self.tls:
-            fake_kube.make_certs(self.certs)
+            shutil.copytree(shared_certs(), self.certs)
         self.port = free_port()
         self.control_port = free_port(avoid=(self.port,))
         ready = os.path.join(self.dir, "ready.json")
