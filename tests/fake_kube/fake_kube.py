@@ -25,7 +25,6 @@ import select
 import socket
 import socketserver
 import ssl
-import string
 import struct
 import subprocess
 import sys
@@ -656,7 +655,6 @@ class Cluster:
         self.request_count = 0
         self.open_watches = 0
         self.open_execs = 0
-        self.snapshot_rv = None
         with self.lock:
             for ns in ("default", "kube-system"):
                 self.create(KIND_BY_PLURAL["namespaces"], None,
