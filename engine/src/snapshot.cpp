@@ -7,6 +7,7 @@
 #include <kage/proto/cluster_config.hpp>
 #include <kage/proto/replication.hpp>
 #include <kage/storage/sha256.hpp>
+#include <kage/storage/status.hpp>
 
 #include <boost/asio.hpp>
 #include <boost/json.hpp>
