@@ -28,8 +28,6 @@ class manifest_category_impl final : public boost::system::error_category {
   }
 };
 
-constexpr int max_slot = 16383;
-
 json::array slots_to_json(const std::vector<slot_range>& slots) {
   json::array a;
   a.reserve(slots.size());

@@ -159,15 +159,6 @@ std::string rate(std::uint64_t n, double seconds) {
                                  : n);
 }
 
-std::string slots_text(const std::vector<storage::slot_range>& slots) {
-  std::string s;
-  for (const auto& r : slots) {
-    if (!s.empty()) s += ",";
-    s += std::to_string(r.first) + "-" + std::to_string(r.last);
-  }
-  return s;
-}
-
 // Built outside the coroutine: GCC 12 mishandles lambdas created in coroutine bodies.
 progress_display::render_fn backup_renderer(std::shared_ptr<engine::backup_progress> progress) {
   return [progress](double elapsed) {
@@ -351,7 +342,7 @@ std::string describe_snapshot(const storage::manifest& m, const std::string& loc
          " RDB file(s)\n";
   out += "kage          " + m.kage_version + "\n";
   for (const auto& o : m.objects) {
-    out += "  " + o.name + "  slots " + slots_text(o.slots) + "  from " + o.read_role + " " +
+    out += "  " + o.name + "  slots " + describe_slots(o.slots) + "  from " + o.read_role + " " +
            o.read_from + " (" + o.node_id + ")  Redis " + o.redis_version + ", RDB " +
            std::to_string(o.rdb_version) + ", " + o.transfer + "  " + human_bytes(o.bytes) +
            "  " + o.started_at + " .. " + o.finished_at + "\n";
@@ -394,7 +385,7 @@ asio::awaitable<int> run_show(settings s, logger log) {
   out += "kage          " + m.kage_version + "\n";
   for (const auto& o : m.objects) {
     out += "  " + o.name + "  master " + o.master_address + " (read from " + o.read_role + " " +
-           o.read_from + ")  slots " + slots_text(o.slots) + "  " + with_commas(o.keys) +
+           o.read_from + ")  slots " + describe_slots(o.slots) + "  " + with_commas(o.keys) +
            " keys  " + human_bytes(o.bytes) + (o.functions ? "  +functions" : "") + "\n";
   }
   print(out);

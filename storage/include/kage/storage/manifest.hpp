@@ -1,5 +1,6 @@
 #pragma once
 // manifest.json: written last, the commit point of a backup (storage/FORMAT.md).
+#include <kage/base/slot_range.hpp>
 #include <kage/storage/backup_id.hpp>  // ids and times of manifests
 
 #include <boost/system/error_code.hpp>
@@ -15,10 +16,7 @@ namespace kage::storage {
 
 inline constexpr int format_version = 1;
 
-struct slot_range {
-  int first = 0;
-  int last = 0;  // inclusive
-};
+using kage::slot_range;
 
 struct topology_node {
   std::string id;                 // CLUSTER node id (40 hex); for a standalone server, its run_id
