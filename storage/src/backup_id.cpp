@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <string>
 
 namespace kage::storage {
 
@@ -38,11 +39,9 @@ civil_time to_civil(std::int64_t unix_ms) {
 }  // namespace
 
 std::string make_backup_id(std::int64_t unix_ms) {
-  const civil_time t = to_civil(unix_ms);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d%02u%02uT%02ld%02ld%02ld.%03ldZ", t.year, t.month, t.day,
-                t.hours, t.minutes, t.seconds, t.millis);
-  return buf;
+  std::string id = rfc3339_ms(unix_ms);  // the same time without its separators
+  std::erase_if(id, [](char c) { return c == '-' || c == ':'; });
+  return id;
 }
 
 std::string rfc3339_ms(std::int64_t unix_ms) {
