@@ -342,7 +342,7 @@ asio::awaitable<shard_outcome> run_shard_once(std::shared_ptr<backup_job> job, s
   obj.master_address = master.ep.address();
   obj.read_from = source.ep.address();
   obj.read_role = source.master ? "master" : "replica";
-  obj.slots = to_storage(master.slots);
+  obj.slots = master.slots;
   obj.bytes = sink.writer->bytes_written();
   obj.uncompressed_bytes = archive.uncompressed_bytes();
   obj.keys = key_count;
@@ -464,27 +464,18 @@ asio::awaitable<void> async_check_databases(std::shared_ptr<backup_job> job) {
   }
 }
 
-bool same_slots(const std::vector<storage::slot_range>& a,
-                const std::vector<storage::slot_range>& b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (a[i].first != b[i].first || a[i].last != b[i].last) return false;
-  }
-  return true;
-}
-
 // The slot map at the end must be the one the shards were read under.
 asio::awaitable<void> async_check_slots_unchanged(std::shared_ptr<backup_job> job,
                                                   std::vector<storage::topology_node> before) {
   auto view = co_await async_discover(job->target, job->log);
   std::map<std::string, std::vector<storage::slot_range>> now_by_master;
-  for (const auto* m : view.topology.masters()) now_by_master[m->id] = to_storage(m->slots);
+  for (const auto* m : view.topology.masters()) now_by_master[m->id] = m->slots;
   for (const auto& o : job->objects) {
     auto it = now_by_master.find(o.master_id);
     // A failed-over shard has a new master id: compare by slots then.
-    bool same = it != now_by_master.end() && same_slots(o.slots, it->second);
+    bool same = it != now_by_master.end() && o.slots == it->second;
     if (!same) {
-      for (const auto& [id, slots] : now_by_master) same = same || same_slots(o.slots, slots);
+      for (const auto& [id, slots] : now_by_master) same = same || o.slots == slots;
     }
     if (!same) {
       fail(exit_code::redis, "slots moved between masters during the backup (the slots of " +

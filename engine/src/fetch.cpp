@@ -3,13 +3,12 @@
 #include <kage/engine/snapshot.hpp>
 #include <kage/proto/replication.hpp>
 #include <kage/storage/catalog.hpp>
+#include <kage/storage/durable_file.hpp>
 #include <kage/storage/sha256.hpp>
 
 #include <boost/asio.hpp>
 
-#include <fcntl.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <filesystem>
@@ -20,62 +19,36 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string errno_text(int e) {
-  return std::system_category().message(e);
-}
-
-[[noreturn]] void local_failure(const std::string& what, const fs::path& path, int e) {
-  fail(exit_code::failure, what + " " + path.string() + ": " + errno_text(e) +
+[[noreturn]] void local_failure(const std::string& what, const fs::path& path, std::error_code ec) {
+  fail(exit_code::failure, what + " " + path.string() + ": " + ec.message() +
                                "; check the data directory (--to) and its permissions");
 }
 
-// A file written under a temporary name beside its final one; removed unless placed.
+// A file in the data directory that appears complete or not at all.
 class temp_file {
  public:
-  temp_file(const fs::path& dir, const std::string& name)
-      : final_(dir / name),
-        temp_(dir / ("." + name + ".kage-" + std::to_string(::getpid()) + ".tmp")) {
-    fd_ = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd_ < 0) local_failure("cannot create", temp_, errno);
-  }
-  ~temp_file() {
-    if (fd_ >= 0) ::close(fd_);
-    if (!placed_) ::unlink(temp_.c_str());
-  }
-  temp_file(const temp_file&) = delete;
-  temp_file& operator=(const temp_file&) = delete;
+  temp_file(const fs::path& dir, const std::string& name) : file_(make(dir / name)) {}
 
   void write(std::string_view bytes) {
-    while (!bytes.empty()) {
-      const ssize_t n = ::write(fd_, bytes.data(), bytes.size());
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) local_failure("cannot write", temp_, errno);
-      bytes.remove_prefix(static_cast<std::size_t>(n));
-    }
+    if (const auto ec = file_.write(bytes)) local_failure("cannot write", file_.temp_path(), ec);
   }
-
-  // Data on disk before the name: a crash never leaves a visible, partly written file.
   void sync() {
-    int rc = 0;
-    do rc = ::fsync(fd_);
-    while (rc != 0 && errno == EINTR);
-    if (rc != 0) local_failure("cannot write", temp_, errno);
-    if (::close(std::exchange(fd_, -1)) != 0 && errno != EINTR)
-      local_failure("cannot write", temp_, errno);
+    if (const auto ec = file_.sync()) local_failure("cannot write", file_.temp_path(), ec);
   }
-
   void place() {
-    if (::rename(temp_.c_str(), final_.c_str()) != 0) local_failure("cannot create", final_, errno);
-    placed_ = true;
+    if (const auto ec = file_.place()) local_failure("cannot create", file_.final_path(), ec);
   }
-
-  const fs::path& final_path() const noexcept { return final_; }
+  const fs::path& final_path() const noexcept { return file_.final_path(); }
 
  private:
-  fs::path final_;
-  fs::path temp_;
-  int fd_ = -1;
-  bool placed_ = false;
+  static storage::durable_file make(const fs::path& path) {
+    std::error_code ec;
+    storage::durable_file file(path, ec);
+    if (ec) local_failure("cannot create", path, ec);
+    return file;
+  }
+
+  storage::durable_file file_;
 };
 
 struct download {
@@ -126,7 +99,7 @@ void refuse_to_overwrite(const fs::path& path, bool force) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) {
     if (errno == ENOENT) return;
-    local_failure("cannot inspect", path, errno);
+    local_failure("cannot inspect", path, {errno, std::generic_category()});
   }
   if (!S_ISREG(st.st_mode))
     fail(exit_code::usage, path.string() +
@@ -210,7 +183,7 @@ asio::awaitable<fetch_result> async_fetch(std::shared_ptr<storage::store> store,
 
   std::error_code ec;
   fs::create_directories(dir, ec);
-  if (ec) local_failure("cannot create", dir, ec.value());
+  if (ec) local_failure("cannot create", dir, ec);
   refuse_to_overwrite(dir / options.rdb_name, options.force);
   if (conf) refuse_to_overwrite(dir / options.conf_name, options.force);
 
@@ -228,12 +201,7 @@ asio::awaitable<fetch_result> async_fetch(std::shared_ptr<storage::store> store,
   }
   rdb.place();
   if (nodes) nodes->place();
-  if (const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); fd >= 0) {
-    const int rc = ::fsync(fd);
-    const int e = errno;
-    ::close(fd);
-    if (rc != 0) local_failure("cannot write", dir, e);
-  }
+  if (const auto ec = storage::sync_directory(dir)) local_failure("cannot write", dir, ec);
   result.rdb_path = rdb.final_path().string();
   result.rdb_bytes = got.bytes;
   if (nodes) result.conf_path = nodes->final_path().string();

@@ -29,24 +29,9 @@ storage::manifest manifest_begun(const writing_job& job) {
   m.cluster = job.topology.cluster;
   for (const auto& n : job.topology.nodes) {
     m.topology.push_back({n.id, n.ep.address(), n.master ? "master" : "replica", n.master_id,
-                          to_storage(n.slots)});
+                          n.slots});
   }
   return m;
-}
-
-std::vector<storage::slot_range> to_storage(const std::vector<proto::slot_range>& in) {
-  std::vector<storage::slot_range> out;
-  for (const auto& r : in) out.push_back({r.first, r.last});
-  return out;
-}
-
-std::string describe_slots(const std::vector<proto::slot_range>& slots) {
-  std::string s;
-  for (const auto& r : slots) {
-    if (!s.empty()) s += ",";
-    s += std::to_string(r.first) + "-" + std::to_string(r.last);
-  }
-  return s;
 }
 
 asio::awaitable<proto::node_info> async_pick_source(redis_target target, proto::topology topology,

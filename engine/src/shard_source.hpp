@@ -28,9 +28,6 @@ asio::awaitable<void> async_begin(writing_job& job, redis_target target,
 // A manifest with what the job knows at its start: id, versions, start time, topology.
 storage::manifest manifest_begun(const writing_job& job);
 
-std::vector<storage::slot_range> to_storage(const std::vector<proto::slot_range>& in);
-std::string describe_slots(const std::vector<proto::slot_range>& slots);  // "0-5460,10923-12000"
-
 // The node to read a shard from. With prefer_replica: the most caught-up replica of `master`
 // that says its link to the master is up and it is not syncing (asked directly: the cluster
 // bus' view of replica health lags); else, or when there is none, the master itself. Probes

@@ -7,6 +7,7 @@
 #include <kage/proto/cluster_config.hpp>
 #include <kage/proto/replication.hpp>
 #include <kage/storage/sha256.hpp>
+#include <kage/storage/status.hpp>
 
 #include <boost/asio.hpp>
 #include <boost/json.hpp>
@@ -305,7 +306,7 @@ asio::awaitable<void> async_snapshot_shard(std::shared_ptr<snapshot_job> job, st
   o.master_address = master.ep.address();
   o.read_from = source.ep.address();
   o.read_role = source.master ? "master" : "replica";
-  o.slots = to_storage(master.slots);
+  o.slots = master.slots;
   o.bytes = o.uncompressed_bytes = writer->bytes_written();
   o.sha256 = sink.sha.hex_digest();
   o.node_id = source.id;

@@ -1,4 +1,5 @@
 #include <kage/storage/catalog.hpp>
+#include <kage/storage/status.hpp>
 
 #include <kage/base/error.hpp>
 
@@ -180,23 +181,6 @@ asio::awaitable<manifest> async_load_manifest(store& s, std::string id) {
   }
   throw failure(exit_code::incompatible,
                 "no complete backup in " + s.location() + " (" + why + ")");
-}
-
-std::optional<std::int64_t> backup_id_time(std::string_view id) noexcept {
-  if (!valid_backup_id(id)) return std::nullopt;
-  // "YYYYMMDDTHHMMSS.mmmZ"
-  auto num = [&](std::size_t pos, std::size_t len) {
-    int v = 0;
-    for (std::size_t i = pos; i < pos + len; ++i) v = v * 10 + (id[i] - '0');
-    return v;
-  };
-  using namespace std::chrono;
-  const year_month_day ymd{year{num(0, 4)}, month{static_cast<unsigned>(num(4, 2))},
-                           day{static_cast<unsigned>(num(6, 2))}};
-  if (!ymd.ok()) return std::nullopt;
-  const auto t = sys_days{ymd} + hours{num(9, 2)} + minutes{num(11, 2)} + seconds{num(13, 2)} +
-                 milliseconds{num(16, 3)};
-  return duration_cast<milliseconds>(t.time_since_epoch()).count();
 }
 
 asio::awaitable<prune_report> async_prune(store& s, prune_policy policy) {

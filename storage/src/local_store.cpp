@@ -1,6 +1,7 @@
 #include "local_store.hpp"
 
 #include <kage/base/error.hpp>
+#include <kage/storage/durable_file.hpp>
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -46,11 +47,6 @@ std::string write_advice(int e) {
   }
 }
 
-// Writers name their temporary files ".<name>.tmp-<pid>-<n>"; listings hide them.
-bool is_temp_name(std::string_view name) noexcept {
-  return name.starts_with('.') && name.find(".tmp-") != std::string_view::npos;
-}
-
 // Keys are ours ("<id>/shard-00.resp.zst"), but they become paths: refuse anything that could
 // leave the root or collide with temporary names.
 const char* key_problem(std::string_view key) noexcept {
@@ -75,58 +71,35 @@ void check_key(std::string_view key) {
                   "invalid backup object key '" + std::string(key) + "': " + problem);
 }
 
-int fsync_directory(const fs::path& dir) noexcept {
-  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return errno;
-  const int rc = ::fsync(fd) == 0 ? 0 : errno;
-  ::close(fd);
-  return rc;
-}
-
 class local_writer final : public object_writer {
  public:
-  local_writer(int fd, fs::path temp, fs::path final_path) noexcept
-      : fd_(fd), temp_(std::move(temp)), final_(std::move(final_path)) {}
-  ~local_writer() override { discard(); }
+  explicit local_writer(durable_file file) noexcept : file_(std::move(file)) {}
+  ~local_writer() override = default;  // an uncommitted file_ removes its temporary file
   local_writer(const local_writer&) = delete;
   local_writer& operator=(const local_writer&) = delete;
 
   asio::awaitable<void> async_write(std::string_view bytes) override {
     check_open();
-    while (!bytes.empty()) {
-      const ssize_t n = ::write(fd_, bytes.data(), bytes.size());
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        fail_and_discard("cannot write ", errno);
-      }
-      // Short writes happen (signals, quotas near the limit): write the rest.
-      bytes.remove_prefix(static_cast<std::size_t>(n));
-      written_ += static_cast<std::uint64_t>(n);
-    }
+    if (const auto ec = file_.write(bytes)) fail_and_discard("cannot write ", ec);
+    written_ += bytes.size();
     co_return;
   }
 
   asio::awaitable<void> async_commit() override {
     check_open();
     // Data on disk before the name: a crash never leaves a visible object with missing bytes.
-    int rc = 0;
-    do rc = ::fsync(fd_);
-    while (rc != 0 && errno == EINTR);
-    if (rc != 0) fail_and_discard("cannot write ", errno);
-    const int fd = std::exchange(fd_, -1);
-    if (::close(fd) != 0 && errno != EINTR) fail_and_discard("cannot write ", errno);
-    if (::rename(temp_.c_str(), final_.c_str()) != 0) fail_and_discard("cannot create ", errno);
-    committed_ = true;
-    temp_.clear();
+    if (const auto ec = file_.sync()) fail_and_discard("cannot write ", ec);
+    if (const auto ec = file_.place()) fail_and_discard("cannot create ", ec);
     // The rename itself is durable only once the directory is.
-    if (const int e = fsync_directory(final_.parent_path()); e != 0)
-      store_failure("cannot write " + final_.parent_path().string() + ": " + errno_text(e) + "; " +
-                    write_advice(e));
+    const fs::path dir = file_.final_path().parent_path();
+    if (const auto ec = sync_directory(dir))
+      store_failure("cannot write " + dir.string() + ": " + ec.message() + "; " +
+                    write_advice(ec.value()));
     co_return;
   }
 
   asio::awaitable<void> async_abort() override {
-    discard();
+    file_.discard();
     co_return;
   }
 
@@ -134,28 +107,17 @@ class local_writer final : public object_writer {
 
  private:
   void check_open() const {
-    if (committed_ || temp_.empty())
-      throw std::logic_error("object_writer used after commit or abort");
+    if (!file_.usable()) throw std::logic_error("object_writer used after commit or abort");
   }
 
-  [[noreturn]] void fail_and_discard(const char* what, int e) {
-    discard();
-    store_failure(what + final_.string() + ": " + errno_text(e) + "; " + write_advice(e));
+  [[noreturn]] void fail_and_discard(const char* what, std::error_code ec) {
+    file_.discard();
+    store_failure(what + file_.final_path().string() + ": " + ec.message() + "; " +
+                  write_advice(ec.value()));
   }
 
-  void discard() noexcept {
-    if (fd_ >= 0) ::close(std::exchange(fd_, -1));
-    if (!committed_ && !temp_.empty()) {
-      ::unlink(temp_.c_str());
-      temp_.clear();
-    }
-  }
-
-  int fd_;
-  fs::path temp_;
-  fs::path final_;
+  durable_file file_;
   std::uint64_t written_ = 0;
-  bool committed_ = false;
 };
 
 class local_reader final : public object_reader {
@@ -199,18 +161,12 @@ class local_store final : public store {
     const fs::path final_path = root_ / key;
     const fs::path dir = final_path.parent_path();
     create_directories(dir);
-    const std::string name = final_path.filename().string();
-    const std::string pid = std::to_string(::getpid());
-    for (;;) {
-      fs::path temp = dir / ("." + name + ".tmp-" + pid + "-" + std::to_string(++counter_));
-      const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-      if (fd >= 0) co_return std::make_unique<local_writer>(fd, std::move(temp), final_path);
-      const int e = errno;
-      // Another store object in this process (or a leftover) holds that name: take the next.
-      if (e == EEXIST || e == EINTR) continue;
-      store_failure("cannot create " + final_path.string() + ": " + errno_text(e) + "; " +
-                    write_advice(e));
-    }
+    std::error_code ec;
+    durable_file file(final_path, ec);
+    if (ec)
+      store_failure("cannot create " + final_path.string() + ": " + ec.message() + "; " +
+                    write_advice(ec.value()));
+    co_return std::make_unique<local_writer>(std::move(file));
   }
 
   asio::awaitable<std::unique_ptr<object_reader>> async_open(std::string key) override {
@@ -296,7 +252,7 @@ class local_store final : public store {
       }
       // Best effort: the file's own commit fsyncs its directory; this makes the new name stick.
       const fs::path parent = it->parent_path();
-      fsync_directory(parent.empty() ? fs::path(".") : parent);
+      sync_directory(parent.empty() ? fs::path(".") : parent);
     }
     // exists() may have failed for a reason other than absence (ENOTDIR, EACCES): let mkdir
     // report it above, or catch a non-directory here.
@@ -346,7 +302,6 @@ class local_store final : public store {
 
   std::string location_;
   fs::path root_;
-  std::uint64_t counter_ = 0;
 };
 
 }  // namespace

@@ -15,11 +15,11 @@ using kp::reply;
 using kp::resp_type;
 using kp::slot_range;
 
-namespace kage::proto {
+namespace kage {  // slot_range's namespace, for argument-dependent lookup
 inline std::ostream& operator<<(std::ostream& os, const slot_range& r) {
   return os << r.first << '-' << r.last;
 }
-}  // namespace kage::proto
+}  // namespace kage
 
 namespace {
 

@@ -2,6 +2,7 @@
 // status record: round trips, strictness, and logical manifests left exactly as they were.
 #include <kage/storage/manifest.hpp>
 #include <kage/storage/sha256.hpp>
+#include <kage/storage/status.hpp>
 
 #include <boost/json.hpp>
 #include <boost/test/unit_test.hpp>

@@ -30,4 +30,14 @@ engine::restore_options restore_options_from(const settings& s) {
   return o;
 }
 
+engine::fetch_options fetch_options_from(const settings& s) {
+  engine::fetch_options o;
+  o.id = s.id;
+  o.node_id = s.node_id;
+  o.data_dir = s.data_dir;
+  o.rdb_name = s.rdb_name;
+  o.force = s.force;
+  return o;
+}
+
 }  // namespace kage::cli

@@ -159,15 +159,6 @@ std::string rate(std::uint64_t n, double seconds) {
                                  : n);
 }
 
-std::string slots_text(const std::vector<storage::slot_range>& slots) {
-  std::string s;
-  for (const auto& r : slots) {
-    if (!s.empty()) s += ",";
-    s += std::to_string(r.first) + "-" + std::to_string(r.last);
-  }
-  return s;
-}
-
 // Built outside the coroutine: GCC 12 mishandles lambdas created in coroutine bodies.
 progress_display::render_fn backup_renderer(std::shared_ptr<engine::backup_progress> progress) {
   return [progress](double elapsed) {
@@ -210,20 +201,34 @@ progress_display::render_fn verify_renderer(std::shared_ptr<engine::verify_progr
   };
 }
 
-asio::awaitable<int> run_backup(settings s, logger log) {
-  std::shared_ptr<storage::store> store =
-      open_store_for(s, co_await asio::this_coro::executor, log);
+// A job on the cluster (backup, restore, snapshot) shown by the progress display while it runs:
+// the manifest it wrote or read, and the seconds it took.
+template <class Options, class Progress>
+using cluster_job = asio::awaitable<storage::manifest> (*)(engine::redis_target, Options,
+                                                             std::shared_ptr<storage::store>,
+                                                             std::shared_ptr<Progress>, logger);
+
+template <class Options, class Progress>
+asio::awaitable<std::pair<storage::manifest, double>> async_run_shown(
+    settings s, cluster_job<Options, Progress> job, Options options,
+    std::shared_ptr<storage::store> store, std::shared_ptr<Progress> progress,
+    progress_display::render_fn render, logger log) {
   auto target = engine::make_target(s.nodes, redis_config_from(s));
-  const engine::backup_options o = backup_options_from(s);
-  auto progress = std::make_shared<engine::backup_progress>();
   const auto started = std::chrono::steady_clock::now();
-  const progress_display::render_fn render = backup_renderer(progress);
   storage::manifest m;
   {
     progress_display display(co_await asio::this_coro::executor, !s.quiet && !s.json, render);
-    m = co_await engine::async_backup(target, o, store, progress, log);
+    m = co_await job(target, std::move(options), store, progress, log);
   }
-  const double secs = since(started);
+  co_return std::pair{std::move(m), since(started)};
+}
+
+asio::awaitable<int> run_backup(settings s, logger log) {
+  std::shared_ptr<storage::store> store =
+      open_store_for(s, co_await asio::this_coro::executor, log);
+  auto progress = std::make_shared<engine::backup_progress>();
+  const auto [m, secs] = co_await async_run_shown(s, engine::async_backup, backup_options_from(s),
+                                                  store, progress, backup_renderer(progress), log);
   if (s.json) {
     json::object out{{"result", "ok"},
                      {"command", "backup"},
@@ -249,17 +254,9 @@ asio::awaitable<int> run_backup(settings s, logger log) {
 asio::awaitable<int> run_restore(settings s, logger log) {
   std::shared_ptr<storage::store> store =
       open_store_for(s, co_await asio::this_coro::executor, log);
-  auto target = engine::make_target(s.nodes, redis_config_from(s));
-  const engine::restore_options o = restore_options_from(s);
   auto progress = std::make_shared<engine::restore_progress>();
-  const auto started = std::chrono::steady_clock::now();
-  const progress_display::render_fn render = restore_renderer(progress);
-  storage::manifest m;
-  {
-    progress_display display(co_await asio::this_coro::executor, !s.quiet && !s.json, render);
-    m = co_await engine::async_restore(target, o, store, progress, log);
-  }
-  const double secs = since(started);
+  const auto [m, secs] = co_await async_run_shown(s, engine::async_restore, restore_options_from(s),
+                                                  store, progress, restore_renderer(progress), log);
   const auto& t = progress->totals;
   if (s.json) {
     json::array targets;
@@ -351,7 +348,7 @@ std::string describe_snapshot(const storage::manifest& m, const std::string& loc
          " RDB file(s)\n";
   out += "kage          " + m.kage_version + "\n";
   for (const auto& o : m.objects) {
-    out += "  " + o.name + "  slots " + slots_text(o.slots) + "  from " + o.read_role + " " +
+    out += "  " + o.name + "  slots " + describe_slots(o.slots) + "  from " + o.read_role + " " +
            o.read_from + " (" + o.node_id + ")  Redis " + o.redis_version + ", RDB " +
            std::to_string(o.rdb_version) + ", " + o.transfer + "  " + human_bytes(o.bytes) +
            "  " + o.started_at + " .. " + o.finished_at + "\n";
@@ -394,7 +391,7 @@ asio::awaitable<int> run_show(settings s, logger log) {
   out += "kage          " + m.kage_version + "\n";
   for (const auto& o : m.objects) {
     out += "  " + o.name + "  master " + o.master_address + " (read from " + o.read_role + " " +
-           o.read_from + ")  slots " + slots_text(o.slots) + "  " + with_commas(o.keys) +
+           o.read_from + ")  slots " + describe_slots(o.slots) + "  " + with_commas(o.keys) +
            " keys  " + human_bytes(o.bytes) + (o.functions ? "  +functions" : "") + "\n";
   }
   print(out);
@@ -510,17 +507,10 @@ progress_display::render_fn snapshot_renderer(
 asio::awaitable<int> run_snapshot(settings s, logger log) {
   std::shared_ptr<storage::store> store =
       open_store_for(s, co_await asio::this_coro::executor, log);
-  auto target = engine::make_target(s.nodes, redis_config_from(s));
-  const engine::snapshot_options o = snapshot_options_from(s);
   auto progress = std::make_shared<engine::snapshot_progress>();
-  const auto started = std::chrono::steady_clock::now();
-  const progress_display::render_fn render = snapshot_renderer(progress);
-  storage::manifest m;
-  {
-    progress_display display(co_await asio::this_coro::executor, !s.quiet && !s.json, render);
-    m = co_await engine::async_snapshot(target, o, store, progress, log);
-  }
-  const double secs = since(started);
+  const auto [m, secs] =
+      co_await async_run_shown(s, engine::async_snapshot, snapshot_options_from(s), store, progress,
+                               snapshot_renderer(progress), log);
   if (s.json) {
     json::object out{{"result", "ok"},
                      {"command", "snapshot"},
@@ -546,13 +536,7 @@ asio::awaitable<int> run_snapshot(settings s, logger log) {
 asio::awaitable<int> run_fetch(settings s, logger log) {
   std::shared_ptr<storage::store> store =
       open_store_for(s, co_await asio::this_coro::executor, log);
-  engine::fetch_options o;
-  o.id = s.id;
-  o.node_id = s.node_id;
-  o.data_dir = s.data_dir;
-  o.rdb_name = s.rdb_name;
-  o.force = s.force;
-  const auto r = co_await engine::async_fetch(store, o);
+  const auto r = co_await engine::async_fetch(store, fetch_options_from(s));
   if (s.json) {
     json::object out{{"result", "ok"},
                      {"command", "fetch"},

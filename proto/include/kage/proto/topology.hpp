@@ -1,6 +1,7 @@
 #pragma once
 // Cluster topology: who owns which slots, who replicates whom. Parsers are sans-IO; one
 // coroutine asks a live node.
+#include <kage/base/slot_range.hpp>
 #include <kage/proto/connection.hpp>
 
 #include <array>
@@ -8,11 +9,7 @@
 
 namespace kage::proto {
 
-struct slot_range {
-  int first = 0;
-  int last = 0;  // inclusive
-  bool operator==(const slot_range&) const = default;
-};
+using kage::slot_range;
 
 struct node_info {
   std::string id;

@@ -27,9 +27,6 @@ asio::awaitable<std::vector<backup_entry>> async_list_backups(store& s);
 // Throws failure(incompatible) when there is no such (complete) backup, naming the store.
 asio::awaitable<manifest> async_load_manifest(store& s, std::string id);
 
-// The time a backup id names (its start), in unix ms; nullopt for a malformed id.
-std::optional<std::int64_t> backup_id_time(std::string_view id) noexcept;
-
 struct prune_policy {
   int keep_last = 0;                 // keep the newest N complete backups
   std::int64_t keep_within_ms = -1;  // and those younger than this (-1: not set)

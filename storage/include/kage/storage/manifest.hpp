@@ -1,5 +1,8 @@
 #pragma once
 // manifest.json: written last, the commit point of a backup (storage/FORMAT.md).
+#include <kage/base/slot_range.hpp>
+#include <kage/storage/backup_id.hpp>  // ids and times of manifests
+
 #include <boost/system/error_code.hpp>
 #include <boost/system/result.hpp>
 
@@ -13,10 +16,7 @@ namespace kage::storage {
 
 inline constexpr int format_version = 1;
 
-struct slot_range {
-  int first = 0;
-  int last = 0;  // inclusive
-};
+using kage::slot_range;
 
 struct topology_node {
   std::string id;                 // CLUSTER node id (40 hex); for a standalone server, its run_id
@@ -92,27 +92,6 @@ struct manifest {
   stored_file cluster_view;               // "nodes.json"
 };
 
-// <id>/status.json: how a job is doing, for operators and dashboards. It never makes a backup
-// complete; only manifest.json does. Written at start (Running) and at the end.
-struct backup_status {
-  std::string id;
-  std::string kind = "snapshot";
-  std::string phase = "Pending";  // "Pending" | "Running" | "Completed" | "Failed"
-  std::string pod;                // $POD_NAME, else the host name
-  std::string started_at;         // RFC 3339 UTC with milliseconds
-  std::string completed_at;       // "" while running
-  std::uint64_t backup_size = 0;  // bytes of the data objects (RDB files) stored
-  std::string backup_path;        // "<store location>/<id>"
-  std::string format = "rdb";
-  std::string checksum_sha256;    // SHA-256 of manifest.json as stored; "" until Completed
-  std::string error;              // "" unless Failed
-};
-
-std::string to_json(const backup_status& s);  // camelCase keys, as in storage/FORMAT.md
-boost::system::result<backup_status> parse_status(std::string_view json,
-                                                  std::string* error_message);
-inline constexpr std::string_view status_name = "status.json";
-
 enum class manifest_errc {
   bad_json = 1,        // not JSON, or not a JSON object
   missing_field,       // a required field is absent
@@ -128,11 +107,6 @@ std::string to_json(const manifest& m);  // pretty-printed, stable key order
 // On error, *error_message (when not null) gets a sentence naming the field, e.g.
 // "manifest.json: field 'objects[2].sha256' is missing".
 boost::system::result<manifest> parse_manifest(std::string_view json, std::string* error_message);
-
-// Backup ids are UTC timestamps, sortable as strings: "20261122T021155.123Z".
-std::string make_backup_id(std::int64_t unix_ms);
-std::string rfc3339_ms(std::int64_t unix_ms);
-bool valid_backup_id(std::string_view id) noexcept;  // also guards against path tricks
 
 inline constexpr std::string_view manifest_name = "manifest.json";
 
