@@ -46,6 +46,22 @@ bool eventually(F f, std::chrono::seconds deadline, std::chrono::milliseconds st
   return f();
 }
 
+// kage's /metrics at `port`, once it answers, saved to `path`; false when it never did.
+bool scrape_to_file(int port, const std::string& path) {
+  const std::string url = "http://127.0.0.1:" + std::to_string(port) + "/metrics";
+  return eventually(
+      [&] {
+        return run_process({"python3", "-c",
+                            "import sys, urllib.request\n"
+                            "open(sys.argv[2], 'wb').write(urllib.request.urlopen(sys.argv[1], "
+                            "timeout=5).read())\n",
+                            url, path},
+                           {}, std::chrono::seconds(20))
+                   .exit_code == 0;
+      },
+      std::chrono::seconds(30), std::chrono::milliseconds(250));
+}
+
 // A kage run over a 3-master cluster into a local directory: every 2 s a snapshot and a
 // backup, restore-missing and retention, so every step and metric has samples.
 struct running_kage {
@@ -73,22 +89,10 @@ struct running_kage {
     run.start({kage_binary(), "run", "--config", dir.file("kage.yaml")});
   }
 
-  // /metrics once it answers, saved to a file; "" when it never did.
+  // /metrics saved to a file; "" when it never answered.
   std::string scrape_to_file() {
     const std::string path = dir.file("metrics.txt");
-    const std::string url = "http://127.0.0.1:" + std::to_string(port) + "/metrics";
-    const bool ok = eventually(
-        [&] {
-          return run_process({"python3", "-c",
-                              "import sys, urllib.request\n"
-                              "open(sys.argv[2], 'wb').write(urllib.request.urlopen(sys.argv[1], "
-                              "timeout=5).read())\n",
-                              url, path},
-                             {}, std::chrono::seconds(20))
-                     .exit_code == 0;
-        },
-        std::chrono::seconds(30), std::chrono::milliseconds(250));
-    return ok ? path : "";
+    return ::scrape_to_file(port, path) ? path : "";
   }
 };
 
@@ -251,4 +255,21 @@ BOOST_AUTO_TEST_CASE(every_dashboard_panel_has_data_in_a_prometheus_scraping_kag
   k.run.kill(SIGTERM);
   auto stopped = k.run.wait(std::chrono::seconds(60));
   BOOST_TEST(stopped.exit_code == 0, describe(stopped));
+}
+
+// With cron, "the schedule's period" is the longest gap between its times: 3 days for a
+// weekday-only schedule (Friday to Monday), so KageBackupTooOld does not fire every weekend.
+BOOST_AUTO_TEST_CASE(a_cron_schedule_exports_its_longest_gap_as_the_period) {
+  temp_dir dir;
+  const int port = free_port();
+  background_process run({kage_binary(), "run", "--node", "127.0.0.1:1", "--to", dir.file("store"),
+                          "--cron", "0 3 * * 1-5", "--listen",
+                          "127.0.0.1:" + std::to_string(port)});
+  const std::string path = dir.file("metrics.txt");
+  BOOST_TEST_REQUIRE(scrape_to_file(port, path), run.err());
+  const std::string metrics = read_file(path);
+  BOOST_TEST(contains(metrics, "kage_schedule_period_seconds{step=\"backup\"} 259200\n"), metrics);
+  run.kill(SIGTERM);
+  auto r = run.wait(std::chrono::seconds(60));
+  BOOST_TEST(r.exit_code == 0, describe(r));
 }
