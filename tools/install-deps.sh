@@ -7,6 +7,7 @@ packages=(
   libboost1.81-dev libboost-json1.81-dev libboost-test1.81-dev
   libssl-dev libzstd-dev libyaml-cpp-dev
   redis-server redis-tools zstd openssl ca-certificates
+  prometheus
   "$@"
 )
 missing=()
@@ -19,7 +20,10 @@ if ((${#missing[@]})); then
   apt-get update -qq
   apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
-# The Debian package starts a redis-server on 6379; kage's tests and demo start their own.
-if command -v systemctl >/dev/null && systemctl is-active --quiet redis-server 2>/dev/null; then
-  systemctl stop redis-server || true
-fi
+# The Debian packages start a redis-server on 6379 and a prometheus on 9090; kage's tests and
+# demo start their own (promtool and prometheus test k8s/deploy/monitoring).
+for service in redis-server prometheus; do
+  if command -v systemctl >/dev/null && systemctl is-active --quiet "$service" 2>/dev/null; then
+    systemctl stop "$service" || true
+  fi
+done

@@ -7,7 +7,12 @@
 namespace kage::engine {
 
 void metrics_registry::describe(std::string name, std::string type, std::string help) {
-  families_.push_back({std::move(name), std::move(type), std::move(help), {}});
+  families_.push_back({std::move(name), std::move(type), std::move(help), {}, {}, {}});
+}
+
+void metrics_registry::describe_histogram(std::string name, std::string help,
+                                          std::vector<double> bounds) {
+  families_.push_back({std::move(name), "histogram", std::move(help), {}, std::move(bounds), {}});
 }
 
 metrics_registry::family& metrics_registry::find(std::string_view name) {
@@ -22,6 +27,20 @@ void metrics_registry::set(std::string_view name, const metric_labels& labels, d
 
 void metrics_registry::add(std::string_view name, const metric_labels& labels, double delta) {
   find(name).samples[labels] += delta;
+}
+
+void metrics_registry::observe(std::string_view name, const metric_labels& labels, double value) {
+  auto& f = find(name);
+  if (f.type != "histogram") throw std::logic_error("not a histogram: " + f.name);
+  auto& h = f.histograms[labels];
+  h.counts.resize(f.bounds.size());
+  for (std::size_t i = 0; i < f.bounds.size(); ++i)
+    if (value <= f.bounds[i]) {
+      ++h.counts[i];
+      break;
+    }
+  h.sum += value;
+  ++h.count;
 }
 
 double metrics_registry::value(std::string_view name, const metric_labels& labels) const {
@@ -68,6 +87,20 @@ std::string help_escape(std::string_view v) {
   }
   return out;
 }
+
+void render_sample(std::string& out, std::string_view name, const metric_labels& labels,
+                   double value) {
+  out += name;
+  if (!labels.empty()) {
+    out += "{";
+    for (std::size_t i = 0; i < labels.size(); ++i) {
+      if (i) out += ",";
+      out += labels[i].first + "=\"" + prometheus_escape(labels[i].second) + "\"";
+    }
+    out += "}";
+  }
+  out += " " + prometheus_number(value) + "\n";
+}
 }  // namespace
 
 std::string metrics_registry::render() const {
@@ -75,17 +108,20 @@ std::string metrics_registry::render() const {
   for (const auto& f : families_) {
     out += "# HELP " + f.name + " " + help_escape(f.help) + "\n";
     out += "# TYPE " + f.name + " " + f.type + "\n";
-    for (const auto& [labels, value] : f.samples) {
-      out += f.name;
-      if (!labels.empty()) {
-        out += "{";
-        for (std::size_t i = 0; i < labels.size(); ++i) {
-          if (i) out += ",";
-          out += labels[i].first + "=\"" + prometheus_escape(labels[i].second) + "\"";
-        }
-        out += "}";
+    for (const auto& [labels, value] : f.samples) render_sample(out, f.name, labels, value);
+    for (const auto& [labels, h] : f.histograms) {
+      metric_labels with_le = labels;
+      with_le.emplace_back("le", "");
+      double cumulative = 0;
+      for (std::size_t i = 0; i < f.bounds.size(); ++i) {
+        cumulative += h.counts[i];
+        with_le.back().second = prometheus_number(f.bounds[i]);
+        render_sample(out, f.name + "_bucket", with_le, cumulative);
       }
-      out += " " + prometheus_number(value) + "\n";
+      with_le.back().second = "+Inf";
+      render_sample(out, f.name + "_bucket", with_le, h.count);
+      render_sample(out, f.name + "_sum", labels, h.sum);
+      render_sample(out, f.name + "_count", labels, h.count);
     }
   }
   return out;

@@ -114,7 +114,7 @@ BOOST_AUTO_TEST_CASE(scheduled_backups_retention_metrics_and_readiness) {
                          env);
 
   // Retention is a run's last step: after three whole runs, the third backup deleted the first.
-  BOOST_TEST_REQUIRE(eventually([&] { return metric(port, "kage_runs_total{job=\"retention\",result=\"success\"}") >= 3; },
+  BOOST_TEST_REQUIRE(eventually([&] { return metric(port, "kage_runs_total{step=\"retention\",result=\"success\"}") >= 3; },
                                 std::chrono::seconds(60)),
                      run.err());
   auto scrape = http_get(port, "/metrics");
@@ -122,12 +122,18 @@ BOOST_AUTO_TEST_CASE(scheduled_backups_retention_metrics_and_readiness) {
   auto m = parse_metrics(scrape.body);
   BOOST_TEST(m.at("kage_build_info{version=\"" KAGE_VERSION "\"}") == 1);
   const double now = static_cast<double>(std::time(nullptr));
-  BOOST_TEST(m.at("kage_last_success_timestamp_seconds{job=\"backup\"}") > now - 30);
+  BOOST_TEST(m.at("kage_last_success_timestamp_seconds{step=\"backup\"}") > now - 30);
   BOOST_TEST(m.at("kage_last_backup_keys") > 0);
   BOOST_TEST(m.at("kage_backup_bytes_total") > 0);
   BOOST_TEST(m.at("kage_restore_keys_total{outcome=\"present\"}") > 0);
   BOOST_TEST(m.at("kage_retention_deleted_total") >= 1);
   BOOST_TEST(m.count("kage_runs_in_flight") == 1u);
+  BOOST_TEST(m.at("kage_schedule_period_seconds{step=\"backup\"}") == 1);
+  BOOST_TEST(m.at("kage_schedule_period_seconds{step=\"retention\"}") == 1);
+  BOOST_TEST(m.count("kage_schedule_period_seconds{step=\"snapshot\"}") == 0u);  // kind: logical
+  BOOST_TEST(m.at("kage_step_duration_seconds_count{step=\"backup\"}") >= 3);
+  BOOST_TEST(m.at("kage_consecutive_failures{step=\"backup\"}") == 0);
+  BOOST_TEST(m.at("kage_start_time_seconds") > now - 120);
   BOOST_TEST(http_get(port, "/healthz").status == 200);
   BOOST_TEST(http_get(port, "/readyz").status == 200);
   BOOST_TEST(http_get(port, "/nope").status == 404);
@@ -251,10 +257,10 @@ BOOST_AUTO_TEST_CASE(snapshots_and_backups_on_a_schedule) {
                           "s3://kage-test/both", "--listen", "127.0.0.1:" + std::to_string(port)},
                          env);
   BOOST_TEST_REQUIRE(
-      eventually([&] { return metric(port, "kage_runs_total{job=\"backup\",result=\"success\"}") >= 2; },
+      eventually([&] { return metric(port, "kage_runs_total{step=\"backup\",result=\"success\"}") >= 2; },
                  std::chrono::seconds(60)),
       run.err());
-  BOOST_TEST(metric(port, "kage_runs_total{job=\"snapshot\",result=\"success\"}") >= 2);
+  BOOST_TEST(metric(port, "kage_runs_total{step=\"snapshot\",result=\"success\"}") >= 2);
   BOOST_TEST(metric(port, "kage_s3_retries_total") == 0);
   run.kill(SIGTERM);
   auto r = run.wait(std::chrono::seconds(60));

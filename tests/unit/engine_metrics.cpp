@@ -60,6 +60,27 @@ BOOST_AUTO_TEST_CASE(numbers) {
   BOOST_TEST(ke::prometheus_number(1e20) == "1e+20");
 }
 
+BOOST_AUTO_TEST_CASE(histograms_render_cumulative_buckets_sum_and_count) {
+  ke::metrics_registry m;
+  m.describe_histogram("kage_step_duration_seconds", "Step durations.", {1, 10});
+  BOOST_TEST(m.render() ==
+             "# HELP kage_step_duration_seconds Step durations.\n"
+             "# TYPE kage_step_duration_seconds histogram\n");
+  m.observe("kage_step_duration_seconds", {{"step", "backup"}}, 0.5);
+  m.observe("kage_step_duration_seconds", {{"step", "backup"}}, 1);  // le is inclusive
+  m.observe("kage_step_duration_seconds", {{"step", "backup"}}, 60);
+  BOOST_TEST(m.render() ==
+             "# HELP kage_step_duration_seconds Step durations.\n"
+             "# TYPE kage_step_duration_seconds histogram\n"
+             "kage_step_duration_seconds_bucket{step=\"backup\",le=\"1\"} 2\n"
+             "kage_step_duration_seconds_bucket{step=\"backup\",le=\"10\"} 2\n"
+             "kage_step_duration_seconds_bucket{step=\"backup\",le=\"+Inf\"} 3\n"
+             "kage_step_duration_seconds_sum{step=\"backup\"} 61.5\n"
+             "kage_step_duration_seconds_count{step=\"backup\"} 3\n");
+  m.describe("kage_up", "gauge", "Up.");
+  BOOST_CHECK_THROW(m.observe("kage_up", {}, 1), std::logic_error);
+}
+
 BOOST_AUTO_TEST_CASE(an_undeclared_family_is_a_programming_error) {
   ke::metrics_registry m;
   BOOST_CHECK_THROW(m.set("kage_nope", {}, 1), std::logic_error);

@@ -19,6 +19,7 @@
 #include <algorithm>
 #include <chrono>
 #include <optional>
+#include <vector>
 
 namespace kage::cli {
 
@@ -79,8 +80,37 @@ double since(steady::time_point t) {
   return std::chrono::duration<double>(steady::now() - t).count();
 }
 
-engine::metric_labels job_label(const std::string& job) {
-  return {{"job", job}};
+// Steps are labelled `step`, not `job`: Prometheus owns `job` (the scrape job), and a scraped
+// `job` label would be renamed to `exported_job`.
+engine::metric_labels step_label(const std::string& step) {
+  return {{"step", step}};
+}
+
+// The longest gap between two regular runs: the period, or for cron the longest gap between
+// its times over the coming year, so that "twice the period" is never too short for an alert.
+double schedule_period_seconds(const daemon& d) {
+  if (!d.cron) return static_cast<double>(d.s.schedule_seconds);
+  const auto now = static_cast<std::int64_t>(unix_now());
+  std::int64_t prev = d.cron->next_after(now), longest = 0;
+  for (int i = 0; prev >= 0 && prev - now < 400 * 86400 && i < 10000; ++i) {
+    const std::int64_t next = d.cron->next_after(prev);
+    if (next < 0) break;
+    longest = std::max(longest, next - prev);
+    prev = next;
+  }
+  return static_cast<double>(longest);
+}
+
+// The steps a run takes with these settings, in order.
+std::vector<std::string> scheduled_steps(const daemon& d) {
+  std::vector<std::string> steps;
+  if (d.s.backup_kind != "logical") steps.push_back("snapshot");
+  if (d.s.backup_kind != "snapshot") {
+    steps.push_back("backup");
+    if (d.s.restore_missing) steps.push_back("restore");
+  }
+  if (d.s.keep_last || d.deps.keep_within_ms >= 0) steps.push_back("retention");
+  return steps;
 }
 
 void describe_metrics(daemon& d) {
@@ -90,12 +120,19 @@ void describe_metrics(daemon& d) {
   m.describe("kage_ready", "gauge",
              "1 when the last readiness check reached the cluster and the store.");
   m.describe("kage_runs_in_flight", "gauge", "Scheduled runs in progress (0 or 1).");
-  m.describe("kage_runs_total", "counter", "Finished job steps by job and result.");
+  m.describe("kage_runs_total", "counter", "Finished job steps by step and result.");
   m.describe("kage_errors_total", "counter",
              "Failed job steps by kind (redis, store, integrity, incompatible, failure).");
   m.describe("kage_last_success_timestamp_seconds", "gauge",
              "Unix time of the last successful step per job.");
   m.describe("kage_last_duration_seconds", "gauge", "Duration of the last successful step.");
+  m.describe_histogram("kage_step_duration_seconds", "Durations of successful steps.",
+                       {1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400, 28800});
+  m.describe("kage_consecutive_failures", "gauge",
+             "Failures of a step since its last success (0 after a success or a restart).");
+  m.describe("kage_schedule_period_seconds", "gauge",
+             "Longest time between two scheduled runs, for each step a run takes.");
+  m.describe("kage_start_time_seconds", "gauge", "Unix time kage run started.");
   m.describe("kage_backup_keys_total", "counter", "Keys written by scheduled backups.");
   m.describe("kage_backup_bytes_total", "counter", "Compressed bytes written by scheduled backups.");
   m.describe("kage_last_backup_keys", "gauge", "Keys in the last backup.");
@@ -109,18 +146,29 @@ void describe_metrics(daemon& d) {
   m.set("kage_runs_in_flight", {}, 0);
   m.describe("kage_s3_retries_total", "counter", "S3 requests retried after 5xx, SlowDown, timeouts or resets.");
   m.add("kage_s3_retries_total", {}, 0);
-  for (const char* job : {"backup", "snapshot", "restore", "retention"}) {
-    m.add("kage_runs_total", {{"job", job}, {"result", "success"}}, 0);
-    m.add("kage_runs_total", {{"job", job}, {"result", "failure"}}, 0);
+  for (const char* step : {"backup", "snapshot", "restore", "retention"}) {
+    m.add("kage_runs_total", {{"step", step}, {"result", "success"}}, 0);
+    m.add("kage_runs_total", {{"step", step}, {"result", "failure"}}, 0);
+  }
+  // Present from the start, so that increase() counts the first error of a kind.
+  for (const char* kind : {"redis", "store", "integrity", "incompatible", "failure"})
+    m.add("kage_errors_total", {{"kind", kind}}, 0);
+  m.set("kage_start_time_seconds", {}, unix_now());
+  const double period = schedule_period_seconds(d);
+  for (const auto& step : scheduled_steps(d)) {
+    m.set("kage_schedule_period_seconds", step_label(step), period);
+    m.set("kage_consecutive_failures", step_label(step), 0);
   }
   m.add("kage_backup_keys_total", {}, 0);
   m.add("kage_backup_bytes_total", {}, 0);
 }
 
-void record_success(daemon& d, const std::string& job, double seconds) {
-  d.metrics.add("kage_runs_total", {{"job", job}, {"result", "success"}});
-  d.metrics.set("kage_last_success_timestamp_seconds", job_label(job), unix_now());
-  d.metrics.set("kage_last_duration_seconds", job_label(job), seconds);
+void record_success(daemon& d, const std::string& step, double seconds) {
+  d.metrics.add("kage_runs_total", {{"step", step}, {"result", "success"}});
+  d.metrics.set("kage_last_success_timestamp_seconds", step_label(step), unix_now());
+  d.metrics.set("kage_last_duration_seconds", step_label(step), seconds);
+  d.metrics.observe("kage_step_duration_seconds", step_label(step), seconds);
+  d.metrics.set("kage_consecutive_failures", step_label(step), 0);
 }
 
 void record_backup(daemon& d, const storage::manifest& m, double seconds) {
@@ -181,13 +229,14 @@ std::pair<std::string, std::string> describe_error(std::exception_ptr e) {
 steady::duration record_failure(daemon& d, std::exception_ptr e) {
   auto [kind, message] = describe_error(e);
   if (d.control->stopping()) {
-    d.metrics.add("kage_runs_total", {{"job", d.stage}, {"result", "cancelled"}});
+    d.metrics.add("kage_runs_total", {{"step", d.stage}, {"result", "cancelled"}});
     d.log.warn("run", d.stage + " cancelled at shutdown (nothing of it is left as complete): " +
                           message);
     return {};
   }
-  d.metrics.add("kage_runs_total", {{"job", d.stage}, {"result", "failure"}});
+  d.metrics.add("kage_runs_total", {{"step", d.stage}, {"result", "failure"}});
   d.metrics.add("kage_errors_total", {{"kind", kind}});
+  d.metrics.add("kage_consecutive_failures", step_label(d.stage));
   ++d.failures;
   // Retry with backoff, never later than the next regular tick.
   const std::int64_t backoff = std::min<std::int64_t>(
@@ -327,6 +376,7 @@ std::string startup_summary(const settings& s) {
 // and the grace timer still bounds it.
 asio::awaitable<void> async_job(std::shared_ptr<daemon> d) {
   auto ex = co_await asio::this_coro::executor;
+  d->stage = d->s.backup_kind != "logical" ? "snapshot" : "backup";
   auto store = d->deps.open_store(ex);
   auto t0 = steady::now();
   bool wrote = false;
