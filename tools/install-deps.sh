@@ -4,7 +4,7 @@
 set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config
-  libboost1.81-dev libboost-json1.81-dev libboost-test1.81-dev
+  libboost1.81-dev libboost-json1.81-dev libboost-test1.81-dev libboost-url1.81-dev
   libssl-dev libzstd-dev libyaml-cpp-dev
   redis-server redis-tools zstd openssl ca-certificates
   prometheus
