@@ -3,9 +3,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/install-deps.sh
-bash tools/build.sh
+bash tools/build.sh -DKAGE_WERROR=ON
 # The fully static binary (only the kage target), run by it_static_binary_test in an empty root.
-cmake -S . -B build-static -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKAGE_STATIC=ON >/dev/null
+cmake -S . -B build-static -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKAGE_STATIC=ON -DKAGE_WERROR=ON >/dev/null
 ninja -C build-static kage
 build=${KAGE_BUILD_DIR:-build}
 cd "$build"
