@@ -1,8 +1,8 @@
 #include "clock.hpp"
 #include "shard_source.hpp"
-#include "task_group.hpp"
 
 #include <kage/base/error.hpp>
+#include <kage/base/task_group.hpp>
 #include <kage/engine/backup.hpp>
 #include <kage/proto/crc16.hpp>
 #include <kage/proto/redis_text.hpp>
@@ -77,7 +77,7 @@ struct redirect_fetcher {
     // "MOVED 3999 127.0.0.1:6381" / "ASK 3999 127.0.0.1:6381"
     const bool ask = error.starts_with("ASK ");
     const auto space = error.rfind(' ');
-    auto ep = proto::endpoint::parse(error.substr(space + 1));
+    auto ep = parse_redis_address(error.substr(space + 1));
     if (!ep) fail(exit_code::redis, "cannot follow redirect '" + std::string(error) + "'");
     auto& conn = connections[ep->address()];
     if (!conn) conn = co_await async_connect(target, *ep);

@@ -1,5 +1,6 @@
 #include <kage/engine/http_server.hpp>
 
+#include <kage/base/endpoint.hpp>
 #include <kage/base/error.hpp>
 
 #include <boost/asio.hpp>
@@ -14,22 +15,15 @@ namespace http = beast::http;
 using tcp = asio::ip::tcp;
 
 tcp::acceptor bind_http(asio::any_io_executor ex, const std::string& host_port) {
-  std::string host, port;
-  if (host_port.starts_with('[')) {
-    auto close = host_port.find(']');
-    if (close != std::string::npos && host_port.size() > close + 2 && host_port[close + 1] == ':') {
-      host = host_port.substr(1, close - 1);
-      port = host_port.substr(close + 2);
-    }
-  } else if (auto colon = host_port.rfind(':'); colon != std::string::npos) {
-    host = host_port.substr(0, colon);
-    port = host_port.substr(colon + 1);
+  auto parsed = parse_endpoint(host_port);
+  if (!parsed) {
+    fail(exit_code::usage, parsed.error(),
+         "--listen: expected HOST:PORT, got '" + host_port + "' (" + parsed.error().message() + ")");
   }
-  if (host.empty() || port.empty())
-    fail(exit_code::usage, "--listen: expected HOST:PORT, got '" + host_port + "'");
   boost::system::error_code ec;
   tcp::resolver resolver(ex);
-  auto results = resolver.resolve(host, port, tcp::resolver::passive, ec);
+  auto results =
+      resolver.resolve(parsed->host, std::to_string(parsed->port), tcp::resolver::passive, ec);
   if (ec || results.empty())
     fail(exit_code::usage, "--listen " + host_port + ": cannot resolve: " + ec.message());
   tcp::endpoint ep = results.begin()->endpoint();

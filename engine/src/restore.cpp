@@ -1,7 +1,7 @@
 #include "clock.hpp"
-#include "task_group.hpp"
 
 #include <kage/base/error.hpp>
+#include <kage/base/task_group.hpp>
 #include <kage/engine/restore.hpp>
 #include <kage/proto/crc16.hpp>
 #include <kage/proto/redis_text.hpp>
@@ -140,7 +140,7 @@ struct redirector {
   asio::awaitable<void> resend(restore_job& job, std::size_t target_index, std::string_view error,
                                const batch_item& item, std::string_view command) {
     const bool ask = error.starts_with("ASK ");
-    auto ep = proto::endpoint::parse(error.substr(error.rfind(' ') + 1));
+    auto ep = parse_redis_address(error.substr(error.rfind(' ') + 1));
     if (!ep) fail(exit_code::redis, "cannot follow redirect '" + std::string(error) + "'");
     auto& conn = connections[ep->address()];
     if (!conn) conn = co_await async_connect(target, *ep);

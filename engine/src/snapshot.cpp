@@ -1,8 +1,8 @@
 #include "clock.hpp"
 #include "shard_source.hpp"
-#include "task_group.hpp"
 
 #include <kage/base/error.hpp>
+#include <kage/base/task_group.hpp>
 #include <kage/engine/snapshot.hpp>
 #include <kage/proto/cluster_config.hpp>
 #include <kage/proto/replication.hpp>

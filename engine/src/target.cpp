@@ -8,8 +8,11 @@ namespace kage::engine {
 redis_target make_target(const std::vector<std::string>& nodes, proto::redis_config config) {
   redis_target t;
   for (const auto& n : nodes) {
-    auto ep = proto::endpoint::parse(n);
-    if (!ep) fail(exit_code::usage, "'" + n + "' is not a HOST:PORT Redis address");
+    auto ep = parse_endpoint(n);
+    if (!ep) {
+      fail(exit_code::usage, ep.error(),
+           "'" + n + "' is not a HOST:PORT Redis address (" + ep.error().message() + ")");
+    }
     t.seeds.push_back(*ep);
   }
   if (t.seeds.empty()) {

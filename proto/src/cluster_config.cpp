@@ -1,3 +1,4 @@
+#include <kage/base/endpoint.hpp>
 #include <kage/proto/cluster_config.hpp>
 #include <kage/proto/error.hpp>
 
@@ -26,18 +27,13 @@ bool cluster_nodes_line::has_flag(std::string_view flag) const noexcept {
 }
 
 std::string cluster_nodes_line::host() const {
-  const std::string_view a = std::string_view(address).substr(0, address.find('@'));
-  return std::string(a.substr(0, a.rfind(':')));
+  auto ep = parse_redis_address(address);
+  return ep ? ep->host : std::string();
 }
 
 int cluster_nodes_line::port() const {
-  std::string_view a = std::string_view(address).substr(0, address.find('@'));
-  const auto colon = a.rfind(':');
-  if (colon == std::string_view::npos) return 0;
-  a.remove_prefix(colon + 1);
-  int port = 0;
-  auto [p, ec] = std::from_chars(a.data(), a.data() + a.size(), port);
-  return ec == std::errc{} && p == a.data() + a.size() ? port : 0;
+  auto ep = parse_redis_address(address);
+  return ep ? ep->port : 0;
 }
 
 std::string cluster_nodes_line::text() const {

@@ -1,10 +1,10 @@
 #include <kage/base/error.hpp>
+#include <kage/base/tls.hpp>
 #include <kage/proto/connection.hpp>
 
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
 
-#include <charconv>
 #include <cstring>
 
 namespace kage::proto {
@@ -14,63 +14,14 @@ using tcp = asio::ip::tcp;
 using clock = std::chrono::steady_clock;
 using boost::system::error_code;
 
-std::string endpoint::address() const {
-  if (host.find(':') != std::string::npos) return "[" + host + "]:" + std::to_string(port);
-  return host + ":" + std::to_string(port);
-}
-
-std::optional<endpoint> endpoint::parse(std::string_view text) {
-  endpoint ep;
-  std::string_view port_text;
-  if (!text.empty() && text.front() == '[') {
-    const auto close = text.find(']');
-    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') {
-      return std::nullopt;
-    }
-    ep.host = std::string(text.substr(1, close - 1));
-    port_text = text.substr(close + 2);
-  } else {
-    const auto colon = text.rfind(':');
-    if (colon == std::string_view::npos) return std::nullopt;
-    ep.host = std::string(text.substr(0, colon));
-    port_text = text.substr(colon + 1);
-  }
-  unsigned port = 0;
-  auto [ptr, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-  if (ep.host.empty() || ec != std::errc{} || ptr != port_text.data() + port_text.size() ||
-      port == 0 || port > 65535) {
-    return std::nullopt;
-  }
-  ep.port = static_cast<std::uint16_t>(port);
-  return ep;
-}
-
 std::shared_ptr<ssl::context> make_tls_context(const tls_config& tls) {
-  auto ctx = std::make_shared<ssl::context>(ssl::context::tls_client);
-  error_code ec;
-  auto must = [&](const char* what, const std::string& file) {
-    if (ec) {
-      fail(exit_code::usage, std::string("cannot load TLS ") + what + " '" + file +
-                                 "': " + ec.message() + "; check the path and that it is PEM");
-    }
-  };
-  ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
-                   ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
-  if (!tls.ca_file.empty()) {
-    ctx->load_verify_file(tls.ca_file, ec);
-    must("CA file (--cacert/CACERT)", tls.ca_file);
-  } else {
-    ctx->set_default_verify_paths(ec);
-    must("system trust store", "default paths");
-  }
-  if (!tls.cert_file.empty()) {
-    ctx->use_certificate_chain_file(tls.cert_file, ec);
-    must("client certificate (--cert/TLS_CRT)", tls.cert_file);
-    ctx->use_private_key_file(tls.key_file, ssl::context::pem, ec);
-    must("client key (--key/TLS_KEY)", tls.key_file);
-  }
-  ctx->set_verify_mode(tls.verify ? ssl::verify_peer : ssl::verify_none);
-  return ctx;
+  tls_client_options o;
+  o.ca_file = tls.ca_file;
+  o.cert_file = tls.cert_file;
+  o.key_file = tls.key_file;
+  o.verify = tls.verify;
+  o.purpose = "Redis";
+  return make_tls_client_context(o);
 }
 
 struct connection::impl : std::enable_shared_from_this<impl> {

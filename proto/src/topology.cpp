@@ -87,15 +87,10 @@ boost::system::result<topology> parse_cluster_nodes(std::string_view text,
     if (f.size() < 8) return bad();
     node_info n;
     n.id = std::string(f[0]);
-    // ip:port@cport[,hostname]
-    auto addr = f[1].substr(0, f[1].find(','));
-    addr = addr.substr(0, addr.find('@'));
-    const auto colon = addr.rfind(':');
-    if (colon == std::string_view::npos) return bad();
-    int port = 0;
-    if (!to_int(addr.substr(colon + 1), port) || port < 0 || port > 65535) return bad();
-    n.ep.host = std::string(addr.substr(0, colon));
-    n.ep.port = static_cast<std::uint16_t>(port);
+    // ip:port@cport[,hostname]; IPv6 unbracketed ("::1:7000@17000")
+    auto address = parse_redis_address(f[1]);
+    if (!address) return bad();
+    n.ep = std::move(*address);
     const auto flags = split(f[2], ',');
     auto has = [&](std::string_view flag) {
       return std::find(flags.begin(), flags.end(), flag) != flags.end();

@@ -1,6 +1,8 @@
-#include "http_client.hpp"
-
+#include <kage/base/backoff.hpp>
+#include <kage/base/endpoint.hpp>
 #include <kage/base/error.hpp>
+#include <kage/base/http_client.hpp>
+#include <kage/base/tls.hpp>
 #include <kage/storage/s3.hpp>
 #include <kage/storage/s3_xml.hpp>
 #include <kage/storage/sha256.hpp>
@@ -12,13 +14,49 @@
 #include <algorithm>
 #include <charconv>
 #include <fstream>
-#include <random>
 #include <sstream>
 
 namespace kage::storage {
 
-namespace ssl = asio::ssl;
+namespace http = boost::beast::http;
 using boost::system::error_code;
+
+namespace {
+
+class s3_category_impl final : public boost::system::error_category {
+ public:
+  const char* name() const noexcept override { return "kage.s3"; }
+  std::string message(int ev) const override {
+    switch (static_cast<s3_errc>(ev)) {
+      case s3_errc::unreachable: return "the S3 endpoint did not answer";
+      case s3_errc::retries_exhausted: return "S3 kept failing the request";
+      case s3_errc::checksum_not_supported:
+        return "the S3 store refused a request with a checksum header";
+      case s3_errc::signature_mismatch: return "S3 refused the request signature";
+      case s3_errc::invalid_access_key: return "S3 does not know the access key id";
+      case s3_errc::no_such_bucket: return "the S3 bucket does not exist";
+      case s3_errc::entity_too_small: return "an S3 upload part is too small";
+      case s3_errc::access_denied: return "S3 denied access";
+      case s3_errc::expired_token: return "the S3 session token expired";
+      case s3_errc::request_refused: return "S3 refused the request";
+      case s3_errc::invalid_endpoint: return "the S3 endpoint is not an http(s) URL";
+      case s3_errc::no_bucket: return "no S3 bucket named";
+      case s3_errc::no_credentials: return "no S3 credentials";
+    }
+    return "S3 error";
+  }
+};
+
+}  // namespace
+
+const boost::system::error_category& s3_category() noexcept {
+  static const s3_category_impl category;
+  return category;
+}
+
+boost::system::error_code make_error_code(s3_errc e) noexcept {
+  return {static_cast<int>(e), s3_category()};
+}
 
 std::size_t part_size_for(std::size_t base, int part_number) noexcept {
   const int doublings = std::min(10, (part_number - 1) / 1000);
@@ -111,22 +149,18 @@ body_check check_for(const std::string& mode, std::string_view body) {
 
 // `checksum_headers`: the request carried x-amz-checksum-*, which some S3-compatible stores
 // reject (older Ceph RGW, some vendors' gateways).
-std::string hint_for(const std::string& code, unsigned status, bool checksum_headers) {
+s3_errc error_for(const std::string& code, unsigned status, bool checksum_headers) {
   if (checksum_headers && (status == 400 || status == 501) &&
       (code == "InvalidRequest" || code == "InvalidArgument" || code == "NotImplemented" ||
        code.empty()))
-    return "if this store does not support x-amz-checksum-sha256, use Content-MD5 instead: "
-           "store.s3.checksum: md5 (S3_CHECKSUM=md5, --s3-checksum md5)";
-  if (code == "SignatureDoesNotMatch")
-    return "check the secret access key (AWS_SECRET_ACCESS_KEY or the credentials directory) "
-           "and the region";
-  if (code == "InvalidAccessKeyId") return "check the access key id (AWS_ACCESS_KEY_ID)";
-  if (code == "NoSuchBucket") return "check the bucket name (S3_BUCKET_NAME or s3://BUCKET/...)";
-  if (code == "EntityTooSmall") return "parts must be at least 5 MiB: raise the part size";
-  if (code == "AccessDenied" || status == 403)
-    return "check that these credentials may read, write, list and delete in this bucket";
-  if (code == "ExpiredToken") return "the session token expired: refresh AWS_SESSION_TOKEN";
-  return "check S3_ENDPOINT_URL, the bucket and the credentials";
+    return s3_errc::checksum_not_supported;
+  if (code == "SignatureDoesNotMatch") return s3_errc::signature_mismatch;
+  if (code == "InvalidAccessKeyId") return s3_errc::invalid_access_key;
+  if (code == "NoSuchBucket") return s3_errc::no_such_bucket;
+  if (code == "EntityTooSmall") return s3_errc::entity_too_small;
+  if (code == "AccessDenied" || status == 403) return s3_errc::access_denied;
+  if (code == "ExpiredToken") return s3_errc::expired_token;
+  return s3_errc::request_refused;
 }
 
 bool retryable(unsigned status, const std::string& code) {
@@ -142,7 +176,7 @@ struct s3_context {
   std::string host_header;  // host[:port] as sent
   bool path_style = true;
   std::unique_ptr<http_client> http;
-  std::mt19937_64 rng{std::random_device{}()};
+  backoff retry_delay{backoff_policy{}};
   int parts_uploading = 0;                       // across every writer of this store
   std::unique_ptr<asio::steady_timer> part_done;  // cancelled whenever a part finishes
 
@@ -154,7 +188,7 @@ struct s3_context {
   }
 
   // One S3 request, retried with exponential backoff and full jitter when retryable. Throws
-  // failure(store) with S3's own Code and Message otherwise.
+  // failure(store, s3_errc) with S3's own Code and Message otherwise.
   asio::awaitable<s3_response> request(http::verb method, std::string key,
                                        std::vector<std::pair<std::string, std::string>> query,
                                        std::vector<std::pair<std::string, std::string>> headers,
@@ -171,7 +205,7 @@ struct s3_context {
       qs += (qs.empty() ? "?" : "&") + uri_encode(k, true);
       if (!v.empty() || k != "uploads") qs += "=" + uri_encode(v, true);
     }
-    http::request<http::string_body> req{method, target + qs, 11};
+    http_request req{method, target + qs, 11};
     // The signature covers the body's SHA-256 whenever it is known (sha256 mode computed it
     // for x-amz-checksum-sha256) and over plain HTTP. Over HTTPS a body with Content-MD5 goes
     // UNSIGNED-PAYLOAD, protected by TLS and the MD5 S3 verifies (as botocore does it).
@@ -182,7 +216,7 @@ struct s3_context {
     }
     std::string payload_hash = std::move(known_payload_hash);
     if (payload_hash.empty())
-      payload_hash = http->endpoint().tls && has_md5 ? std::string("UNSIGNED-PAYLOAD") : sha256_hex(body);
+      payload_hash = http->origin().tls && has_md5 ? std::string("UNSIGNED-PAYLOAD") : sha256_hex(body);
     req.body() = std::move(body);
     req.prepare_payload();
     asio::steady_timer timer(co_await asio::this_coro::executor);
@@ -206,12 +240,11 @@ struct s3_context {
 
       auto out = co_await http->async_send(req);
       std::string problem;
-      bool retry = false;
+      s3_errc error = s3_errc::unreachable;
       s3_response r;
       if (out.ec == asio::error::operation_aborted) throw boost::system::system_error(out.ec);
       if (out.ec) {
         problem = "cannot reach the S3 endpoint " + options.endpoint + ": " + out.ec.message();
-        retry = true;
       } else {
         r.status = out.response.result_int();
         r.body = std::move(out.response.body());
@@ -234,22 +267,19 @@ struct s3_context {
         const std::string code = err ? err->code : "";
         problem = what + " " + describe(key) + " failed: HTTP " + std::to_string(r.status) +
                   (err ? " " + err->code + ": " + err->message : "");
-        retry = retryable(r.status, code);
-        if (!retry) {
-          fail(exit_code::store, problem + "; " + hint_for(code, r.status, sends_checksum));
-        }
+        if (!retryable(r.status, code))
+          fail(exit_code::store, error_for(code, r.status, sends_checksum), problem);
+        error = s3_errc::retries_exhausted;
       }
-      if (!retry || attempt >= options.max_attempts) {
-        fail(exit_code::store, problem + " (after " + std::to_string(attempt) +
-                                   " attempts); check S3_ENDPOINT_URL and that the service is up");
+      if (attempt >= options.max_attempts) {
+        fail(exit_code::store, error,
+             problem + " (after " + std::to_string(attempt) + " attempts)");
       }
-      const auto cap = std::min<long long>(options.retry_cap.count(),
-                                           options.retry_base.count() << std::min(attempt, 20));
-      const auto delay = std::uniform_int_distribution<long long>(0, cap)(rng);
+      const auto delay = retry_delay.delay(attempt);
       if (retries) ++*retries;
       log.warn(describe(key), problem + "; retry " + std::to_string(attempt) + " in " +
-                                  std::to_string(delay) + " ms");
-      timer.expires_after(std::chrono::milliseconds(delay));
+                                  std::to_string(delay.count()) + " ms");
+      timer.expires_after(delay);
       auto [tec] = co_await timer.async_wait(asio::as_tuple(asio::deferred));
       if (tec) throw boost::system::system_error(tec);  // cancelled: SIGINT/SIGTERM
     }
@@ -592,52 +622,34 @@ std::unique_ptr<store> make_s3_store(std::string_view location, const store_opti
   }
   while (!o.prefix.empty() && o.prefix.back() == '/') o.prefix.pop_back();
   if (o.bucket.empty()) {
-    fail(exit_code::usage, "no S3 bucket: write s3://BUCKET/prefix or set S3_BUCKET_NAME");
+    fail(exit_code::usage, s3_errc::no_bucket, "no S3 bucket: write s3://BUCKET/prefix");
   }
   if (o.credentials.empty()) {
-    fail(exit_code::usage,
-         "no S3 credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, put them in the "
-         "config file (s3.access_key_id, s3.secret_access_key), or mount a credentials directory");
+    fail(exit_code::usage, s3_errc::no_credentials,
+         "no S3 credentials: an access key id and a secret access key are needed");
   }
   const bool custom = !o.endpoint.empty();
   if (!custom) o.endpoint = "https://s3." + o.region + ".amazonaws.com";
   ctx->path_style = o.path_style.value_or(custom);
-  http_endpoint ep;
-  std::string_view url = o.endpoint;
-  if (url.starts_with("https://")) {
-    ep.tls = true;
-    url.remove_prefix(8);
-  } else if (url.starts_with("http://")) {
-    url.remove_prefix(7);
-  } else {
-    fail(exit_code::usage, "S3 endpoint '" + o.endpoint + "' must start with http:// or https://");
+  auto url = parse_http_url(o.endpoint);
+  if (!url) {
+    fail(exit_code::usage, s3_errc::invalid_endpoint,
+         "S3 endpoint '" + o.endpoint + "': " + url.error().message());
   }
-  url = url.substr(0, url.find('/'));
-  std::string host(url), port = ep.tls ? "443" : "80";
-  if (const auto colon = host.rfind(':'); colon != std::string::npos && host.find(']') == std::string::npos) {
-    port = host.substr(colon + 1);
-    host = host.substr(0, colon);
+  ctx->retry_delay = backoff(backoff_policy{o.retry_base, o.retry_cap});
+  if (!ctx->path_style) url->ep.host = o.bucket + "." + url->ep.host;
+  ctx->host_header = url->authority();
+  http_client_options h;
+  if (url->tls) {
+    tls_client_options t;
+    t.ca_file = o.ca_file;
+    t.verify = o.verify;
+    t.purpose = "S3";
+    h.tls = make_tls_client_context(t);
   }
-  ctx->host_header = std::string(url);
-  if (!ctx->path_style) {
-    host = o.bucket + "." + host;
-    ctx->host_header = o.bucket + "." + ctx->host_header;
-  }
-  ep.host = host;
-  ep.port = port;
-  std::shared_ptr<ssl::context> tls;
-  if (ep.tls) {
-    tls = std::make_shared<ssl::context>(ssl::context::tls_client);
-    error_code ec;
-    tls->set_default_verify_paths(ec);
-    if (!o.ca_file.empty()) {
-      tls->load_verify_file(o.ca_file, ec);
-      if (ec) fail(exit_code::usage, "cannot load the S3 CA file '" + o.ca_file + "': " + ec.message());
-    }
-    tls->set_verify_mode(o.verify ? ssl::verify_peer : ssl::verify_none);
-  }
-  ctx->http = std::make_unique<http_client>(ex, ep, tls, o.timeout,
-                                            std::max<std::size_t>(o.read_chunk, 1 << 20) + (1 << 20));
+  h.timeout = o.timeout;
+  h.body_limit = std::max<std::size_t>(o.read_chunk, 1 << 20) + (1 << 20);
+  ctx->http = std::make_unique<http_client>(ex, std::move(*url), std::move(h));
   return std::make_unique<s3_store>(ctx);
 }
 

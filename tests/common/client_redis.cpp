@@ -49,7 +49,7 @@ void test_client::refresh() {
 proto::connection& test_client::conn(const std::string& address) {
   auto& c = connections_[address];
   if (!c || !c->is_open()) {
-    auto ep = proto::endpoint::parse(address);
+    auto ep = parse_endpoint(address);
     if (!ep) throw std::runtime_error("bad address " + address);
     c = run(engine::async_connect(target_, *ep));
   }

@@ -1,4 +1,4 @@
-// Cluster topology parsers (CLUSTER NODES, CLUSTER SHARDS, INFO), RDB versions, endpoints.
+// Cluster topology parsers (CLUSTER NODES, CLUSTER SHARDS, INFO), RDB versions.
 #include <kage/proto/resp.hpp>
 #include <kage/proto/topology.hpp>
 
@@ -551,50 +551,31 @@ BOOST_AUTO_TEST_CASE(rdb_version_for_redis_versions) {
 BOOST_AUTO_TEST_SUITE_END()
 
 // =============================================================================================
-BOOST_AUTO_TEST_SUITE(proto_endpoint)
+BOOST_AUTO_TEST_SUITE(proto_ipv6_topology)
 
-BOOST_AUTO_TEST_CASE(parse_valid) {
-  auto ep = kp::endpoint::parse("127.0.0.1:7000");
-  BOOST_TEST_REQUIRE(ep.has_value());
-  BOOST_TEST(ep->host == "127.0.0.1");
-  BOOST_TEST(ep->port == 7000);
-
-  ep = kp::endpoint::parse("[::1]:6379");
-  BOOST_TEST_REQUIRE(ep.has_value());
-  BOOST_TEST(ep->host == "::1");
-  BOOST_TEST(ep->port == 6379);
-
-  ep = kp::endpoint::parse("redis-0.redis.svc.cluster.local:65535");
-  BOOST_TEST_REQUIRE(ep.has_value());
-  BOOST_TEST(ep->host == "redis-0.redis.svc.cluster.local");
-  BOOST_TEST(ep->port == 65535);
-
-  ep = kp::endpoint::parse("h:1");
-  BOOST_TEST_REQUIRE(ep.has_value());
-  BOOST_TEST(ep->port == 1);
+// Redis writes IPv6 addresses unbracketed: the last ':' starts the port.
+BOOST_AUTO_TEST_CASE(cluster_nodes_with_ipv6_addresses) {
+  const std::string text =
+      M1 + " ::1:7000@17000 myself,master - 0 0 1 connected 0-8191\n" +
+      M2 + " 2001:db8::7:7001@17001,redis-1.example master - 0 0 2 connected 8192-16383\n" +
+      R1 + " ::1:7002@17002 slave " + M1 + " 0 0 1 connected\n";
+  auto r = kp::parse_cluster_nodes(text, kp::endpoint{"::1", 7000});
+  BOOST_TEST_REQUIRE(r.has_value());
+  BOOST_TEST_REQUIRE(r->nodes.size() == 3u);
+  BOOST_TEST(r->find(M1)->ep.host == "::1");
+  BOOST_TEST(r->find(M1)->ep.port == 7000);
+  BOOST_TEST(r->find(M1)->ep.address() == "[::1]:7000");
+  BOOST_TEST(r->find(M2)->ep.host == "2001:db8::7");
+  BOOST_TEST(r->find(M2)->ep.port == 7001);
+  BOOST_TEST(r->find(R1)->ep.address() == "[::1]:7002");
+  BOOST_TEST(r->covers_all_slots());
 }
 
-BOOST_AUTO_TEST_CASE(parse_invalid) {
-  for (std::string_view text : {"host:0", "host", ":6379", "host:65536", "host:12ab", "", ":",
-                                "host:", "host:-1", "host:+80", "host: 80", "host:99999999999",
-                                "[::1]", "[::1]6379", "[::1]:", "[]:6379", "[::1:6379"}) {
-    BOOST_TEST(!kp::endpoint::parse(text).has_value(), text);
-  }
-}
-
-BOOST_AUTO_TEST_CASE(address_round_trip) {
-  for (std::string_view text : {"127.0.0.1:7000", "[::1]:6379", "[fe80::1%eth0]:7001",
-                                "host-a.example:1"}) {
-    auto ep = kp::endpoint::parse(text);
-    BOOST_TEST_REQUIRE(ep.has_value(), text);
-    BOOST_TEST(ep->address() == text);
-    BOOST_TEST((kp::endpoint::parse(ep->address()) == ep));
-  }
-  const kp::endpoint v6{"2001:db8::7", 6380};
-  BOOST_TEST(v6.address() == "[2001:db8::7]:6380");
-  BOOST_TEST((kp::endpoint::parse(v6.address()) == v6));
-  const kp::endpoint v4{"10.1.2.3", 80};
-  BOOST_TEST(v4.address() == "10.1.2.3:80");
+BOOST_AUTO_TEST_CASE(cluster_nodes_with_a_bad_port_is_refused) {
+  BOOST_TEST(!kp::parse_cluster_nodes(M1 + " ::1:70000@17000 myself,master - 0 0 1 connected\n",
+                                      kp::endpoint{"::1", 7000}));
+  BOOST_TEST(!kp::parse_cluster_nodes(M1 + " nohost@17000 myself,master - 0 0 1 connected\n",
+                                      kp::endpoint{"::1", 7000}));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

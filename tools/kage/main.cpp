@@ -2,6 +2,7 @@
 #include "job_options.hpp"
 #include "progress.hpp"
 #include "run.hpp"
+#include "s3_hints.hpp"
 #include "settings.hpp"
 
 #include <kage/base/error.hpp>
@@ -656,7 +657,7 @@ int main(int argc, char** argv) {
         try {
           std::rethrow_exception(e);
         } catch (const failure& f) {
-          code = report_error(s, f.what(), static_cast<int>(f.code()));
+          code = report_error(s, with_hint(f.what(), f.error(), s), static_cast<int>(f.code()));
         } catch (const boost::system::system_error& se) {
           if (se.code() == boost::asio::error::operation_aborted) {
             code = report_error(s, "interrupted", static_cast<int>(exit_code::interrupted));

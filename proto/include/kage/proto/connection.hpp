@@ -2,6 +2,7 @@
 // One Redis connection over TCP or TLS. Pipelining is the caller's: append any number of
 // commands to output(), then read their replies in order with async_read(); output is flushed
 // whenever a read would otherwise wait, so commands go out in batches.
+#include <kage/base/endpoint.hpp>
 #include <kage/proto/resp.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
@@ -44,14 +45,8 @@ struct redis_config {
   std::string client_name = "kage";
 };
 
-struct endpoint {
-  std::string host;
-  std::uint16_t port = 0;
-  std::string address() const;  // "host:port", "[::1]:port"
-  // "host:port" or "[v6]:port"; nullopt when malformed.
-  static std::optional<endpoint> parse(std::string_view text);
-  bool operator==(const endpoint&) const = default;
-};
+// parse_endpoint() reads what a user gives, parse_redis_address() what Redis reports.
+using endpoint = kage::endpoint;
 
 // Built once per job and shared by its connections. Throws kage::failure(usage) naming the file
 // that cannot be loaded.

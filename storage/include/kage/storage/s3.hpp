@@ -5,6 +5,7 @@
 #include <kage/storage/store.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/system/error_code.hpp>
 
 #include <chrono>
 #include <map>
@@ -12,13 +13,32 @@
 
 namespace kage::storage {
 
+// What an S3 failure was, carried by failure::error(); tools/ turn these into advice.
+enum class s3_errc {
+  unreachable = 1,         // no answer (connection, TLS, timeout) after every attempt
+  retries_exhausted,       // retryable answers (5xx, SlowDown) until max_attempts
+  checksum_not_supported,  // a 400/501 to a request with x-amz-checksum-* headers
+  signature_mismatch,      // SignatureDoesNotMatch: wrong secret key or region
+  invalid_access_key,      // InvalidAccessKeyId
+  no_such_bucket,          // NoSuchBucket
+  entity_too_small,        // EntityTooSmall: parts under 5 MiB
+  access_denied,           // AccessDenied or HTTP 403
+  expired_token,           // ExpiredToken
+  request_refused,         // any other error answer
+  invalid_endpoint,        // s3_options::endpoint is not an http(s) URL
+  no_bucket,               // no bucket named
+  no_credentials,          // no access key id and secret key
+};
+const boost::system::error_category& s3_category() noexcept;
+boost::system::error_code make_error_code(s3_errc e) noexcept;
+
 struct s3_options {
   std::string endpoint;             // "http://127.0.0.1:5000"; empty: https://s3.<region>.amazonaws.com
   std::string region = "us-east-1";
   std::string bucket;               // from s3://bucket/prefix or S3_BUCKET_NAME
   std::string prefix;               // backups live under bucket/prefix/<id>/...
   std::optional<bool> path_style;   // default: path-style with a custom endpoint, else virtual-hosted
-  std::string ca_file;              // extra CA bundle for HTTPS (default: system trust store)
+  std::string ca_file;              // CA bundle for HTTPS (default: the system's trust store)
   bool verify = true;               // certificate verification; off only by an explicit flag
   aws_credentials credentials;
   std::size_t part_size = std::size_t{16} << 20;  // grows with the part number: part_size_for
@@ -58,3 +78,6 @@ std::size_t part_size_for(std::size_t base, int part_number) noexcept;
 aws_credentials read_credentials_dir(const std::string& dir);
 
 }  // namespace kage::storage
+
+template <>
+struct boost::system::is_error_code_enum<kage::storage::s3_errc> : std::true_type {};

@@ -1,8 +1,8 @@
-#include "task_group.hpp"
+#include <kage/base/task_group.hpp>
 
 #include <boost/asio.hpp>
 
-namespace kage::engine {
+namespace kage {
 
 void task_group::spawn(asio::awaitable<void> task) {
   auto& signal = signals_.emplace_back();
@@ -39,4 +39,4 @@ asio::awaitable<void> task_group::async_join() {
   if (first_error_) std::rethrow_exception(first_error_);
 }
 
-}  // namespace kage::engine
+}  // namespace kage

@@ -8,7 +8,7 @@
 #include <exception>
 #include <list>
 
-namespace kage::engine {
+namespace kage {
 
 namespace asio = boost::asio;
 
@@ -33,4 +33,4 @@ class task_group {
   bool cancelled_ = false;
 };
 
-}  // namespace kage::engine
+}  // namespace kage

@@ -1,4 +1,4 @@
-#include "http_client.hpp"
+#include <kage/base/http_client.hpp>
 
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
@@ -9,9 +9,11 @@
 #include <optional>
 #include <vector>
 
-namespace kage::storage {
+namespace kage {
 
+namespace asio = boost::asio;
 namespace beast = boost::beast;
+namespace http = beast::http;
 namespace ssl = asio::ssl;
 using boost::system::error_code;
 
@@ -28,37 +30,37 @@ struct connection {
 
 struct http_client::impl {
   asio::any_io_executor executor;
-  http_endpoint endpoint;
-  std::shared_ptr<ssl::context> tls;
-  std::chrono::milliseconds timeout;
-  std::size_t body_limit;
+  http_url origin;
+  http_client_options options;
   std::vector<std::unique_ptr<connection>> idle;
 
   asio::awaitable<std::pair<error_code, std::unique_ptr<connection>>> open() {
     auto c = std::make_unique<connection>();
     asio::ip::tcp::resolver resolver(executor);
-    auto [rec, results] = co_await resolver.async_resolve(endpoint.host, endpoint.port,
-                                                          asio::as_tuple(asio::deferred));
+    auto [rec, results] = co_await resolver.async_resolve(
+        origin.ep.host, std::to_string(origin.ep.port), asio::as_tuple(asio::deferred));
     if (rec) co_return std::make_pair(rec, nullptr);
-    if (endpoint.tls) {
-      c->secure.emplace(executor, *tls);
+    if (origin.tls) {
+      c->secure.emplace(executor, *options.tls);
     } else {
       c->plain.emplace(executor);
     }
     error_code cec = asio::error::host_not_found;
     for (const auto& entry : results) {
-      c->tcp().expires_after(timeout);
-      std::tie(cec) = co_await c->tcp().async_connect(entry.endpoint(), asio::as_tuple(asio::deferred));
+      c->tcp().expires_after(options.timeout);
+      std::tie(cec) =
+          co_await c->tcp().async_connect(entry.endpoint(), asio::as_tuple(asio::deferred));
       if (!cec) break;
       c->tcp().close();
     }
     if (cec) co_return std::make_pair(cec, nullptr);
-    if (endpoint.tls) {
+    if (origin.tls) {
+      const std::string& name = options.server_name.empty() ? origin.ep.host : options.server_name;
       error_code addr_ec;
-      asio::ip::make_address(endpoint.host, addr_ec);
-      if (addr_ec) SSL_set_tlsext_host_name(c->secure->native_handle(), endpoint.host.c_str());
-      c->secure->set_verify_callback(ssl::host_name_verification(endpoint.host));
-      c->tcp().expires_after(timeout);
+      asio::ip::make_address(name, addr_ec);
+      if (addr_ec) SSL_set_tlsext_host_name(c->secure->native_handle(), name.c_str());
+      c->secure->set_verify_callback(ssl::host_name_verification(name));
+      c->tcp().expires_after(options.timeout);
       auto [hec] = co_await c->secure->async_handshake(ssl::stream_base::client,
                                                        asio::as_tuple(asio::deferred));
       if (hec) co_return std::make_pair(hec, nullptr);
@@ -66,11 +68,10 @@ struct http_client::impl {
     co_return std::make_pair(error_code{}, std::move(c));
   }
 
-  asio::awaitable<http_outcome> exchange(connection& c,
-                                         const http::request<http::string_body>& request) {
+  asio::awaitable<http_outcome> exchange(connection& c, const http_request& request) {
     http_outcome out;
     // The deadline grows with the body (1 MiB/s at worst) so large parts are not cut off.
-    c.tcp().expires_after(timeout + std::chrono::seconds(request.body().size() >> 20));
+    c.tcp().expires_after(options.timeout + std::chrono::seconds(request.body().size() >> 20));
     error_code ec;
     if (c.plain) {
       std::tie(ec, std::ignore) =
@@ -84,9 +85,9 @@ struct http_client::impl {
       co_return out;
     }
     http::response_parser<http::string_body> parser;
-    parser.body_limit(body_limit);
+    parser.body_limit(options.body_limit);
     if (request.method() == http::verb::head) parser.skip(true);
-    c.tcp().expires_after(timeout);
+    c.tcp().expires_after(options.timeout);
     if (c.plain) {
       std::tie(ec, std::ignore) =
           co_await http::async_read(*c.plain, c.buffer, parser, asio::as_tuple(asio::deferred));
@@ -100,23 +101,24 @@ struct http_client::impl {
   }
 };
 
-http_client::http_client(asio::any_io_executor ex, http_endpoint endpoint,
-                         std::shared_ptr<ssl::context> tls, std::chrono::milliseconds timeout,
-                         std::size_t body_limit)
+http_client::http_client(asio::any_io_executor ex, http_url origin, http_client_options options)
     : impl_(std::make_shared<impl>()) {
   impl_->executor = ex;
-  impl_->endpoint = std::move(endpoint);
-  impl_->tls = std::move(tls);
-  impl_->timeout = timeout;
-  impl_->body_limit = body_limit;
+  impl_->origin = std::move(origin);
+  impl_->options = std::move(options);
+  if (impl_->origin.tls && !impl_->options.tls) {
+    impl_->options.tls = std::make_shared<ssl::context>(ssl::context::tls_client);
+    error_code ignored;  // a missing trust store shows as a failed handshake, with its reason
+    impl_->options.tls->set_default_verify_paths(ignored);
+    impl_->options.tls->set_verify_mode(ssl::verify_peer);
+  }
 }
 
 http_client::~http_client() = default;
 
-const http_endpoint& http_client::endpoint() const noexcept { return impl_->endpoint; }
+const http_url& http_client::origin() const noexcept { return impl_->origin; }
 
-asio::awaitable<http_outcome> http_client::async_send(
-    const http::request<http::string_body>& request) {
+asio::awaitable<http_outcome> http_client::async_send(const http_request& request) {
   auto self = impl_;
   // A kept-alive connection may have been closed by the server meanwhile: one fresh retry.
   for (int attempt = 0; attempt < 2; ++attempt) {
@@ -136,7 +138,7 @@ asio::awaitable<http_outcome> http_client::async_send(
     }
     auto out = co_await self->exchange(*c, request);
     if (out.ec && reused) continue;
-    if (!out.ec && out.response.keep_alive() && self->idle.size() < 16) {
+    if (!out.ec && out.response.keep_alive() && self->idle.size() < self->options.max_idle) {
       self->idle.push_back(std::move(c));
     }
     co_return out;
@@ -146,4 +148,4 @@ asio::awaitable<http_outcome> http_client::async_send(
   co_return out;
 }
 
-}  // namespace kage::storage
+}  // namespace kage
