@@ -1,8 +1,9 @@
-// kage run: one loop starts the jobs (never two at once), one refreshes readiness, one serves
-// HTTP; all on the program's single io_context. Metrics are updated by plain functions, which
-// also keeps GCC 12 away from braced string lists inside coroutine bodies.
+// kage run: the engine's scheduler starts the jobs (never two at once), one loop refreshes
+// readiness, one serves HTTP; all on the program's single io_context. Metrics are updated by
+// plain functions, which also keeps GCC 12 away from braced string lists inside coroutine bodies.
 #include "job_options.hpp"
 #include "run.hpp"
+#include "s3_hints.hpp"
 
 #include <kage/engine/cron.hpp>
 #include <kage/engine/snapshot.hpp>
@@ -12,6 +13,7 @@
 #include <kage/engine/http_server.hpp>
 #include <kage/engine/metrics.hpp>
 #include <kage/engine/restore.hpp>
+#include <kage/engine/scheduler.hpp>
 #include <kage/storage/catalog.hpp>
 
 #include <boost/asio.hpp>
@@ -36,40 +38,23 @@ using steady = std::chrono::steady_clock;
 
 struct daemon {
   daemon(asio::any_io_executor ex, settings s_, logger log_, run_deps deps_,
-         std::shared_ptr<run_control> control_)
+         std::shared_ptr<run_control> control_, engine::schedule_config schedule)
       : s(std::move(s_)), log(std::move(log_)), deps(std::move(deps_)),
-        control(std::move(control_)), wake(ex), grace(ex), ready_timer(ex),
-        job_done(ex, steady::time_point::max()) {}
+        control(std::move(control_)), cron(schedule.cron), sched(ex, std::move(schedule), log),
+        ready_timer(ex) {}
   settings s;
   logger log;
   run_deps deps;
   std::shared_ptr<run_control> control;
   engine::redis_target target;
   engine::metrics_registry metrics;
-  asio::steady_timer wake;         // the next run
-  asio::steady_timer grace;        // shutdown: how long a running job may still take
+  std::optional<engine::cron_schedule> cron;  // schedule.cron, instead of every_seconds
+  engine::scheduler sched;         // the runs; its stage() is the job's current step
   asio::steady_timer ready_timer;  // the next readiness check
-  asio::steady_timer job_done;     // cancelled when the running job ends
-  std::exception_ptr job_error;
-  asio::cancellation_signal job_cancel;
   std::shared_ptr<asio::ip::tcp::acceptor> acceptor;
-  bool job_running = false;
-  std::string stage;  // the job's current step: backup, restore, retention
   bool ready = false;
   std::string not_ready = "not checked yet";
-  int failures = 0;  // consecutive failed runs
-  std::optional<engine::cron_schedule> cron;  // schedule.cron, instead of every_seconds
 };
-
-// Seconds from now until the next regular run (the cron time, or the fixed period).
-std::int64_t seconds_to_next_tick(const daemon& d) {
-  if (!d.cron) return d.s.schedule_seconds;
-  const auto now = std::chrono::duration_cast<std::chrono::seconds>(
-                       std::chrono::system_clock::now().time_since_epoch())
-                       .count();
-  const auto next = d.cron->next_after(now);
-  return next < 0 ? 24 * 3600 : std::max<std::int64_t>(1, next - now);
-}
 
 double unix_now() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
@@ -225,29 +210,25 @@ std::pair<std::string, std::string> describe_error(std::exception_ptr e) {
   }
 }
 
-// Returns the delay before the next attempt.
-steady::duration record_failure(daemon& d, std::exception_ptr e) {
+// A run failed after the stop request.
+void record_stopped(daemon& d, std::exception_ptr e) {
   auto [kind, message] = describe_error(e);
-  if (d.control->stopping()) {
-    d.metrics.add("kage_runs_total", {{"step", d.stage}, {"result", "cancelled"}});
-    d.log.warn("run", d.stage + " cancelled at shutdown (nothing of it is left as complete): " +
-                          message);
-    return {};
-  }
-  d.metrics.add("kage_runs_total", {{"step", d.stage}, {"result", "failure"}});
+  d.metrics.add("kage_runs_total", {{"step", d.sched.stage()}, {"result", "cancelled"}});
+  d.log.warn("run", d.sched.stage() +
+                        " cancelled at shutdown (nothing of it is left as complete): " + message);
+}
+
+// A run failed; the scheduler retries it after `delay`.
+void record_failure(daemon& d, std::exception_ptr e, int failures, std::chrono::seconds delay) {
+  auto [kind, message] = describe_error(e);
+  if (const auto hint = s3_tls_hint(e, d.s); !hint.empty()) message += "; " + hint;
+  const std::string& stage = d.sched.stage();
+  d.metrics.add("kage_runs_total", {{"step", stage}, {"result", "failure"}});
   d.metrics.add("kage_errors_total", {{"kind", kind}});
-  d.metrics.add("kage_consecutive_failures", step_label(d.stage));
-  ++d.failures;
-  // Retry with backoff, never later than the next regular tick.
-  const std::int64_t backoff = std::min<std::int64_t>(
-      {std::int64_t{1} << std::min(d.failures - 1, 9), 300, seconds_to_next_tick(d)});
-  const steady::duration delay = std::chrono::seconds(backoff);
-  d.log.error("run", d.stage + " failed (" + kind + ", " + std::to_string(d.failures) +
-                         " in a row; retrying in " +
-                         std::to_string(std::chrono::duration_cast<std::chrono::seconds>(delay)
-                                            .count()) +
+  d.metrics.add("kage_consecutive_failures", step_label(stage));
+  d.log.error("run", stage + " failed (" + kind + ", " + std::to_string(failures) +
+                         " in a row; retrying in " + std::to_string(delay.count()) +
                          " s): " + message);
-  return delay;
 }
 
 void set_ready(daemon& d, std::string problem) {
@@ -287,36 +268,18 @@ engine::http_handler make_handler(std::shared_ptr<daemon> d) {
   };
 }
 
-void on_grace_expired(std::shared_ptr<daemon> d, const boost::system::error_code& ec) {
-  if (ec || !d->job_running) return;
-  d->log.warn("run", "the running " + d->stage + " did not finish within " +
-                         std::to_string(d->s.shutdown_grace_seconds) +
-                         " s of the stop request: cancelling it");
-  d->job_cancel.emit(asio::cancellation_type::terminal);
-}
-
 std::function<void()> stopper(std::shared_ptr<daemon> d) {
   return [d] {
-    d->wake.cancel();
     d->ready_timer.cancel();
-    if (!d->job_running) {
+    if (!d->sched.running()) {
       d->log.info("run", "stopping");
-      return;
+    } else {
+      d->log.info("run",
+                  "stopping: starting nothing new but the retention of a backup that finishes; "
+                  "the running " + d->sched.stage() + " has " +
+                      std::to_string(d->s.shutdown_grace_seconds) + " s to finish");
     }
-    d->log.info("run", "stopping: starting nothing new but the retention of a backup that finishes; "
-                       "the running " + d->stage + " has " +
-                           std::to_string(d->s.shutdown_grace_seconds) + " s to finish");
-    d->grace.expires_after(std::chrono::seconds(d->s.shutdown_grace_seconds));
-    d->grace.async_wait(
-        [d](const boost::system::error_code& ec) { on_grace_expired(d, ec); });
-  };
-}
-
-std::function<void(std::exception_ptr)> job_finished(std::shared_ptr<daemon> d) {
-  return [d](std::exception_ptr e) {
-    d->job_error = e;
-    d->job_running = false;
-    d->job_done.cancel();
+    d->sched.stop();  // the grace period, then the running job is cancelled
   };
 }
 
@@ -376,12 +339,12 @@ std::string startup_summary(const settings& s) {
 // and the grace timer still bounds it.
 asio::awaitable<void> async_job(std::shared_ptr<daemon> d) {
   auto ex = co_await asio::this_coro::executor;
-  d->stage = d->s.backup_kind != "logical" ? "snapshot" : "backup";
+  d->sched.set_stage(d->s.backup_kind != "logical" ? "snapshot" : "backup");
   auto store = d->deps.open_store(ex);
   auto t0 = steady::now();
   bool wrote = false;
   if (d->s.backup_kind != "logical") {
-    d->stage = "snapshot";
+    d->sched.set_stage("snapshot");
     auto sp = std::make_shared<engine::snapshot_progress>();
     const storage::manifest snap =
         co_await engine::async_snapshot(d->target, snapshot_options_from(d->s), store, sp, d->log);
@@ -394,7 +357,7 @@ asio::awaitable<void> async_job(std::shared_ptr<daemon> d) {
   }
   storage::manifest m;
   if (d->s.backup_kind != "snapshot" && !d->control->stopping()) {
-    d->stage = "backup";
+    d->sched.set_stage("backup");
     auto progress = std::make_shared<engine::backup_progress>();
     m = co_await engine::async_backup(d->target, backup_options_from(d->s), store, progress,
                                       d->log);
@@ -404,7 +367,7 @@ asio::awaitable<void> async_job(std::shared_ptr<daemon> d) {
   }
 
   if (d->s.restore_missing && !m.id.empty() && !d->control->stopping()) {
-    d->stage = "restore";
+    d->sched.set_stage("restore");
     t0 = steady::now();
     auto rp = std::make_shared<engine::restore_progress>();
     co_await engine::async_restore(d->target, restore_missing_options(d->s, m.id), store, rp, d->log);
@@ -412,7 +375,7 @@ asio::awaitable<void> async_job(std::shared_ptr<daemon> d) {
   }
 
   if (wrote && (d->s.keep_last || d->deps.keep_within_ms >= 0)) {
-    d->stage = "retention";
+    d->sched.set_stage("retention");
     t0 = steady::now();
     auto r = co_await storage::async_prune(*store, prune_policy_from(*d));
     record_prune(*d, r, since(t0));
@@ -450,18 +413,36 @@ asio::awaitable<void> ready_loop(std::shared_ptr<daemon> d) {
   }
 }
 
+asio::awaitable<void> run_job(std::shared_ptr<daemon> d) { return async_job(std::move(d)); }
+
+engine::scheduler_hooks scheduler_hooks_for(std::shared_ptr<daemon> d) {
+  engine::scheduler_hooks h;
+  h.job = [d] { return run_job(d); };
+  h.in_flight = [d](bool running) { set_in_flight(*d, running); };
+  h.failed = [d](std::exception_ptr e, int failures, std::chrono::seconds delay) {
+    record_failure(*d, e, failures, delay);
+  };
+  h.stopped = [d](std::exception_ptr e) { record_stopped(*d, e); };
+  return h;
+}
+
 }  // namespace
 
 asio::awaitable<int> run_daemon(settings s, logger log, run_deps deps,
                                 std::shared_ptr<run_control> control) {
   auto ex = co_await asio::this_coro::executor;
-  auto d = std::make_shared<daemon>(ex, std::move(s), std::move(log), std::move(deps), control);
-  d->target = engine::make_target(d->s.nodes, d->deps.redis);
-  if (!d->s.schedule_cron.empty()) {
+  auto target = engine::make_target(s.nodes, deps.redis);
+  engine::schedule_config schedule;
+  schedule.every_seconds = s.schedule_seconds;
+  schedule.shutdown_grace_seconds = s.shutdown_grace_seconds;
+  if (!s.schedule_cron.empty()) {
     std::string error;
-    d->cron = engine::cron_schedule::parse(d->s.schedule_cron, &error);
-    if (!d->cron) fail(exit_code::usage, "schedule.cron: " + error);
+    schedule.cron = engine::cron_schedule::parse(s.schedule_cron, &error);
+    if (!schedule.cron) fail(exit_code::usage, "schedule.cron: " + error);
   }
+  auto d = std::make_shared<daemon>(ex, std::move(s), std::move(log), std::move(deps), control,
+                                    std::move(schedule));
+  d->target = std::move(target);
   describe_metrics(*d);
   control->on_stop(stopper(d));
   if (!d->s.listen.empty()) {
@@ -480,29 +461,7 @@ asio::awaitable<int> run_daemon(settings s, logger log, run_deps deps,
   asio::co_spawn(ex, ready_loop(d), report_task(d->log, "readiness checks"));
 
   // With a fixed period the first backup starts at once; with cron, at the first cron time.
-  auto next = steady::now() + std::chrono::seconds(d->cron ? seconds_to_next_tick(*d) : 0);
-  while (!control->stopping()) {
-    d->wake.expires_at(next);
-    co_await d->wake.async_wait(asio::as_tuple(asio::deferred));
-    if (control->stopping()) break;
-    const auto started = steady::now();
-    d->job_running = true;
-    set_in_flight(*d, true);
-    // Spawned with its own cancellation slot, which only the grace timer fires.
-    asio::co_spawn(ex, async_job(d),
-                   asio::bind_cancellation_slot(d->job_cancel.slot(), job_finished(d)));
-    while (d->job_running) co_await d->job_done.async_wait(asio::as_tuple(asio::deferred));
-    const std::exception_ptr e = d->job_error;
-    d->grace.cancel();
-    set_in_flight(*d, false);
-    if (!e) {
-      d->failures = 0;
-      next = d->cron ? steady::now() + std::chrono::seconds(seconds_to_next_tick(*d))
-                     : std::max(started + std::chrono::seconds(d->s.schedule_seconds), steady::now());
-    } else {
-      next = steady::now() + record_failure(*d, e);
-    }
-  }
+  co_await d->sched.async_run(scheduler_hooks_for(d));
 
   if (d->acceptor) {
     boost::system::error_code ignored;
