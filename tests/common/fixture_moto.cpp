@@ -10,9 +10,10 @@ namespace kage::test {
 
 namespace {
 
-void wait_for_port(int port, background_process& proc, const std::string& what) {
+void wait_for_port(int port, background_process& proc, const std::string& what,
+                   const std::string& host = "127.0.0.1") {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (!port_accepts("127.0.0.1", port)) {
+  while (!port_accepts(host, port)) {
     if (!proc.running()) throw std::runtime_error(what + " exited during start-up:\n" + proc.err());
     if (std::chrono::steady_clock::now() > deadline) {
       throw std::runtime_error(what + " did not listen on port " + std::to_string(port) +
@@ -24,12 +25,13 @@ void wait_for_port(int port, background_process& proc, const std::string& what) 
 
 }  // namespace
 
-moto_server::moto_server(std::optional<tls_files> tls) : tls_(std::move(tls)) {
+moto_server::moto_server(std::optional<tls_files> tls, std::string host)
+    : tls_(std::move(tls)), host_(std::move(host)) {
   port_ = free_port();
-  std::vector<std::string> argv{"moto_server", "-H", "127.0.0.1", "-p", std::to_string(port_)};
+  std::vector<std::string> argv{"moto_server", "-H", host_, "-p", std::to_string(port_)};
   if (tls_) argv.insert(argv.end(), {"-c", tls_->server_cert, "-k", tls_->server_key});
   proc_.start(argv, {{"INITIAL_NO_AUTH_ACTION_COUNT", "4"}});
-  wait_for_port(port_, proc_, "moto_server");
+  wait_for_port(port_, proc_, "moto_server", host_);
   std::map<std::string, std::string> e;
   if (tls_) e["AWS_CA_BUNDLE"] = tls_->ca_cert;
   auto r = run_process({"python3", source_dir() + "/tests/common/s3_tool.py", "setup", endpoint()},
@@ -42,7 +44,7 @@ moto_server::moto_server(std::optional<tls_files> tls) : tls_(std::move(tls)) {
 }
 
 std::string moto_server::endpoint() const {
-  return std::string(tls_ ? "https" : "http") + "://127.0.0.1:" + std::to_string(port_);
+  return std::string(tls_ ? "https" : "http") + "://" + host_port(host_, port_);
 }
 
 std::map<std::string, std::string> moto_server::env() const {

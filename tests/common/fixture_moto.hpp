@@ -12,8 +12,10 @@ namespace kage::test {
 
 class moto_server {
  public:
-  explicit moto_server(std::optional<tls_files> tls = std::nullopt);
-  std::string endpoint() const;  // http(s)://127.0.0.1:PORT
+  // host: where it listens, "127.0.0.1" or "::1".
+  explicit moto_server(std::optional<tls_files> tls = std::nullopt,
+                       std::string host = "127.0.0.1");
+  std::string endpoint() const;  // http(s)://127.0.0.1:PORT, http(s)://[::1]:PORT
   int port() const { return port_; }
   const std::string& access_key() const { return access_key_; }
   const std::string& secret_key() const { return secret_key_; }
@@ -25,6 +27,7 @@ class moto_server {
 
  private:
   std::optional<tls_files> tls_;
+  std::string host_;
   int port_ = 0;
   background_process proc_;
   std::string access_key_, secret_key_;

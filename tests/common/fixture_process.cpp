@@ -98,6 +98,18 @@ bool can_bind(int port) {
   addr.sin_port = htons(static_cast<uint16_t>(port));
   bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
   ::close(fd);
+  if (!ok) return false;
+  // The same on IPv6 (servers on ::1), where the host has it.
+  fd = ::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return true;
+  int v6only = 1;
+  ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof v6only);
+  sockaddr_in6 addr6{};
+  addr6.sin6_family = AF_INET6;
+  addr6.sin6_addr = in6addr_any;
+  addr6.sin6_port = htons(static_cast<uint16_t>(port));
+  ok = ::bind(fd, reinterpret_cast<sockaddr*>(&addr6), sizeof addr6) == 0;
+  ::close(fd);
   return ok;
 }
 
@@ -502,6 +514,17 @@ int free_port_range(int count) {
 }
 
 bool port_accepts(const std::string& host, int port) {
+  if (host.find(':') != std::string::npos) {  // IPv6, e.g. "::1"
+    int fd = ::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return false;
+    sockaddr_in6 addr{};
+    addr.sin6_family = AF_INET6;
+    addr.sin6_port = htons(static_cast<uint16_t>(port));
+    bool ok = ::inet_pton(AF_INET6, host.c_str(), &addr.sin6_addr) == 1 &&
+              ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+    ::close(fd);
+    return ok;
+  }
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return false;
   sockaddr_in addr{};
@@ -511,6 +534,11 @@ bool port_accepts(const std::string& host, int port) {
             ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
   ::close(fd);
   return ok;
+}
+
+std::string host_port(const std::string& host, int port) {
+  if (host.find(':') != std::string::npos) return "[" + host + "]:" + std::to_string(port);
+  return host + ":" + std::to_string(port);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -119,7 +119,9 @@ int free_port();
 int free_port_range(int count);
 
 // True when a TCP connection to host:port is accepted right now.
-bool port_accepts(const std::string& host, int port);
+bool port_accepts(const std::string& host, int port);  // host: IPv4 or IPv6 ("::1")
+// "host:port", or "[v6]:port" for an IPv6 host, as kage's --node takes it.
+std::string host_port(const std::string& host, int port);
 
 // Reads a whole file; throws if it cannot be opened.
 std::string read_file(const std::string& path);

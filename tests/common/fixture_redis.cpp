@@ -204,7 +204,7 @@ std::string redis_server::diagnostics(int lines) const {
 }
 
 std::string redis_server::address() const {
-  return opts_.host + ":" + std::to_string(port_);
+  return host_port(opts_.host, port_);
 }
 
 void redis_server::kill(int sig) {
@@ -282,6 +282,10 @@ std::vector<cluster_node_entry> parse_cluster_nodes(const std::string& text) {
     cluster_node_entry e;
     e.id = words[0];
     e.address = words[1].substr(0, words[1].find('@'));
+    // Redis writes IPv6 unbracketed ("::1:7000"); keep the form redis_server::address() has.
+    if (const auto colon = e.address.rfind(':');
+        colon != std::string::npos && e.address.find(':') != colon)
+      e.address = host_port(e.address.substr(0, colon), std::stoi(e.address.substr(colon + 1)));
     std::istringstream flags(words[2]);
     for (std::string f; std::getline(flags, f, ',');) e.flags.push_back(f);
     e.master_id = words[3];
@@ -339,7 +343,8 @@ void redis_cluster::create_with_redis_cli() {
   auto tls = tls_cli_flags(base_.tls);
   argv.insert(argv.end(), tls.begin(), tls.end());
   argv.insert(argv.end(), {"--cluster", "create"});
-  for (auto& n : nodes_) argv.push_back(n->address());
+  // redis-cli takes IPv6 unbracketed here ("::1:7000"): it splits at the last ':'.
+  for (auto& n : nodes_) argv.push_back(n->host() + ":" + std::to_string(n->port()));
   argv.insert(argv.end(), {"--cluster-replicas", std::to_string(replicas_), "--cluster-yes"});
   process_result r = run_process(argv, nodes_[0]->cli_env(), std::chrono::seconds(60));
   if (r.timed_out || r.exit_code != 0)

@@ -23,7 +23,7 @@
 namespace kage::test {
 
 struct redis_options {
-  std::string host = "127.0.0.1";
+  std::string host = "127.0.0.1";  // a 127.0.0.x address, or "::1"
   // 0: a free port is picked. Else this port (a node brought back where it was), no retries.
   int port = 0;
   bool cluster = false;
@@ -63,7 +63,7 @@ class redis_server {
   redis_server(const redis_server&) = delete;
   redis_server& operator=(const redis_server&) = delete;
 
-  std::string address() const;  // "host:port"
+  std::string address() const;  // "host:port", "[::1]:port"
   std::string host() const { return opts_.host; }
   int port() const { return port_; }
   pid_t pid() const { return proc_.pid(); }
@@ -156,7 +156,7 @@ class redis_cluster {
 
 // One line of CLUSTER NODES, parsed.
 struct cluster_node_entry {
-  std::string id, address;  // address is "host:port" without the bus port
+  std::string id, address;  // "host:port" ("[v6]:port") without the bus port
   std::vector<std::string> flags;
   std::string master_id;  // "-" for masters
   std::string link_state;
