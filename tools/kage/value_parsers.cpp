@@ -1,5 +1,7 @@
 #include "kage/value_parsers.hpp"
 
+#include <kage/base/endpoint.hpp>
+
 #include <algorithm>
 #include <charconv>
 #include <vector>
@@ -15,30 +17,9 @@ namespace kage::cli::detail {
 }
 
 std::optional<std::string> node_problem(std::string_view node) {
-  std::string_view host, port;
-  if (node.starts_with('[')) {
-    auto close = node.find(']');
-    if (close == std::string_view::npos) return "no ']' after the IPv6 address";
-    host = node.substr(1, close - 1);
-    auto rest = node.substr(close + 1);
-    if (!rest.starts_with(':')) return "no ':PORT' after the address";
-    port = rest.substr(1);
-  } else {
-    if (node.find("://") != std::string_view::npos) return "give HOST:PORT, not a URL";
-    auto colon = node.rfind(':');
-    if (colon == std::string_view::npos) return "no ':PORT'";
-    host = node.substr(0, colon);
-    port = node.substr(colon + 1);
-    if (host.find(':') != std::string_view::npos)
-      return "write IPv6 addresses in brackets, as in [::1]:7000";
-  }
-  if (host.empty()) return "no host before the ':'";
-  int number = 0;
-  auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), number);
-  if (port.empty() || ec != std::errc{} || end != port.data() + port.size() || number < 1 ||
-      number > 65535)
-    return "the port must be a number from 1 to 65535";
-  return std::nullopt;
+  auto ep = parse_endpoint(node);
+  if (ep) return std::nullopt;
+  return ep.error().message();
 }
 
 int parse_count(const setting_spec& spec, std::string_view text, const std::string& where) {
