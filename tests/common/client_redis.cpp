@@ -110,11 +110,11 @@ void test_client::load(const std::vector<command>& commands) {
         std::vector<std::string_view> views(cmd.begin(), cmd.end());
         proto::append_command(c.output(), views);
       }
-      run([](proto::connection& c, std::size_t n,
+      run([](proto::connection& conn, std::size_t count,
              std::vector<const command*> batch) -> asio::awaitable<int> {
-        for (std::size_t i = 0; i < n; ++i) {
+        for (std::size_t i = 0; i < count; ++i) {
           std::span<const proto::resp_node> r;
-          if (auto ec = co_await c.async_read(r)) throw std::runtime_error(ec.message());
+          if (auto ec = co_await conn.async_read(r)) throw std::runtime_error(ec.message());
           if (r[0].type == proto::resp_type::error) {
             throw std::runtime_error("load: " + (*batch[i])[0] + " " + (*batch[i])[1] + ": " +
                                      std::string(r[0].value));

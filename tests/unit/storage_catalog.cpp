@@ -39,9 +39,9 @@ struct catalog_fixture {
   }
 
   void put(const std::string& key, const std::string& data) {
-    run([](ks::store& s, std::string key, std::string data) -> asio::awaitable<void> {
-      auto w = co_await s.async_create(key);
-      co_await w->async_write(data);
+    run([](ks::store& s, std::string k, std::string bytes) -> asio::awaitable<void> {
+      auto w = co_await s.async_create(k);
+      co_await w->async_write(bytes);
       co_await w->async_commit();
     }(*store, key, data));
   }

@@ -150,13 +150,13 @@ void loader::load_map(const YAML::Node& map, const std::string& prefix, const st
       std::vector<std::string> known;
       std::optional<std::string> moved;  // same name in another section ("redis.patterns")
       auto leaf = name.substr(name.rfind('.') + 1);
-      for (const auto& s : setting_table()) {
-        if (s.key.empty()) continue;
-        known.emplace_back(s.key);
-        for (auto dot = s.key.find('.'); dot != std::string_view::npos;
-             dot = s.key.find('.', dot + 1))
-          known.emplace_back(s.key.substr(0, dot));
-        if (s.key.substr(s.key.rfind('.') + 1) == leaf) moved = std::string(s.key);
+      for (const auto& other : setting_table()) {
+        if (other.key.empty()) continue;
+        known.emplace_back(other.key);
+        for (auto dot = other.key.find('.'); dot != std::string_view::npos;
+             dot = other.key.find('.', dot + 1))
+          known.emplace_back(other.key.substr(0, dot));
+        if (other.key.substr(other.key.rfind('.') + 1) == leaf) moved = std::string(other.key);
       }
       auto hint = closest(name, known);
       throw usage_error(at(path, key.Mark()) + "unknown setting " + quoted(name) +
