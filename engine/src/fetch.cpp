@@ -201,7 +201,8 @@ asio::awaitable<fetch_result> async_fetch(std::shared_ptr<storage::store> store,
   }
   rdb.place();
   if (nodes) nodes->place();
-  if (const auto ec = storage::sync_directory(dir)) local_failure("cannot write", dir, ec);
+  if (const auto sync_ec = storage::sync_directory(dir))
+    local_failure("cannot write", dir, sync_ec);
   result.rdb_path = rdb.final_path().string();
   result.rdb_bytes = got.bytes;
   if (nodes) result.conf_path = nodes->final_path().string();
