@@ -1,5 +1,6 @@
 #include <kage/base/error.hpp>
 #include <kage/engine/target.hpp>
+#include <kage/proto/redis_error.hpp>
 
 #include <boost/asio.hpp>
 
@@ -27,7 +28,7 @@ asio::awaitable<std::unique_ptr<proto::connection>> async_connect(const redis_ta
   std::string diagnostic;
   if (auto ec = co_await conn->async_connect(ep, diagnostic)) {
     if (ec == asio::error::operation_aborted) throw boost::system::system_error(ec);  // SIGINT
-    fail(exit_code::redis, diagnostic);
+    fail(exit_code::redis, ec, diagnostic);
   }
   co_return conn;
 }
@@ -39,11 +40,8 @@ asio::awaitable<cluster_view> async_discover(const redis_target& target, const l
     try {
       conn = co_await async_connect(target, seed);
     } catch (const failure& f) {
-      // A wrong password is the same on every seed: say it at once.
-      if (std::string_view(f.what()).find("refused (") != std::string_view::npos ||
-          std::string_view(f.what()).find("requires a password") != std::string_view::npos) {
-        throw;
-      }
+      // A refused authentication (NOAUTH, WRONGPASS...) is the same on every seed: say it at once.
+      if (f.error().category() == proto::redis_category()) throw;
       log.debug(seed.address(), f.what());  // reported once, below, with every seed
       tried += std::string(tried.empty() ? "" : "; ") + f.what();
       continue;

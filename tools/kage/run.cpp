@@ -1,6 +1,7 @@
 // kage run: one loop starts the jobs (never two at once), one refreshes readiness, one serves
 // HTTP; all on the program's single io_context. Metrics are updated by plain functions, which
 // also keeps GCC 12 away from braced string lists inside coroutine bodies.
+#include "hints.hpp"
 #include "job_options.hpp"
 #include "run.hpp"
 
@@ -206,22 +207,14 @@ void record_prune(daemon& d, const storage::prune_report& r, double seconds) {
 
 // (kind, message) of a failed step.
 std::pair<std::string, std::string> describe_error(std::exception_ptr e) {
-  try {
-    std::rethrow_exception(e);
-  } catch (const failure& f) {
-    switch (f.code()) {
-      case exit_code::redis: return {"redis", f.what()};
-      case exit_code::store: return {"store", f.what()};
-      case exit_code::integrity: return {"integrity", f.what()};
-      case exit_code::incompatible: return {"incompatible", f.what()};
-      case exit_code::usage: return {"usage", f.what()};
-      default: return {"failure", f.what()};
-    }
-  } catch (const boost::system::system_error& se) {
-    if (se.code() == asio::error::operation_aborted) return {"cancelled", "cancelled"};
-    return {"failure", se.what()};
-  } catch (const std::exception& ex) {
-    return {"failure", ex.what()};
+  switch (exit_code_of(e)) {
+    case exit_code::redis: return {"redis", describe_with_hint(e)};
+    case exit_code::store: return {"store", describe_with_hint(e)};
+    case exit_code::integrity: return {"integrity", describe_with_hint(e)};
+    case exit_code::incompatible: return {"incompatible", describe_with_hint(e)};
+    case exit_code::usage: return {"usage", describe_with_hint(e)};
+    case exit_code::interrupted: return {"cancelled", describe_with_hint(e)};
+    default: return {"failure", describe_with_hint(e)};
   }
 }
 
@@ -429,8 +422,8 @@ asio::awaitable<std::string> async_check(std::shared_ptr<daemon> d) {
   std::shared_ptr<storage::store> store;
   try {
     store = d->deps.open_store(ex);
-  } catch (const std::exception& e) {
-    co_return std::string("store: ") + e.what();
+  } catch (...) {
+    co_return "store: " + describe_with_hint(std::current_exception());
   }
   // A prefix no backup uses: proves the location answers without listing every backup.
   auto [e2, objects] = co_await asio::co_spawn(ex, store->async_list("kage-readyz/"),
