@@ -35,6 +35,7 @@ asio::awaitable<std::unique_ptr<proto::connection>> async_connect(const redis_ta
 
 asio::awaitable<cluster_view> async_discover(const redis_target& target, const logger& log) {
   std::string tried;
+  boost::system::error_code last;  // the last seed's, so the advice fits what went wrong
   for (const auto& seed : target.seeds) {
     std::unique_ptr<proto::connection> conn;
     try {
@@ -44,6 +45,7 @@ asio::awaitable<cluster_view> async_discover(const redis_target& target, const l
       if (f.error().category() == proto::redis_category()) throw;
       log.debug(seed.address(), f.what());  // reported once, below, with every seed
       tried += std::string(tried.empty() ? "" : "; ") + f.what();
+      last = f.error();
       continue;
     }
     cluster_view view;
@@ -68,7 +70,7 @@ asio::awaitable<cluster_view> async_discover(const redis_target& target, const l
     view.redis_version = proto::parse_info(info.value)["redis_version"];
     co_return view;
   }
-  fail(exit_code::redis, "no Redis node answered: " + tried);
+  fail(exit_code::redis, last, "no Redis node answered: " + tried);
 }
 
 }  // namespace kage::engine
