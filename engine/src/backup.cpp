@@ -1,4 +1,24 @@
+// Logical backup: per master, concurrently, one connection and one pipeline.
+//
+//   topology ─► pick source (master, or its most caught-up replica)
+//                 │ PEXPIRETIME probe, FUNCTION LIST/DUMP
+//                 ▼
+//   ┌──────────── shard_scanner (sans-IO: commands out, replies in) ─────────────┐
+//   │ SCAN cursor [MATCH p] COUNT n ─► queued keys ─► window of pipelined         │
+//   │ PEXPIRETIME|PTTL + DUMP pairs (≤ window keys, ≤ max_inflight_bytes)         │
+//   └──┬──────────────┬──────────────────┬──────────────────────┬────────────────┘
+//      │ key          │ MOVED/ASK        │ CLUSTERDOWN, TRYAGAIN, │ vanished
+//      ▼              ▼                  │ LOADING, MASTERDOWN,   ▼
+//   archive_writer ◄─ redirect_pool      │ connection lost     counted
+//   (RESP records, zstd)                 ▼
+//      │                              wait for the cluster (a promoted replica), read again
+//      ▼
+//   object_sink: SHA-256 ─► store (file | S3 multipart), in write_chunk pieces
+//
+//   every shard done ─► slot map unchanged? ─► manifest.json (the commit point, written last)
 #include "clock.hpp"
+#include "redirects.hpp"
+#include "shard_scanner.hpp"
 #include "shard_source.hpp"
 
 #include <kage/base/error.hpp>
@@ -13,17 +33,13 @@
 #include <boost/json.hpp>
 
 #include <algorithm>
-#include <deque>
 #include <map>
 
 namespace kage::engine {
 namespace {
 
 using proto::resp_node;
-using proto::resp_type;
 using boost::system::error_code;
-
-constexpr std::int64_t redirected = std::numeric_limits<std::int64_t>::min();
 
 struct backup_job : writing_job {
   backup_options options;
@@ -51,76 +67,6 @@ struct object_sink {
   }
 };
 
-bool is_redirect(std::string_view err) {
-  return err.starts_with("MOVED ") || err.starts_with("ASK ");
-}
-
-// The cluster (or node) cannot serve keys right now, e.g. while a failed master's replica is
-// being promoted: the shard is read again once the cluster is ok.
-bool is_transient(std::string_view err) {
-  return err.starts_with("CLUSTERDOWN") || err.starts_with("TRYAGAIN") ||
-         err.starts_with("LOADING") || err.starts_with("MASTERDOWN");
-}
-
-// Reads one key from the node a MOVED/ASK error names. Rare: slots moving during the backup.
-struct redirect_fetcher {
-  const redis_target& target;
-  bool absolute_ttl = false;  // PEXPIRETIME, as on the shard's own connection; else PTTL
-  std::map<std::string, std::unique_ptr<proto::connection>> connections;
-
-  struct value {
-    std::int64_t ttl = -2;  // the PEXPIRETIME or PTTL reply
-    std::optional<std::string> payload;
-  };
-
-  asio::awaitable<value> fetch(std::string_view error, std::string key) {
-    // "MOVED 3999 127.0.0.1:6381" / "ASK 3999 127.0.0.1:6381"
-    const bool ask = error.starts_with("ASK ");
-    const auto space = error.rfind(' ');
-    auto ep = parse_redis_address(error.substr(space + 1));
-    if (!ep) fail(exit_code::redis, "cannot follow redirect '" + std::string(error) + "'");
-    auto& conn = connections[ep->address()];
-    if (!conn) conn = co_await async_connect(target, *ep);
-    auto& o = conn->output();
-    if (ask) proto::append_command(o, {"ASKING"});
-    const char* const ttl_command = absolute_ttl ? "PEXPIRETIME" : "PTTL";
-    proto::append_command(o, {ttl_command, key});
-    if (ask) proto::append_command(o, {"ASKING"});
-    proto::append_command(o, {"DUMP", key});
-    value v;
-    for (int i = 0; i < (ask ? 4 : 2); ++i) {
-      std::span<const resp_node> r;
-      if (auto ec = co_await conn->async_read(r)) {
-        fail(exit_code::redis, proto::describe_transport_error(*ep, ec));
-      }
-      const bool is_ttl = ask ? i == 1 : i == 0;
-      const bool is_dump = ask ? i == 3 : i == 1;
-      if (r[0].type == resp_type::error && (is_ttl || is_dump)) {
-        fail(exit_code::redis, "reading key '" + proto::printable(key) + "' from " +
-                                   ep->address() + " after a redirect failed: " +
-                                   std::string(r[0].value));
-      }
-      if (is_ttl) proto::to_int64(r[0].value, v.ttl);
-      if (is_dump && r[0].type == resp_type::bulk_string) v.payload = std::string(r[0].value);
-    }
-    co_return v;
-  }
-};
-
-// A record's absolute expiry (unix ms, 0 = none) from a PTTL reply (relative to `now`) or,
-// with `absolute`, from a PEXPIRETIME reply. -1: no expiry; -2 is handled by the caller.
-std::int64_t expire_at(std::int64_t ttl, bool absolute, std::int64_t now) {
-  if (ttl < 0) return 0;
-  return std::max<std::int64_t>(1, absolute ? ttl : now + ttl);
-}
-
-// The server does not have the command, or the user may not run it (as opposed to an error
-// about the key, a redirect or a cluster state, which say the command itself works).
-bool command_unavailable(std::string_view error) {
-  return error.find("unknown command") != std::string_view::npos ||
-         error.find("no permissions to run") != std::string_view::npos;
-}
-
 // A key that hashes into the first of `slots`, for asking the master a question about "a key
 // of its own" without a MOVED reply. The key need not exist.
 std::string probe_key_for(const std::vector<proto::slot_range>& slots) {
@@ -135,6 +81,124 @@ struct shard_outcome {
   std::optional<std::string> transport_error;  // set: the source went away; retry elsewhere
 };
 
+// The connection to the shard's source, READONLY on a replica. nullptr and `problem` set
+// when the source cannot be reached (the caller waits for the cluster and tries again).
+asio::awaitable<std::unique_ptr<proto::connection>> async_open_source(
+    std::shared_ptr<backup_job> job, proto::node_info source, std::string& problem) {
+  auto conn = std::make_unique<proto::connection>(co_await asio::this_coro::executor,
+                                                  job->target.config, job->target.tls);
+  if (auto ec = co_await conn->async_connect(source.ep, problem)) {
+    if (ec.category() == proto::redis_category()) fail(exit_code::redis, ec, problem);  // auth
+    co_return nullptr;
+  }
+  if (!source.master && job->topology.cluster) {
+    auto r = co_await conn->async_exec("READONLY");
+    if (r.is_error()) {
+      fail(exit_code::redis, proto::classify_redis_error(r.value).code,
+           source.ep.address() + " refused READONLY: " + r.value);
+    }
+  }
+  co_return conn;
+}
+
+// Sends the scanner's PEXPIRETIME probe and takes in its answer.
+asio::awaitable<void> async_probe_ttl(std::shared_ptr<backup_job> job, proto::connection& conn,
+                                      shard_scanner& scanner) {
+  const std::string where = conn.remote().address();
+  scanner.write_commands(conn.output());
+  std::span<const resp_node> r;
+  if (auto ec = co_await conn.async_read(r)) {
+    if (ec == asio::error::operation_aborted) throw boost::system::system_error(ec);
+    fail(exit_code::redis, ec,
+         proto::describe_transport_error(conn.remote(), ec) + " (while sending PEXPIRETIME)");
+  }
+  scanner.on_reply(r, unix_ms());
+  if (!scanner.absolute_ttl()) {
+    job->log.info(where, "PEXPIRETIME is not available (" + scanner.ttl_refusal() +
+                             "); expiry times come from PTTL and the local clock, so each TTL "
+                             "may come out longer by the time its reply waited");
+  }
+}
+
+// Redis Functions live on every master; each shard keeps its master's.
+asio::awaitable<std::optional<std::string>> async_read_functions(std::shared_ptr<backup_job> job,
+                                                                 proto::connection& conn) {
+  const std::string where = conn.remote().address();
+  if (proto::rdb_version_for(job->redis_version) < 10) co_return std::nullopt;
+  auto list = co_await conn.async_exec("FUNCTION", "LIST");
+  if (list.is_error()) {
+    job->log.warn(where, "cannot list Redis Functions (" + list.value +
+                             "); the backup will not hold them");
+    co_return std::nullopt;
+  }
+  if (list.elements.empty()) co_return std::nullopt;
+  auto dump = co_await conn.async_exec("FUNCTION", "DUMP");
+  if (dump.is_error() || dump.is_null()) {
+    fail(exit_code::redis, proto::classify_redis_error(dump.value).code,
+         where + " refused FUNCTION DUMP: " + dump.value);
+  }
+  co_return std::move(dump.value);
+}
+
+// What one shard's key pipeline wrote.
+struct scan_result {
+  std::optional<std::string> transport_error;  // as shard_outcome
+  std::uint64_t keys = 0;
+  std::uint64_t vanished = 0;
+};
+
+// The key pipeline: writes what the scanner says is due, reads replies in order, and does
+// what each one asks (archive, count, follow a redirect, give up for now).
+asio::awaitable<scan_result> async_scan_keys(std::shared_ptr<backup_job> job,
+                                             proto::connection& conn, shard_scanner& scanner,
+                                             storage::archive_writer& archive, object_sink& sink,
+                                             shard_progress& prog) {
+  using step_kind = shard_scanner::step_kind;
+  redirect_pool redirects(job->target);
+  scan_result result;
+  for (;;) {
+    scanner.write_commands(conn.output());
+    if (scanner.idle()) break;
+    std::span<const resp_node> r;
+    if (auto ec = co_await conn.async_read(r)) {
+      result.transport_error = proto::describe_transport_error(conn.remote(), ec);
+      co_return result;
+    }
+    auto st = scanner.on_reply(r, unix_ms());
+    if (st.kind == step_kind::redirect) {
+      // Rare: slots moving during the backup. The key is read where the redirect points.
+      const redirect to = to_redirect(st.error);
+      auto replies = co_await redirects.async_send(to, scanner.redirect_commands(st.key));
+      st = scanner.on_redirected(st.key, to.node.address(), replies[0], replies[1], unix_ms());
+    }
+    switch (st.kind) {
+      case step_kind::none:
+      case step_kind::ttl_mode:
+      case step_kind::redirect:
+        continue;
+      case step_kind::retry:
+        result.transport_error = std::move(st.message);
+        co_return result;
+      case step_kind::failed:
+        fail(exit_code::redis, st.code, st.message);
+      case step_kind::vanished:
+        ++result.vanished;
+        break;
+      case step_kind::key:
+        archive.add_key(st.key, st.expire_at_ms, st.payload, sink.out);
+        ++result.keys;
+        break;
+    }
+    prog.keys = result.keys;
+    prog.vanished = result.vanished;
+    if (sink.out.size() >= job->options.write_chunk) {
+      co_await sink.drain();
+      prog.bytes = sink.writer->bytes_written();
+    }
+  }
+  co_return result;
+}
+
 asio::awaitable<shard_outcome> run_shard_once(std::shared_ptr<backup_job> job, std::size_t index,
                                               proto::node_info master, proto::node_info source) {
   auto& prog = job->progress->shards[index];
@@ -142,48 +206,16 @@ asio::awaitable<shard_outcome> run_shard_once(std::shared_ptr<backup_job> job, s
   prog.master = master.ep.address();
   prog.read_from = source.ep.address();
   prog.keys = prog.bytes = prog.vanished = 0;
-  const std::string where = source.ep.address();
 
-  auto conn = std::make_unique<proto::connection>(co_await asio::this_coro::executor,
-                                                  job->target.config, job->target.tls);
-  std::string diagnostic;
-  if (auto ec = co_await conn->async_connect(source.ep, diagnostic)) {
-    if (ec == boost::system::errc::permission_denied) fail(exit_code::redis, diagnostic);
-    co_return shard_outcome{diagnostic};
-  }
-  if (!source.master && job->topology.cluster) {
-    auto r = co_await conn->async_exec("READONLY");
-    if (r.is_error()) fail(exit_code::redis, where + " refused READONLY: " + r.value);
-  }
+  std::string problem;
+  auto conn = co_await async_open_source(job, source, problem);
+  if (!conn) co_return shard_outcome{problem};
 
-  // PEXPIRETIME (Redis 7.0+) answers with the expiry the server holds. PTTL's relative answer
-  // would be turned into an absolute time when its reply is read, later by however long the
-  // reply waited behind a slow store, stretching every TTL by that much. Servers without it
-  // (6.2), or an ACL user not allowed it, get PTTL.
-  const auto probe = co_await conn->async_exec("PEXPIRETIME", probe_key_for(master.slots));
-  const bool absolute_ttl = !(probe.is_error() && command_unavailable(probe.value));
-  const char* const ttl_command = absolute_ttl ? "PEXPIRETIME" : "PTTL";
-  if (!absolute_ttl) {
-    job->log.info(where, "PEXPIRETIME is not available (" + probe.value +
-                             "); expiry times come from PTTL and the local clock, so each TTL "
-                             "may come out longer by the time its reply waited");
-  }
-
-  // Redis Functions live on every master; each shard keeps its master's.
-  std::optional<std::string> functions;
-  if (proto::rdb_version_for(job->redis_version) >= 10) {
-    auto list = co_await conn->async_exec("FUNCTION", "LIST");
-    if (list.is_error()) {
-      job->log.warn(where, "cannot list Redis Functions (" + list.value +
-                               "); the backup will not hold them");
-    } else if (!list.elements.empty()) {
-      auto dump = co_await conn->async_exec("FUNCTION", "DUMP");
-      if (dump.is_error() || dump.is_null()) {
-        fail(exit_code::redis, where + " refused FUNCTION DUMP: " + dump.value);
-      }
-      functions = std::move(dump.value);
-    }
-  }
+  shard_scanner scanner({source.ep.address(), opt.patterns, opt.scan_count,
+                         static_cast<std::size_t>(opt.window), opt.max_inflight_bytes,
+                         probe_key_for(master.slots)});
+  co_await async_probe_ttl(job, *conn, scanner);
+  const std::optional<std::string> functions = co_await async_read_functions(job, *conn);
 
   boost::json::object header{{"backup_id", job->id},
                              {"shard", index},
@@ -197,140 +229,10 @@ asio::awaitable<shard_outcome> run_shard_once(std::shared_ptr<backup_job> job, s
   sink.writer = co_await job->store->async_create(job->id + "/" + name);
   if (functions) archive.add_functions(*functions, sink.out);
 
-  redirect_fetcher redirects{job->target, absolute_ttl, {}};
-  std::vector<std::string> patterns = opt.patterns;
-  if (patterns.empty()) patterns.push_back("");
-  const std::string count = std::to_string(opt.scan_count);
-  enum class kind : std::uint8_t { scan, ttl, dump };
-  std::deque<kind> pending;
-  std::deque<std::string> keys;     // keys whose DUMP is in flight, in order
-  std::deque<std::int64_t> ttls;    // their PEXPIRETIME / PTTL replies, once read
-  std::deque<std::string> redirect_errors;
-  std::string cursor = "0";
-  std::size_t pattern = 0;
-  bool scan_in_flight = false;
-  bool scan_done = false;
-  std::uint64_t key_count = 0, vanished = 0;
-  const auto window = static_cast<std::size_t>(opt.window);
-
-  // Keys SCAN returned, waiting for their turn. DUMPs go out while the replies in flight are
-  // estimated (from recent sizes) to stay under max_inflight_bytes, so a keyspace of large
-  // values does not pile up in Redis' output buffer while the store is slow.
-  std::deque<std::string> queued;
-  double average_value = 256;
-  for (;;) {
-    const auto byte_window = static_cast<std::size_t>(
-        std::max(1.0, static_cast<double>(opt.max_inflight_bytes) / average_value));
-    while (!queued.empty() && keys.size() < std::min(window, byte_window)) {
-      auto& o = conn->output();
-      proto::append_command(o, {ttl_command, queued.front()});
-      proto::append_command(o, {"DUMP", queued.front()});
-      pending.push_back(kind::ttl);
-      pending.push_back(kind::dump);
-      keys.push_back(std::move(queued.front()));
-      queued.pop_front();
-    }
-    // SCAN runs ahead of the DUMPs so the server always has work queued.
-    if (!scan_in_flight && !scan_done && queued.size() < static_cast<std::size_t>(opt.scan_count)) {
-      auto& o = conn->output();
-      if (patterns[pattern].empty()) {
-        proto::append_command(o, {"SCAN", cursor, "COUNT", count});
-      } else {
-        proto::append_command(o, {"SCAN", cursor, "MATCH", patterns[pattern], "COUNT", count});
-      }
-      pending.push_back(kind::scan);
-      scan_in_flight = true;
-    }
-    if (pending.empty()) break;
-    std::span<const resp_node> r;
-    if (auto ec = co_await conn->async_read(r)) {
-      co_await sink.writer->async_abort();
-      co_return shard_outcome{proto::describe_transport_error(source.ep, ec)};
-    }
-    const kind k = pending.front();
-    pending.pop_front();
-    const resp_node& top = r[0];
-    if (k == kind::scan) {
-      scan_in_flight = false;
-      if (top.type == resp_type::error) {
-        fail(exit_code::redis, "SCAN on " + where + " failed: " + std::string(top.value));
-      }
-      if (top.type != resp_type::array || top.size != 2 || r.size() < 3 ||
-          r[2].type != resp_type::array || r.size() != 3 + r[2].size) {
-        fail(exit_code::redis, where + " answered SCAN with an unexpected reply");
-      }
-      cursor.assign(r[1].value);
-      for (std::size_t i = 3; i < r.size(); ++i) {
-        std::string_view key = r[i].value;
-        bool seen = false;  // a key matching an earlier pattern was taken in that pass
-        for (std::size_t p = 0; p < pattern && !seen; ++p) seen = proto::glob_match(patterns[p], key);
-        if (!seen) queued.emplace_back(key);
-      }
-      if (cursor == "0") {
-        if (++pattern == patterns.size()) scan_done = true;
-      }
-      continue;
-    }
-    if (k == kind::ttl) {
-      std::int64_t ttl = -2;
-      if (top.type == resp_type::error && is_transient(top.value)) {
-        co_await sink.writer->async_abort();
-        co_return shard_outcome{where + " answered " + std::string(top.value)};
-      }
-      if (top.type == resp_type::error) {
-        if (!is_redirect(top.value)) {
-          fail(exit_code::redis, std::string(ttl_command) + " of '" +
-                                     proto::printable(keys[ttls.size()]) + "' on " + where +
-                                     " failed: " + std::string(top.value));
-        }
-        ttl = redirected;
-        redirect_errors.emplace_back(top.value);
-      } else if (!proto::to_int64(top.value, ttl)) {
-        fail(exit_code::redis, where + " answered " + ttl_command + " with an unexpected reply");
-      }
-      ttls.push_back(ttl);
-      continue;
-    }
-    // DUMP
-    std::string key = std::move(keys.front());
-    keys.pop_front();
-    const std::int64_t ttl = ttls.front();
-    ttls.pop_front();
-    const std::int64_t now = unix_ms();
-    if (top.type == resp_type::error && is_transient(top.value)) {
-      co_await sink.writer->async_abort();
-      co_return shard_outcome{where + " answered " + std::string(top.value)};
-    }
-    if (top.type == resp_type::error || ttl == redirected) {
-      std::string error = top.type == resp_type::error ? std::string(top.value) : "";
-      if (ttl == redirected) {
-        error = redirect_errors.front();
-        redirect_errors.pop_front();
-      }
-      if (!is_redirect(error)) {
-        fail(exit_code::redis, "DUMP of '" + proto::printable(key) + "' on " + where +
-                                   " failed: " + error);
-      }
-      auto v = co_await redirects.fetch(error, key);
-      if (!v.payload || v.ttl == -2) {
-        ++vanished;
-      } else {
-        archive.add_key(key, expire_at(v.ttl, absolute_ttl, unix_ms()), *v.payload, sink.out);
-        ++key_count;
-      }
-    } else if (top.type == resp_type::null || ttl == -2) {
-      ++vanished;  // deleted or expired between SCAN and DUMP
-    } else {
-      archive.add_key(key, expire_at(ttl, absolute_ttl, now), top.value, sink.out);
-      ++key_count;
-      average_value = average_value * 0.9 + static_cast<double>(top.value.size()) * 0.1;
-    }
-    prog.keys = key_count;
-    prog.vanished = vanished;
-    if (sink.out.size() >= opt.write_chunk) {
-      co_await sink.drain();
-      prog.bytes = sink.writer->bytes_written();
-    }
+  const auto scanned = co_await async_scan_keys(job, *conn, scanner, archive, sink, prog);
+  if (scanned.transport_error) {
+    co_await sink.writer->async_abort();
+    co_return shard_outcome{scanned.transport_error};
   }
   archive.finish(sink.out);
   co_await sink.drain();
@@ -345,8 +247,8 @@ asio::awaitable<shard_outcome> run_shard_once(std::shared_ptr<backup_job> job, s
   obj.slots = master.slots;
   obj.bytes = sink.writer->bytes_written();
   obj.uncompressed_bytes = archive.uncompressed_bytes();
-  obj.keys = key_count;
-  obj.vanished = vanished;
+  obj.keys = scanned.keys;
+  obj.vanished = scanned.vanished;
   obj.functions = functions.has_value();
   obj.sha256 = sink.sha.hex_digest();
   prog.bytes = obj.bytes;

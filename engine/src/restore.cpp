@@ -1,9 +1,12 @@
+#include "archive_stream.hpp"
 #include "clock.hpp"
+#include "redirects.hpp"
 
 #include <kage/base/error.hpp>
 #include <kage/base/task_group.hpp>
 #include <kage/engine/restore.hpp>
 #include <kage/proto/crc16.hpp>
+#include <kage/proto/redis_error.hpp>
 #include <kage/proto/redis_text.hpp>
 #include <kage/storage/archive.hpp>
 #include <kage/storage/catalog.hpp>
@@ -68,29 +71,30 @@ constexpr std::size_t batch_bytes = 256 * 1024;
 constexpr std::size_t batch_items = 256;
 
 int payload_rdb_version(std::string_view payload) {
-  if (payload.size() < 10) return 0;
-  const auto* t = reinterpret_cast<const unsigned char*>(payload.data() + payload.size() - 10);
-  return t[0] | (t[1] << 8);
+  const auto footer = proto::read_dump_footer(payload);
+  return footer ? footer->rdb_version : 0;
 }
 
-void count_reply(restore_job& job, std::size_t target, const batch_item& item,
-                 const resp_node& reply) {
+void count_reply(restore_job& job, std::size_t target, const batch_item& item, resp_type type,
+                 std::string_view text) {
   auto& c = job.progress->targets[target].counts;
   const std::string where = job.progress->targets[target].master;
-  const std::string_view text = reply.value;
+  const error_code error = type == resp_type::error || type == resp_type::blob_error
+                               ? make_error_code(proto::classify_redis_error(text).code)
+                               : error_code{};
   switch (item.kind) {
     case item_kind::exists:
-      if (reply.type != resp_type::integer) {
-        fail(exit_code::redis, "EXISTS of '" + proto::printable(item.key) + "' on " + where +
+      if (type != resp_type::integer) {
+        fail(exit_code::redis, error, "EXISTS of '" + proto::printable(item.key) + "' on " + where +
                                    " failed: " + std::string(text) +
                                    " (a real restore would fail the same way)");
       }
       (text == "1" ? c.present : c.restored)++;
       return;
     case item_kind::function:
-      if (reply.type != resp_type::error) {
+      if (!error) {
         ++c.functions_restored;
-      } else if (text.find("already exists") != std::string_view::npos) {
+      } else if (error == proto::redis_errc::library_exists) {
         ++c.functions_present;
         // Redis restores a functions dump all or nothing: one library already there and none
         // of the others is loaded either. Say so instead of calling them all "present".
@@ -101,19 +105,20 @@ void count_reply(restore_job& job, std::size_t target, const batch_item& item,
                                   "compare FUNCTION LIST with the source, or pass --replace");
         }
       } else {
-        fail(exit_code::redis, "FUNCTION RESTORE on " + where + " failed: " + std::string(text));
+        fail(exit_code::redis, error,
+             "FUNCTION RESTORE on " + where + " failed: " + std::string(text));
       }
       return;
     case item_kind::restore:
-      if (reply.type != resp_type::error) {
+      if (!error) {
         ++c.restored;
         return;
       }
-      if (text.starts_with("BUSYKEY")) {
+      if (error == proto::redis_errc::busykey) {
         ++c.present;
         return;
       }
-      if (text.find("payload version or checksum") != std::string_view::npos) {
+      if (error == proto::redis_errc::bad_payload) {
         if (item.rdb_version > job.target_rdb && job.target_rdb > 0) {
           fail(exit_code::incompatible,
                "key '" + proto::printable(item.key) + "': the backup holds RDB version " +
@@ -127,46 +132,33 @@ void count_reply(restore_job& job, std::size_t target, const batch_item& item,
                                        " rejected its payload (" + std::string(text) +
                                        "); the backup is damaged: run 'kage verify'");
       }
-      fail(exit_code::redis, "RESTORE of '" + proto::printable(item.key) + "' on " + where +
-                                 " failed: " + std::string(text));
+      fail(exit_code::redis, error,
+           "RESTORE of '" + proto::printable(item.key) + "' on " + where + " failed: " +
+               std::string(text));
   }
 }
 
-// Sends one command again to the node a MOVED/ASK names; slots moving during a restore.
-struct redirector {
-  const redis_target& target;
-  std::map<std::string, std::unique_ptr<proto::connection>> connections;
-
-  asio::awaitable<void> resend(restore_job& job, std::size_t target_index, std::string_view error,
-                               const batch_item& item, std::string_view command) {
-    const bool ask = error.starts_with("ASK ");
-    auto ep = parse_redis_address(error.substr(error.rfind(' ') + 1));
-    if (!ep) fail(exit_code::redis, "cannot follow redirect '" + std::string(error) + "'");
-    auto& conn = connections[ep->address()];
-    if (!conn) conn = co_await async_connect(target, *ep);
-    if (ask) proto::append_command(conn->output(), {"ASKING"});
-    conn->output().append(command);
-    for (int i = 0; i < (ask ? 2 : 1); ++i) {
-      std::span<const resp_node> r;
-      if (auto ec = co_await conn->async_read(r)) {
-        fail(exit_code::redis, proto::describe_transport_error(*ep, ec));
-      }
-      if (ask && i == 0) continue;
-      if (r[0].type == resp_type::error &&
-          (r[0].value.starts_with("MOVED ") || r[0].value.starts_with("ASK "))) {
-        fail(exit_code::redis, "slots keep moving during the restore (" + std::string(r[0].value) +
-                                   "); wait for resharding to finish and run the restore again");
-      }
-      count_reply(job, target_index, item, r[0]);
-    }
+// Sends one command again to the node a MOVED/ASK names: slots moving during a restore.
+asio::awaitable<void> async_follow(restore_job& job, std::size_t target_index,
+                                   redirect_pool& redirects, redirect to, const batch_item& item,
+                                   std::string command) {
+  std::vector<std::string> commands(1);
+  commands.front() = std::move(command);
+  auto replies = co_await redirects.async_send(std::move(to), std::move(commands));
+  const proto::reply& r = replies.front();
+  if (r.is_error() && proto::classify_redis_error(r.value).is_redirect()) {
+    fail(exit_code::redis, proto::classify_redis_error(r.value).code,
+         "slots keep moving during the restore (" + r.value +
+             "); wait for resharding to finish and run the restore again");
   }
-};
+  count_reply(job, target_index, item, r.type, r.value);
+}
 
 asio::awaitable<void> run_sink(std::shared_ptr<restore_job> job, std::size_t index) {
   auto& s = *job->sinks[index];
   auto& conn = *s.conn;
   const std::size_t window = static_cast<std::size_t>(job->options.window);
-  redirector redirects{job->target, {}};
+  redirect_pool redirects(job->target);
   std::deque<batch> in_flight;
   std::size_t next_item = 0;     // in in_flight.front()
   std::size_t outstanding = 0;   // replies still to read
@@ -190,20 +182,20 @@ asio::awaitable<void> run_sink(std::shared_ptr<restore_job> job, std::size_t ind
     if (outstanding == 0) break;
     std::span<const resp_node> r;
     if (auto ec = co_await conn.async_read(r)) {
-      fail(exit_code::redis, proto::describe_transport_error(conn.remote(), ec) +
+      fail(exit_code::redis, ec, proto::describe_transport_error(conn.remote(), ec) +
                                  " during the restore; keys sent so far are restored, run the "
                                  "restore again to bring back the rest");
     }
     batch& front = in_flight.front();
     const batch_item& item = front.items[next_item];
     const resp_node& top = r[0];
-    if (top.type == resp_type::error &&
-        (top.value.starts_with("MOVED ") || top.value.starts_with("ASK "))) {
-      const std::string error(top.value);
-      co_await redirects.resend(*job, index, error, item,
-                                std::string_view(front.commands).substr(item.offset, item.length));
+    const auto error = top.type == resp_type::error ? proto::classify_redis_error(top.value)
+                                                     : proto::redis_error{};
+    if (error.is_redirect()) {
+      co_await async_follow(*job, index, redirects, to_redirect(error), item,
+                            front.commands.substr(item.offset, item.length));
     } else {
-      count_reply(*job, index, item, top);
+      count_reply(*job, index, item, top.type, top.value);
     }
     --outstanding;
     if (++next_item == front.items.size()) {
@@ -241,13 +233,9 @@ asio::awaitable<void> produce_object(std::shared_ptr<restore_job> job, std::size
   const auto& opt = job->options;
   const std::string location = job->store->location();
   const storage::shard_object& object = job->manifest.objects[index];
-  std::vector<char> buf(256 * 1024);
   const std::string key = job->manifest.id + "/" + object.name;
   auto reader = co_await job->store->async_open(key);
-  storage::sha256 sha;
-  storage::archive_reader archive;
-  std::uint64_t object_bytes = 0;
-  bool input_done = false;
+  archive_stream stream(*reader, prog.bytes_read);
   auto damaged = [&](const std::string& what) {
     fail(exit_code::integrity, "backup object " + location + "/" + key + " is damaged (" + what +
                                    "); records before the damage were restored. Run "
@@ -255,22 +243,8 @@ asio::awaitable<void> produce_object(std::shared_ptr<restore_job> job, std::size
                                    location + " --id " + job->manifest.id + "' for a full report");
   };
   for (;;) {
-    auto rec = archive.next();
-    if (!rec) {
-      if (rec.error() != storage::archive_errc::needs_more) damaged(rec.error().message());
-      if (input_done) damaged("unexpected end of data");
-      const std::size_t n = co_await reader->async_read(buf);
-      if (n == 0) {
-        archive.end_of_input();
-        input_done = true;
-        continue;
-      }
-      sha.update(std::string_view(buf.data(), n));
-      archive.feed(std::string_view(buf.data(), n));
-      object_bytes += n;
-      prog.bytes_read += n;
-      continue;
-    }
+    auto rec = co_await stream.async_next();
+    if (!rec) damaged(rec.error().message());
     if (!*rec) break;  // trailer read and checked
     const storage::archive_record& r = **rec;
     ++prog.records_read;
@@ -321,17 +295,10 @@ asio::awaitable<void> produce_object(std::shared_ptr<restore_job> job, std::size
     }
   }
   // Anything after the trailer, and the checksum of every byte.
-  for (;;) {
-    const std::size_t n = co_await reader->async_read(buf);
-    if (n == 0) break;
-    sha.update(std::string_view(buf.data(), n));
-    object_bytes += n;
-    archive.feed(std::string_view(buf.data(), n));
-    if (auto extra = archive.next(); !extra || *extra) damaged("data after the end marker");
-  }
-  const std::string digest = sha.hex_digest();
-  if (digest != object.sha256 || object_bytes != object.bytes) {
-    damaged("SHA-256 " + digest + " over " + std::to_string(object_bytes) +
+  if (co_await stream.async_read_rest() > 0) damaged("data after the end marker");
+  const std::string digest = stream.hex_digest();
+  if (digest != object.sha256 || stream.bytes() != object.bytes) {
+    damaged("SHA-256 " + digest + " over " + std::to_string(stream.bytes()) +
             " bytes, the manifest says " + object.sha256 + " over " + std::to_string(object.bytes));
   }
 }

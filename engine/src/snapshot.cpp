@@ -5,6 +5,7 @@
 #include <kage/base/task_group.hpp>
 #include <kage/engine/snapshot.hpp>
 #include <kage/proto/cluster_config.hpp>
+#include <kage/proto/redis_error.hpp>
 #include <kage/proto/replication.hpp>
 #include <kage/storage/sha256.hpp>
 #include <kage/storage/status.hpp>
@@ -100,8 +101,9 @@ struct view_outcome {
 // "" when r is no error. An ACL refusal is the same on every node: it ends the job at once.
 std::string refusal(const proto::endpoint& ep, const std::string& command, const proto::reply& r) {
   if (!r.is_error()) return "";
-  if (r.value.starts_with("NOPERM"))
-    fail(exit_code::redis, ep.address() + " refused " + command + " (" + r.value +
+  const auto error = proto::classify_redis_error(r.value).code;
+  if (error == proto::redis_errc::noperm)
+    fail(exit_code::redis, error, ep.address() + " refused " + command + " (" + r.value +
                                "); a snapshot needs +cluster|nodes and +cluster|info to save "
                                "each node's nodes.conf");
   return ep.address() + " refused " + command + ": " + r.value;
@@ -284,7 +286,7 @@ asio::awaitable<void> async_snapshot_shard(std::shared_ptr<snapshot_job> job, st
       std::rethrow_exception(error);
     } catch (const failure& f) {
       if (f.code() != exit_code::redis) throw;
-      fail(exit_code::redis, "the snapshot of slots " + slots + " from " + where +
+      fail(exit_code::redis, f.error(), "the snapshot of slots " + slots + " from " + where +
                                  " failed: " + f.what() +
                                  "; the snapshot was abandoned and no manifest was "
                                  "written");
@@ -342,14 +344,13 @@ asio::awaitable<void> async_run(std::shared_ptr<snapshot_job> job) {
   co_await group.async_join();
 }
 
-std::string describe_error(const std::exception_ptr& error) {
+bool cancelled(const std::exception_ptr& error) {
   try {
     std::rethrow_exception(error);
   } catch (const boost::system::system_error& e) {
-    if (e.code() == asio::error::operation_aborted) return "interrupted";
-    return e.what();
-  } catch (const std::exception& e) {
-    return e.what();
+    return e.code() == asio::error::operation_aborted;
+  } catch (...) {
+    return false;
   }
 }
 
@@ -393,14 +394,14 @@ asio::awaitable<storage::manifest> async_snapshot(redis_target target, snapshot_
       log.warn(job->id, std::string("cleanup of the abandoned snapshot failed: ") + e.what());
     }
     st.phase = "Failed";
-    st.error = describe_error(error);
+    st.error = describe(error);
     st.completed_at = storage::rfc3339_ms(unix_ms());
     try {
       co_await async_write_status(job);
     } catch (const std::exception& e) {
       log.warn(job->id, std::string("cannot record the failure in status.json: ") + e.what());
     }
-    if (st.error == "interrupted")
+    if (cancelled(error))
       fail(exit_code::interrupted, "snapshot " + job->id + " interrupted; nothing was kept");
     std::rethrow_exception(error);
   }

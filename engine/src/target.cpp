@@ -1,5 +1,6 @@
 #include <kage/base/error.hpp>
 #include <kage/engine/target.hpp>
+#include <kage/proto/redis_error.hpp>
 
 #include <boost/asio.hpp>
 
@@ -30,25 +31,24 @@ asio::awaitable<std::unique_ptr<proto::connection>> async_connect(const redis_ta
   std::string diagnostic;
   if (auto ec = co_await conn->async_connect(ep, diagnostic)) {
     if (ec == asio::error::operation_aborted) throw boost::system::system_error(ec);  // SIGINT
-    fail(exit_code::redis, diagnostic);
+    fail(exit_code::redis, ec, diagnostic);
   }
   co_return conn;
 }
 
 asio::awaitable<cluster_view> async_discover(const redis_target& target, const logger& log) {
   std::string tried;
+  boost::system::error_code last;  // the last seed's, so the advice fits what went wrong
   for (const auto& seed : target.seeds) {
     std::unique_ptr<proto::connection> conn;
     try {
       conn = co_await async_connect(target, seed);
     } catch (const failure& f) {
-      // A wrong password is the same on every seed: say it at once.
-      if (std::string_view(f.what()).find("refused (") != std::string_view::npos ||
-          std::string_view(f.what()).find("requires a password") != std::string_view::npos) {
-        throw;
-      }
+      // A refused authentication (NOAUTH, WRONGPASS...) is the same on every seed: say it at once.
+      if (f.error().category() == proto::redis_category()) throw;
       log.debug(seed.address(), f.what());  // reported once, below, with every seed
       tried += std::string(tried.empty() ? "" : "; ") + f.what();
+      last = f.error();
       continue;
     }
     cluster_view view;
@@ -73,7 +73,7 @@ asio::awaitable<cluster_view> async_discover(const redis_target& target, const l
     view.redis_version = proto::parse_info(info.value)["redis_version"];
     co_return view;
   }
-  fail(exit_code::redis, "no Redis node answered: " + tried);
+  fail(exit_code::redis, last, "no Redis node answered: " + tried);
 }
 
 }  // namespace kage::engine

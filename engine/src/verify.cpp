@@ -1,3 +1,5 @@
+#include "archive_stream.hpp"
+
 #include <kage/base/error.hpp>
 #include <kage/engine/verify.hpp>
 #include <kage/proto/redis_text.hpp>
@@ -19,75 +21,59 @@ bool verify_report::ok() const {
 
 namespace {
 
+// The object's reader, or nullptr with check.problem set when the object is missing: only a
+// missing object is the backup's fault; an unreachable or refusing store is not, and throws.
+asio::awaitable<std::unique_ptr<storage::object_reader>> async_open_object(storage::store& store,
+                                                                           std::string key,
+                                                                           object_check& check) {
+  std::unique_ptr<storage::object_reader> reader;
+  try {
+    reader = co_await store.async_open(std::move(key));
+  } catch (const failure& f) {
+    if (f.error() != storage::store_errc::not_found) throw;
+    check.problem = f.what();
+  }
+  co_return reader;
+}
+
+// "" when the payload of the record passes its own CRC64 check.
+std::string payload_problem(const storage::archive_record& r) {
+  const auto footer = proto::inspect_dump_payload(r.payload);
+  if (footer && footer->checksum_ok) return "";
+  return r.type == storage::archive_record::kind::key
+             ? "the payload of key '" + proto::printable(r.key) + "' fails its own CRC64 check"
+             : "the Redis Functions payload fails its own CRC64 check";
+}
+
 asio::awaitable<object_check> check_object(storage::store& store, const storage::manifest& m,
                                            const storage::shard_object& object,
                                            verify_progress& progress) {
   object_check check;
   check.name = object.name;
-  std::unique_ptr<storage::object_reader> reader;
-  try {
-    reader = co_await store.async_open(m.id + "/" + object.name);
-  } catch (const failure& f) {
-    // Only a missing object is the backup's fault; an unreachable or refusing store is not.
-    if (std::string_view(f.what()).find("does not exist") == std::string_view::npos) throw;
-    check.problem = f.what();
-  }
+  auto reader = co_await async_open_object(store, m.id + "/" + object.name, check);
   if (!reader) co_return check;
-  storage::sha256 sha;
-  storage::archive_reader archive;
-  std::vector<char> buf(256 * 1024);
-  bool input_done = false;
+  archive_stream stream(*reader, progress.bytes_read);
   bool trailer = false;
   for (;;) {
-    auto rec = archive.next();
+    auto rec = co_await stream.async_next();
     if (!rec) {
-      if (rec.error() != storage::archive_errc::needs_more) {
-        check.problem = rec.error().message();
-        break;
-      }
-      if (input_done) {
-        check.problem = "unexpected end of data";
-        break;
-      }
-      const std::size_t n = co_await reader->async_read(buf);
-      if (n == 0) {
-        archive.end_of_input();
-        input_done = true;
-        continue;
-      }
-      const std::string_view bytes(buf.data(), n);
-      sha.update(bytes);
-      archive.feed(bytes);
-      check.bytes += n;
-      progress.bytes_read += n;
-      continue;
+      check.problem = rec.error().message();
+      break;
     }
     if (!*rec) {
       trailer = true;
       break;
     }
     ++progress.records;
-    const auto& r = **rec;
-    if (r.type == storage::archive_record::kind::key) ++check.keys;
-    auto footer = proto::inspect_dump_payload(r.payload);
-    if (!footer || !footer->checksum_ok) {
-      check.problem = r.type == storage::archive_record::kind::key
-                          ? "the payload of key '" + proto::printable(r.key) +
-                                "' fails its own CRC64 check"
-                          : "the Redis Functions payload fails its own CRC64 check";
-      break;
-    }
+    if ((*rec)->type == storage::archive_record::kind::key) ++check.keys;
+    check.problem = payload_problem(**rec);
+    if (!check.problem.empty()) break;
   }
   // Read to the end so the checksum covers every byte, even after a problem.
-  for (;;) {
-    const std::size_t n = co_await reader->async_read(buf);
-    if (n == 0) break;
-    sha.update(std::string_view(buf.data(), n));
-    check.bytes += n;
-    progress.bytes_read += n;
-    if (trailer && check.problem.empty()) check.problem = "data after the end marker";
-  }
-  check.sha256 = sha.hex_digest();
+  const std::uint64_t rest = co_await stream.async_read_rest();
+  if (trailer && rest > 0 && check.problem.empty()) check.problem = "data after the end marker";
+  check.bytes = stream.bytes();
+  check.sha256 = stream.hex_digest();
   if (check.problem.empty() && check.bytes != object.bytes) {
     check.problem = "size is " + std::to_string(check.bytes) + " bytes, the manifest says " +
                     std::to_string(object.bytes);
@@ -112,14 +98,7 @@ asio::awaitable<object_check> check_snapshot_file(storage::store& store, std::st
                                                   std::string node_id, verify_progress& progress) {
   object_check check;
   check.name = name;
-  std::unique_ptr<storage::object_reader> reader;
-  try {
-    reader = co_await store.async_open(id + "/" + name);
-  } catch (const failure& f) {
-    // Only a missing object is the backup's fault; an unreachable or refusing store is not.
-    if (std::string_view(f.what()).find("does not exist") == std::string_view::npos) throw;
-    check.problem = f.what();
-  }
+  auto reader = co_await async_open_object(store, id + "/" + name, check);
   if (!reader) co_return check;
   storage::sha256 sha;
   proto::rdb_file_check rdb;

@@ -1,6 +1,7 @@
 #include <kage/base/error.hpp>
 #include <kage/base/tls.hpp>
 #include <kage/proto/connection.hpp>
+#include <kage/proto/redis_error.hpp>
 
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
@@ -213,22 +214,23 @@ connection::connection(asio::any_io_executor ex, redis_config config,
 
 connection::~connection() { impl_->close(); }
 
+// The failure in the words of the system, TLS library or server; advice that names kage's
+// flags is added by tools/ (tools/kage/hints.cpp) from the error code.
 std::string describe_transport_error(const endpoint& remote, const error_code& ec) {
   const std::string where = remote.address();
   if (ec == asio::error::operation_aborted) return "interrupted";
-  if (ec == make_error_code(errc::timeout)) {
-    return where + " did not answer in time; check that the address is reachable, or raise "
-                   "--connect-timeout/--read-timeout";
-  }
+  if (ec == make_error_code(errc::timeout)) return where + " did not answer in time";
   if (ec == make_error_code(errc::closed)) return where + " closed the connection";
+  if (ec == make_error_code(errc::closed_at_hello)) {
+    return where + " closed the connection before answering";
+  }
   if (ec == asio::error::connection_refused) {
     return "cannot connect to " + where +
            ": connection refused; check that Redis is running there and the port is right";
   }
   if (ec.category() == asio::error::get_ssl_category() ||
       ec.category() == ssl::error::get_stream_category()) {
-    return "TLS with " + where + " failed: " + ec.message() +
-           "; check --cacert/--cert/--key and that the server speaks TLS on this port";
+    return "TLS with " + where + " failed: " + ec.message();
   }
   return "connection to " + where + " failed: " + ec.message();
 }
@@ -253,8 +255,7 @@ asio::awaitable<error_code> connection::async_connect(endpoint remote, std::stri
   if (!rec && s.timed_out) rec = make_error_code(errc::timeout);  // resolving took too long
   if (rec) {
     s.disarm();
-    diagnostic = "cannot resolve '" + remote.host + "': " + rec.message() +
-                 "; check the host name in --node/REDIS_NODE";
+    diagnostic = "cannot resolve '" + remote.host + "': " + rec.message();
     s.close();
     co_return rec;
   }
@@ -281,7 +282,6 @@ asio::awaitable<error_code> connection::async_connect(endpoint remote, std::stri
       auto ec = s.map(hec);
       s.disarm();
       diagnostic = describe_transport_error(remote, ec);
-      if (s.config.tls.verify) diagnostic += " (certificate verification is on; --insecure turns it off)";
       s.close();
       co_return ec;
     }
@@ -303,29 +303,30 @@ asio::awaitable<error_code> connection::async_connect(endpoint remote, std::stri
   for (int i = 0; i < replies; ++i) {
     std::span<const resp_node> r;
     if (auto ec = co_await s.read(r)) {
-      diagnostic = describe_transport_error(remote, ec);
+      // A plain-text hello to a TLS port is dropped by the server without a word.
       if (!s.tls() && (ec == make_error_code(errc::closed) || ec == asio::error::connection_reset)) {
-        diagnostic += " (if the server requires TLS, pass --tls/--cacert)";
+        ec = make_error_code(errc::closed_at_hello);
       }
+      diagnostic = describe_transport_error(remote, ec);
       s.close();
       co_return ec;
     }
     if (r.empty() || r[0].type != resp_type::error) continue;
     const std::string text(r[0].value);
     const bool is_auth = s.config.password && i == 0;
-    if (is_auth || text.starts_with("NOAUTH") || text.starts_with("WRONGPASS")) {
-      if (text.starts_with("NOAUTH")) {
-        diagnostic = remote.address() + " requires a password (" + text +
-                     "); set REDISCLI_AUTH, --password-file or redis.password";
-      } else if (text.find("without any password configured") != std::string::npos) {
-        diagnostic = remote.address() + " has no password set but kage sent one (" + text +
-                     "); unset REDISCLI_AUTH/redis.password or configure requirepass";
+    auto refusal = classify_redis_error(text).code;
+    if (is_auth || refusal == redis_errc::noauth || refusal == redis_errc::wrongpass) {
+      if (refusal == redis_errc::noauth) {
+        diagnostic = remote.address() + " requires a password (" + text + ")";
+      } else if (refusal == redis_errc::no_password_set) {
+        diagnostic = remote.address() + " has no password set but kage sent one (" + text + ")";
       } else {
+        refusal = redis_errc::wrongpass;
         diagnostic = "authentication as " + who + " to " + remote.address() + " refused (" +
-                     text + "); check REDISCLI_AUTH, --password-file or redis.password, and --user";
+                     text + ")";
       }
       s.close();
-      co_return make_error_code(boost::system::errc::permission_denied);
+      co_return make_error_code(refusal);
     }
     // CLIENT SETNAME may be refused by ACLs; that is harmless.
   }
@@ -345,8 +346,9 @@ asio::awaitable<reply> connection::async_exec(std::vector<std::string> args) {
   append_command(impl_->out, views);
   std::span<const resp_node> r;
   if (auto ec = co_await impl_->read(r)) {
-    fail(exit_code::redis, describe_transport_error(impl_->remote, ec) + " (while sending " +
-                               args.front() + ")");
+    if (ec == asio::error::operation_aborted) throw boost::system::system_error(ec);
+    fail(exit_code::redis, ec,
+         describe_transport_error(impl_->remote, ec) + " (while sending " + args.front() + ")");
   }
   co_return to_reply(r);
 }

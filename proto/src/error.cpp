@@ -16,6 +16,8 @@ struct category final : boost::system::error_category {
       case errc::timeout: return "The server did not answer before the deadline.";
       case errc::closed: return "The server closed the connection.";
       case errc::server_error: return "The server answered with an error.";
+      case errc::closed_at_hello:
+        return "The server closed the connection before answering; it may expect TLS.";
     }
     return "Unknown proto error.";
   }

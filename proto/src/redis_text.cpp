@@ -107,14 +107,18 @@ std::uint64_t crc64(std::uint64_t crc, std::string_view bytes) noexcept {
   return crc;
 }
 
-std::optional<dump_footer> inspect_dump_payload(std::string_view payload) noexcept {
+std::optional<dump_footer> read_dump_footer(std::string_view payload) noexcept {
   if (payload.size() < 10) return std::nullopt;
   const auto* tail = reinterpret_cast<const unsigned char*>(payload.data() + payload.size() - 10);
   dump_footer f;
   f.rdb_version = tail[0] | (tail[1] << 8);
-  std::uint64_t stored = 0;
-  for (int i = 7; i >= 0; --i) stored = (stored << 8) | tail[2 + i];
-  f.checksum_ok = crc64(0, payload.substr(0, payload.size() - 8)) == stored;
+  for (int i = 7; i >= 0; --i) f.checksum = (f.checksum << 8) | tail[2 + i];
+  return f;
+}
+
+std::optional<dump_footer> inspect_dump_payload(std::string_view payload) noexcept {
+  auto f = read_dump_footer(payload);
+  if (f) f->checksum_ok = crc64(0, payload.substr(0, payload.size() - 8)) == f->checksum;
   return f;
 }
 

@@ -1,4 +1,5 @@
 #include <kage/base/error.hpp>
+#include <kage/proto/redis_error.hpp>
 #include <kage/proto/redis_text.hpp>
 #include <kage/proto/replication.hpp>
 
@@ -32,8 +33,9 @@ constexpr std::string_view acl_advice =
 [[noreturn]] void refused(const endpoint& remote, std::string_view command,
                           const std::string& text) {
   std::string message = remote.address() + " refused " + std::string(command) + " (" + text + ")";
-  if (text.starts_with("NOPERM")) message += "; " + std::string(acl_advice);
-  fail(exit_code::redis, message);
+  const auto error = classify_redis_error(text).code;
+  if (error == redis_errc::noperm) message += "; " + std::string(acl_advice);
+  fail(exit_code::redis, error, message);
 }
 
 }  // namespace
@@ -208,12 +210,15 @@ asio::awaitable<rdb_transfer> async_sync_rdb(connection& conn, rdb_sink& sink, s
     std::span<const resp_node> r;
     if (auto ec = co_await conn.async_read(r)) {
       if (ec == asio::error::operation_aborted) throw boost::system::system_error(ec);
-      fail(exit_code::redis, describe_transport_error(remote, ec) + " (while sending REPLCONF)");
+      fail(exit_code::redis, ec,
+           describe_transport_error(remote, ec) + " (while sending REPLCONF)");
     }
     if (r.empty() || r[0].type != resp_type::error) continue;
     const std::string text(r[0].value);
     if (i == 0) refused(remote, "REPLCONF capa eof", text);
-    if (text.starts_with("NOPERM")) refused(remote, "REPLCONF rdb-only", text);
+    if (classify_redis_error(text).code == redis_errc::noperm) {
+      refused(remote, "REPLCONF rdb-only", text);
+    }
     // Redis < 7.0: "Unrecognized REPLCONF option". Plain SYNC works; the link closes after.
     result.rdb_only = false;
     result.rdb_only_refusal = text;
@@ -221,7 +226,7 @@ asio::awaitable<rdb_transfer> async_sync_rdb(connection& conn, rdb_sink& sink, s
   proto::append_command(conn.output(), {"SYNC"});
   if (auto ec = co_await conn.async_flush()) {
     if (ec == asio::error::operation_aborted) throw boost::system::system_error(ec);
-    fail(exit_code::redis, describe_transport_error(remote, ec) + " (while sending SYNC)");
+    fail(exit_code::redis, ec, describe_transport_error(remote, ec) + " (while sending SYNC)");
   }
 
   rdb_transfer_parser parser;
@@ -243,7 +248,7 @@ asio::awaitable<rdb_transfer> async_sync_rdb(connection& conn, rdb_sink& sink, s
         else
           where += " (before its end marker)";
       }
-      fail(exit_code::redis, where);
+      fail(exit_code::redis, ec, where);
     }
     have += n;
     std::size_t used = 0;

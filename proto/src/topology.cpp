@@ -1,4 +1,6 @@
 #include <kage/base/error.hpp>
+#include <kage/proto/cluster_config.hpp>
+#include <kage/proto/redis_error.hpp>
 #include <kage/proto/topology.hpp>
 
 #include <boost/asio/awaitable.hpp>
@@ -79,39 +81,35 @@ bool topology::covers_all_slots() const {
 
 boost::system::result<topology> parse_cluster_nodes(std::string_view text,
                                                     const endpoint& queried) {
+  auto lines = parse_cluster_nodes_lines(text);
+  if (!lines) return lines.error();
   topology t;
-  for (auto line : split(text, '\n')) {
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (line.empty()) continue;
-    auto f = split(line, ' ');
-    if (f.size() < 8) return bad();
+  for (const auto& line : *lines) {
     node_info n;
-    n.id = std::string(f[0]);
+    n.id = line.id;
     // ip:port@cport[,hostname]; IPv6 unbracketed ("::1:7000@17000")
-    auto address = parse_redis_address(f[1]);
+    auto address = parse_redis_address(line.address);
     if (!address) return bad();
     n.ep = std::move(*address);
-    const auto flags = split(f[2], ',');
-    auto has = [&](std::string_view flag) {
-      return std::find(flags.begin(), flags.end(), flag) != flags.end();
-    };
-    if (n.ep.host.empty() && has("myself")) n.ep.host = queried.host;
-    if (has("myself") && n.ep.port == 0) n.ep.port = queried.port;
-    n.master = has("master");
-    if (!n.master && !has("slave")) continue;  // "noflags" entries in handshake
-    n.healthy = !(has("fail") || has("fail?") || has("handshake") || has("noaddr")) &&
-                f[7] == "connected";
-    if (has("myself")) n.healthy = !has("fail");
-    if (f[3] != "-") n.master_id = std::string(f[3]);
-    for (std::size_t i = 8; i < f.size(); ++i) {
-      if (f[i].empty() || f[i].front() == '[') continue;  // migrating/importing markers
+    const bool myself = line.has_flag("myself");
+    if (n.ep.host.empty() && myself) n.ep.host = queried.host;
+    if (myself && n.ep.port == 0) n.ep.port = queried.port;
+    n.master = line.has_flag("master");
+    if (!n.master && !line.has_flag("slave")) continue;  // "noflags" entries in handshake
+    n.healthy = !(line.has_flag("fail") || line.has_flag("fail?") ||
+                  line.has_flag("handshake") || line.has_flag("noaddr")) &&
+                line.link_state == "connected";
+    if (myself) n.healthy = !line.has_flag("fail");
+    if (line.master != "-") n.master_id = line.master;
+    for (std::string_view slot : line.slots) {
+      if (slot.empty() || slot.front() == '[') continue;  // migrating/importing markers
       slot_range r;
-      const auto dash = f[i].find('-');
+      const auto dash = slot.find('-');
       if (dash == std::string_view::npos) {
-        if (!to_int(f[i], r.first)) return bad();
+        if (!to_int(slot, r.first)) return bad();
         r.last = r.first;
-      } else if (!to_int(f[i].substr(0, dash), r.first) ||
-                 !to_int(f[i].substr(dash + 1), r.last)) {
+      } else if (!to_int(slot.substr(0, dash), r.first) ||
+                 !to_int(slot.substr(dash + 1), r.last)) {
         return bad();
       }
       if (!valid_slot(r.first) || !valid_slot(r.last) || r.first > r.last) return bad();
@@ -225,7 +223,7 @@ asio::awaitable<topology> async_load_topology(connection& conn, bool tls) {
     if (!t) fail(exit_code::redis, where + " answered CLUSTER SHARDS with a reply kage cannot read");
     co_return std::move(*t);
   }
-  if (shards.value.find("cluster support disabled") != std::string::npos) {
+  if (classify_redis_error(shards.value).code == redis_errc::cluster_disabled) {
     reply info = co_await conn.async_exec("INFO", "server");
     if (info.is_error()) fail(exit_code::redis, where + " refused INFO: " + info.value);
     auto fields = parse_info(info.value);

@@ -178,7 +178,8 @@ class local_store final : public store {
     if (fd < 0) {
       const int e = errno;
       if (e == ENOENT || e == ENOTDIR)
-        store_failure("backup object " + path.string() + " does not exist");
+        fail(exit_code::store, store_errc::not_found,
+             "backup object " + path.string() + " does not exist");
       store_failure("cannot open " + path.string() + ": " + errno_text(e) +
                     "; check the permissions of the backup location");
     }

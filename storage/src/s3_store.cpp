@@ -546,7 +546,8 @@ class s3_store final : public store {
     auto r = co_await ctx_->request(http::verb::head, key, kv(), kv(), std::string(), "HEAD",
                                     statuses(200, 404));
     if (r.status == 404) {
-      fail(exit_code::store, "backup object " + ctx_->describe(key) + " does not exist");
+      fail(exit_code::store, store_errc::not_found,
+           "backup object " + ctx_->describe(key) + " does not exist");
     }
     co_return std::make_unique<s3_reader>(ctx_, std::move(key), r.content_length);
   }

@@ -21,7 +21,26 @@ bool looks_like_url(std::string_view location) noexcept {
   return true;
 }
 
+struct store_error_category final : boost::system::error_category {
+  const char* name() const noexcept override { return "kage.store"; }
+  std::string message(int ev) const override {
+    switch (static_cast<store_errc>(ev)) {
+      case store_errc::not_found: return "The backup object does not exist.";
+    }
+    return "Unknown store error.";
+  }
+};
+
 }  // namespace
+
+const boost::system::error_category& store_category() noexcept {
+  static const store_error_category instance;
+  return instance;
+}
+
+boost::system::error_code make_error_code(store_errc e) noexcept {
+  return {static_cast<int>(e), store_category()};
+}
 
 std::unique_ptr<store> make_s3_store(std::string_view location, const store_options& options,
                                      asio::any_io_executor ex);

@@ -44,6 +44,7 @@ std::string errc_name(const boost::system::error_code& ec) {
     case errc::timeout: return "timeout";
     case errc::closed: return "closed";
     case errc::server_error: return "server_error";
+    case errc::closed_at_hello: return "closed_at_hello";
   }
   return "errc(" + std::to_string(ec.value()) + ")";
 }

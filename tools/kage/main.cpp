@@ -1,8 +1,8 @@
 // kage: back up, restore and verify Redis Clusters. See `kage --help`.
+#include "hints.hpp"
 #include "job_options.hpp"
 #include "progress.hpp"
 #include "run.hpp"
-#include "s3_hints.hpp"
 #include "settings.hpp"
 
 #include <kage/base/error.hpp>
@@ -654,19 +654,7 @@ int main(int argc, char** argv) {
           code = result;
           return;
         }
-        try {
-          std::rethrow_exception(e);
-        } catch (const failure& f) {
-          code = report_error(s, with_hint(f.what(), f.error(), s), static_cast<int>(f.code()));
-        } catch (const boost::system::system_error& se) {
-          if (se.code() == boost::asio::error::operation_aborted) {
-            code = report_error(s, "interrupted", static_cast<int>(exit_code::interrupted));
-          } else {
-            code = report_error(s, se.what(), static_cast<int>(exit_code::failure));
-          }
-        } catch (const std::exception& ex) {
-          code = report_error(s, ex.what(), static_cast<int>(exit_code::failure));
-        }
+        code = report_error(s, describe_with_hint(e, s), static_cast<int>(exit_code_of(e)));
       }));
   ioc.run();
   std::cout.flush();

@@ -1,9 +1,9 @@
-// kage run: the engine's scheduler starts the jobs (never two at once), one loop refreshes
-// readiness, one serves HTTP; all on the program's single io_context. Metrics are updated by
-// plain functions, which also keeps GCC 12 away from braced string lists inside coroutine bodies.
+// kage run: one loop starts the jobs (never two at once), one refreshes readiness, one serves
+// HTTP; all on the program's single io_context. Metrics are updated by plain functions, which
+// also keeps GCC 12 away from braced string lists inside coroutine bodies.
+#include "hints.hpp"
 #include "job_options.hpp"
 #include "run.hpp"
-#include "s3_hints.hpp"
 
 #include <kage/engine/cron.hpp>
 #include <kage/engine/snapshot.hpp>
@@ -190,29 +190,21 @@ void record_prune(daemon& d, const storage::prune_report& r, double seconds) {
 }
 
 // (kind, message) of a failed step.
-std::pair<std::string, std::string> describe_error(std::exception_ptr e) {
-  try {
-    std::rethrow_exception(e);
-  } catch (const failure& f) {
-    switch (f.code()) {
-      case exit_code::redis: return {"redis", f.what()};
-      case exit_code::store: return {"store", f.what()};
-      case exit_code::integrity: return {"integrity", f.what()};
-      case exit_code::incompatible: return {"incompatible", f.what()};
-      case exit_code::usage: return {"usage", f.what()};
-      default: return {"failure", f.what()};
-    }
-  } catch (const boost::system::system_error& se) {
-    if (se.code() == asio::error::operation_aborted) return {"cancelled", "cancelled"};
-    return {"failure", se.what()};
-  } catch (const std::exception& ex) {
-    return {"failure", ex.what()};
+std::pair<std::string, std::string> describe_error(std::exception_ptr e, const settings& s) {
+  switch (exit_code_of(e)) {
+    case exit_code::redis: return {"redis", describe_with_hint(e, s)};
+    case exit_code::store: return {"store", describe_with_hint(e, s)};
+    case exit_code::integrity: return {"integrity", describe_with_hint(e, s)};
+    case exit_code::incompatible: return {"incompatible", describe_with_hint(e, s)};
+    case exit_code::usage: return {"usage", describe_with_hint(e, s)};
+    case exit_code::interrupted: return {"cancelled", describe_with_hint(e, s)};
+    default: return {"failure", describe_with_hint(e, s)};
   }
 }
 
 // A run failed after the stop request.
 void record_stopped(daemon& d, std::exception_ptr e) {
-  auto [kind, message] = describe_error(e);
+  auto [kind, message] = describe_error(e, d.s);
   d.metrics.add("kage_runs_total", {{"step", d.sched.stage()}, {"result", "cancelled"}});
   d.log.warn("run", d.sched.stage() +
                         " cancelled at shutdown (nothing of it is left as complete): " + message);
@@ -220,8 +212,7 @@ void record_stopped(daemon& d, std::exception_ptr e) {
 
 // A run failed; the scheduler retries it after `delay`.
 void record_failure(daemon& d, std::exception_ptr e, int failures, std::chrono::seconds delay) {
-  auto [kind, message] = describe_error(e);
-  if (const auto hint = s3_tls_hint(e, d.s); !hint.empty()) message += "; " + hint;
+  auto [kind, message] = describe_error(e, d.s);
   const std::string& stage = d.sched.stage();
   d.metrics.add("kage_runs_total", {{"step", stage}, {"result", "failure"}});
   d.metrics.add("kage_errors_total", {{"kind", kind}});
@@ -285,7 +276,7 @@ std::function<void()> stopper(std::shared_ptr<daemon> d) {
 
 std::function<void(std::exception_ptr)> report_task(logger log, std::string name) {
   return [log, name](std::exception_ptr e) {
-    if (e) log.error("run", name + " stopped: " + describe_error(e).second);
+    if (e) log.error("run", name + " stopped: " + describe(e));
   };
 }
 
@@ -388,17 +379,17 @@ asio::awaitable<std::string> async_check(std::shared_ptr<daemon> d) {
   auto ex = co_await asio::this_coro::executor;
   auto [e1, view] = co_await asio::co_spawn(ex, engine::async_discover(d->target, logger()),
                                            asio::as_tuple(asio::deferred));
-  if (e1) co_return "cluster: " + describe_error(e1).second;
+  if (e1) co_return "cluster: " + describe_error(e1, d->s).second;
   std::shared_ptr<storage::store> store;
   try {
     store = d->deps.open_store(ex);
-  } catch (const std::exception& e) {
-    co_return std::string("store: ") + e.what();
+  } catch (...) {
+    co_return "store: " + describe_with_hint(std::current_exception(), d->s);
   }
   // A prefix no backup uses: proves the location answers without listing every backup.
   auto [e2, objects] = co_await asio::co_spawn(ex, store->async_list("kage-readyz/"),
                                                asio::as_tuple(asio::deferred));
-  if (e2) co_return "store: " + describe_error(e2).second;
+  if (e2) co_return "store: " + describe_error(e2, d->s).second;
   co_return std::string();
 }
 

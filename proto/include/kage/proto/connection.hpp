@@ -60,8 +60,14 @@ class connection {
   connection(const connection&) = delete;
   connection& operator=(const connection&) = delete;
 
+  // Errors, the same on every call: transport failures are errc::timeout, errc::closed,
+  // errc::closed_at_hello or the system's/TLS library's codes, an authentication refused is
+  // a redis_errc (noauth, wrongpass, no_password_set), asio::error::operation_aborted when
+  // cancelled. async_connect, async_flush and async_read return them; async_exec throws
+  // kage::failure(exit_code::redis) carrying them (system_error when cancelled).
+
   // Connects (connect deadline), handshakes TLS, authenticates, checks the server answers.
-  // On failure, diagnostic holds one sentence saying what went wrong and what to check.
+  // On failure, diagnostic holds one sentence in the server's or system's words.
   asio::awaitable<boost::system::error_code> async_connect(endpoint remote, std::string& diagnostic);
 
   std::string& output() noexcept;  // append_command(conn.output(), {...})
@@ -74,8 +80,8 @@ class connection {
   asio::awaitable<boost::system::error_code> async_read_some_raw(std::span<char> buf,
                                                                  std::size_t& n);
 
-  // Control path: one command, an owning reply (which may be a Redis error reply).
-  // Transport failures throw kage::failure(exit_code::redis) naming the server.
+  // Control path: one command, an owning reply (which may be a Redis error reply; classify it
+  // with classify_redis_error). Transport failures throw, as said above.
   asio::awaitable<reply> async_exec(std::vector<std::string> args);
   // conn.async_exec("CLUSTER", "SHARDS"): a plain function, so no braced list of literals
   // lands in a coroutine frame (GCC 12 miscompiles those: "array used as initializer").
@@ -96,7 +102,7 @@ class connection {
   std::shared_ptr<impl> impl_;
 };
 
-// "cannot reach 127.0.0.1:7000: Connection refused" style text for a transport error.
+// "cannot connect to 127.0.0.1:7000: connection refused" style text for a transport error.
 std::string describe_transport_error(const endpoint& remote, const boost::system::error_code& ec);
 
 }  // namespace kage::proto

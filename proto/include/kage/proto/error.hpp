@@ -11,6 +11,7 @@ enum class errc {
   timeout,            // connect or read deadline passed
   closed,             // the server closed the connection
   server_error,       // the server answered a raw-protocol request (SYNC) with an error line
+  closed_at_hello,    // a plain-text connection closed before its first reply (a TLS port?)
 };
 
 const boost::system::error_category& proto_category() noexcept;

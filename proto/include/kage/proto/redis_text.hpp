@@ -16,11 +16,15 @@ bool glob_match(std::string_view pattern, std::string_view text) noexcept;
 std::uint64_t crc64(std::uint64_t crc, std::string_view bytes) noexcept;
 
 // A DUMP payload ends with a 2-byte little-endian RDB version and a CRC64 of everything before
-// the CRC. nullopt when the payload is too short to hold that footer.
+// the CRC. read_dump_footer reads that footer (cheap: no checksum computed, checksum_ok
+// false); inspect_dump_payload also checks the CRC64. nullopt when the payload is too short to
+// hold a footer.
 struct dump_footer {
   int rdb_version = 0;
+  std::uint64_t checksum = 0;  // as stored in the payload
   bool checksum_ok = false;
 };
+std::optional<dump_footer> read_dump_footer(std::string_view payload) noexcept;
 std::optional<dump_footer> inspect_dump_payload(std::string_view payload) noexcept;
 
 // Keys are binary: quote them for messages ("user:\x00\xff").

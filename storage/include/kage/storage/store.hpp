@@ -3,6 +3,7 @@
 // separators ("<backup-id>/shard-00.resp.zst"). Every operation either succeeds or throws
 // kage::failure(exit_code::store, message naming the object and what to check).
 #include <boost/asio/awaitable.hpp>
+#include <boost/system/error_code.hpp>
 
 #include <cstdint>
 #include <memory>
@@ -14,6 +15,13 @@
 namespace kage::storage {
 
 namespace asio = boost::asio;
+
+// What a store failure carries (kage::failure::error()) when callers decide by it.
+enum class store_errc {
+  not_found = 1,  // async_open of a key that does not exist
+};
+const boost::system::error_category& store_category() noexcept;
+boost::system::error_code make_error_code(store_errc e) noexcept;
 
 // Written through a temporary name; only async_commit makes it visible under its key.
 // Destroying a writer that was not committed removes what it wrote (best effort).
@@ -45,7 +53,7 @@ class store {
   // Human-readable location, e.g. "/var/backups/redis" or "s3://bucket/prefix".
   virtual std::string location() const = 0;
   virtual asio::awaitable<std::unique_ptr<object_writer>> async_create(std::string key) = 0;
-  // Throws failure(store) naming the key when it does not exist.
+  // Throws failure(store, store_errc::not_found) naming the key when it does not exist.
   virtual asio::awaitable<std::unique_ptr<object_reader>> async_open(std::string key) = 0;
   // Every object whose key starts with prefix, sorted by key. Temporary files are not listed.
   virtual asio::awaitable<std::vector<object_info>> async_list(std::string prefix) = 0;
@@ -61,3 +69,6 @@ asio::awaitable<std::string> async_read_all(store& s, std::string key,
                                             std::size_t max_bytes = 64u << 20);
 
 }  // namespace kage::storage
+
+template <>
+struct boost::system::is_error_code_enum<kage::storage::store_errc> : std::true_type {};
