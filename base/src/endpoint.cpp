@@ -17,18 +17,28 @@ class endpoint_category_impl final : public boost::system::error_category {
   const char* name() const noexcept override { return "kage.endpoint"; }
   std::string message(int ev) const override {
     switch (static_cast<endpoint_errc>(ev)) {
-      case endpoint_errc::empty: return "the address is empty";
-      case endpoint_errc::empty_host: return "no host before the ':'";
-      case endpoint_errc::missing_port: return "no ':PORT'";
-      case endpoint_errc::invalid_port: return "the port must be a number from 1 to 65535";
+      case endpoint_errc::empty:
+        return "the address is empty";
+      case endpoint_errc::empty_host:
+        return "no host before the ':'";
+      case endpoint_errc::missing_port:
+        return "no ':PORT'";
+      case endpoint_errc::invalid_port:
+        return "the port must be a number from 1 to 65535";
       case endpoint_errc::unbracketed_ipv6:
         return "write IPv6 addresses in brackets, as in [::1]:7000";
-      case endpoint_errc::unclosed_bracket: return "no ']' after the IPv6 address";
-      case endpoint_errc::invalid_ipv6: return "not a valid IPv6 address between the brackets";
-      case endpoint_errc::invalid_host: return "the host is not a valid name or address";
-      case endpoint_errc::url_not_allowed: return "give HOST:PORT, not a URL";
-      case endpoint_errc::invalid_url: return "not a URL of the form http(s)://HOST[:PORT][/PATH]";
-      case endpoint_errc::unsupported_scheme: return "the URL must start with http:// or https://";
+      case endpoint_errc::unclosed_bracket:
+        return "no ']' after the IPv6 address";
+      case endpoint_errc::invalid_ipv6:
+        return "not a valid IPv6 address between the brackets";
+      case endpoint_errc::invalid_host:
+        return "the host is not a valid name or address";
+      case endpoint_errc::url_not_allowed:
+        return "give HOST:PORT, not a URL";
+      case endpoint_errc::invalid_url:
+        return "not a URL of the form http(s)://HOST[:PORT][/PATH]";
+      case endpoint_errc::unsupported_scheme:
+        return "the URL must start with http:// or https://";
       case endpoint_errc::url_extras:
         return "the URL must not carry user info, a query or a fragment";
     }
@@ -38,7 +48,8 @@ class endpoint_category_impl final : public boost::system::error_category {
 
 // Digits only (no sign, no spaces), 1-65535; 0 too when allow_zero.
 std::optional<std::uint16_t> parse_port(std::string_view text, bool allow_zero = false) {
-  if (text.empty() || !std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; }))
+  if (text.empty() ||
+      !std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; }))
     return std::nullopt;
   unsigned value = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
@@ -160,8 +171,11 @@ boost::system::result<http_url> parse_http_url(std::string_view text) {
   switch (u->host_type()) {
     case urls::host_type::ipv6:
     case urls::host_type::ipv4:
-    case urls::host_type::name: out.ep.host = u->host_address(); break;
-    default: return endpoint_errc::invalid_host;
+    case urls::host_type::name:
+      out.ep.host = u->host_address();
+      break;
+    default:
+      return endpoint_errc::invalid_host;
   }
   if (out.ep.host.empty()) return endpoint_errc::empty_host;
   if (u->has_port()) {

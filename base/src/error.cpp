@@ -5,7 +5,9 @@
 
 namespace kage {
 
-void fail(exit_code code, const std::string& message) { throw failure(code, message); }
+void fail(exit_code code, const std::string& message) {
+  throw failure(code, message);
+}
 
 void fail(exit_code code, boost::system::error_code error, const std::string& message) {
   throw failure(code, error, message);

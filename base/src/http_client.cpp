@@ -116,7 +116,9 @@ http_client::http_client(asio::any_io_executor ex, http_url origin, http_client_
 
 http_client::~http_client() = default;
 
-const http_url& http_client::origin() const noexcept { return impl_->origin; }
+const http_url& http_client::origin() const noexcept {
+  return impl_->origin;
+}
 
 asio::awaitable<http_outcome> http_client::async_send(const http_request& request) {
   auto self = impl_;

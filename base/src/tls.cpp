@@ -13,10 +13,14 @@ class tls_category_impl final : public boost::system::error_category {
   const char* name() const noexcept override { return "kage.tls"; }
   std::string message(int ev) const override {
     switch (static_cast<tls_errc>(ev)) {
-      case tls_errc::ca_file: return "cannot load the TLS CA file";
-      case tls_errc::trust_store: return "cannot load the system's TLS trust store";
-      case tls_errc::cert_file: return "cannot load the TLS client certificate";
-      case tls_errc::key_file: return "cannot load the TLS client key";
+      case tls_errc::ca_file:
+        return "cannot load the TLS CA file";
+      case tls_errc::trust_store:
+        return "cannot load the system's TLS trust store";
+      case tls_errc::cert_file:
+        return "cannot load the TLS client certificate";
+      case tls_errc::key_file:
+        return "cannot load the TLS client key";
     }
     return "TLS setup failed";
   }

@@ -38,8 +38,8 @@
 namespace kage::engine {
 namespace {
 
-using proto::resp_node;
 using boost::system::error_code;
+using proto::resp_node;
 
 struct backup_job : writing_job {
   backup_options options;
@@ -127,8 +127,8 @@ asio::awaitable<std::optional<std::string>> async_read_functions(std::shared_ptr
   if (proto::rdb_version_for(job->redis_version) < 10) co_return std::nullopt;
   auto list = co_await conn.async_exec("FUNCTION", "LIST");
   if (list.is_error()) {
-    job->log.warn(where, "cannot list Redis Functions (" + list.value +
-                             "); the backup will not hold them");
+    job->log.warn(
+        where, "cannot list Redis Functions (" + list.value + "); the backup will not hold them");
     co_return std::nullopt;
   }
   if (list.elements.empty()) co_return std::nullopt;
@@ -273,8 +273,8 @@ asio::awaitable<proto::node_info> async_wait_for_master(std::shared_ptr<backup_j
   const auto deadline = std::chrono::steady_clock::now() + job->options.failover_timeout;
   asio::steady_timer timer(co_await asio::this_coro::executor);
   auto config = job->target;
-  config.config.connect_timeout = std::min(config.config.connect_timeout,
-                                           std::chrono::milliseconds(2000));
+  config.config.connect_timeout =
+      std::min(config.config.connect_timeout, std::chrono::milliseconds(2000));
   while (std::chrono::steady_clock::now() < deadline) {
     std::vector<proto::endpoint> candidates = job->target.seeds;
     for (const auto& n : job->topology.nodes) candidates.push_back(n.ep);
@@ -303,12 +303,13 @@ asio::awaitable<proto::node_info> async_wait_for_master(std::shared_ptr<backup_j
     co_await timer.async_wait(asio::as_tuple(asio::deferred));
     co_await throw_if_cancelled();
   }
-  fail(exit_code::redis,
-       "master " + old_master.ep.address() + " (slots " + describe_slots(old_master.slots) +
-           ") failed during the backup (" + last_error + ") and the cluster did not recover (no "
-           "replica took over) within " +
-           std::to_string(job->options.failover_timeout.count() / 1000) +
-           " s; the backup was abandoned and no manifest was written");
+  fail(exit_code::redis, "master " + old_master.ep.address() + " (slots " +
+                             describe_slots(old_master.slots) + ") failed during the backup (" +
+                             last_error +
+                             ") and the cluster did not recover (no "
+                             "replica took over) within " +
+                             std::to_string(job->options.failover_timeout.count() / 1000) +
+                             " s; the backup was abandoned and no manifest was written");
 }
 
 asio::awaitable<void> backup_shard(std::shared_ptr<backup_job> job, std::size_t index) {
@@ -324,7 +325,8 @@ asio::awaitable<void> backup_shard(std::shared_ptr<backup_job> job, std::size_t 
     job->log.warn(source.ep.address(), *outcome.transport_error +
                                            "; waiting for the cluster to be ok again (a replica "
                                            "promoted if the master failed), then backing up "
-                                           "slots " + describe_slots(master.slots) + " again");
+                                           "slots " +
+                                           describe_slots(master.slots) + " again");
     const auto old_slots = master.slots;
     master = co_await async_wait_for_master(job, master, *outcome.transport_error);
     if (master.slots != old_slots) {
@@ -346,8 +348,10 @@ asio::awaitable<void> remove_objects(std::shared_ptr<backup_job> job) {
   } catch (...) {
     error = std::current_exception();
   }
-  if (error) job->log.warn(job->id, "cleanup of the abandoned backup failed; its objects remain "
-                                    "without a manifest (kage prune removes them)");
+  if (error)
+    job->log.warn(job->id,
+                  "cleanup of the abandoned backup failed; its objects remain "
+                  "without a manifest (kage prune removes them)");
 }
 
 // A standalone server has 16 databases; the archive holds one keyspace (database 0).
@@ -451,7 +455,8 @@ asio::awaitable<storage::manifest> async_backup(redis_target target, backup_opti
   }
   m.finished_at = storage::rfc3339_ms(unix_ms());
   // The manifest is the commit point: written last, through a temporary name.
-  auto writer = co_await job->store->async_create(job->id + "/" + std::string(storage::manifest_name));
+  auto writer =
+      co_await job->store->async_create(job->id + "/" + std::string(storage::manifest_name));
   co_await writer->async_write(storage::to_json(m));
   co_await writer->async_commit();
   co_return m;

@@ -18,8 +18,8 @@ bool parse_field(std::string_view text, int lo, int hi, std::bitset<N>& bits) {
   std::size_t start = 0;
   while (start <= text.size()) {
     const auto comma = text.find(',', start);
-    std::string_view item = text.substr(start, comma == std::string_view::npos ? text.npos
-                                                                                : comma - start);
+    std::string_view item =
+        text.substr(start, comma == std::string_view::npos ? text.npos : comma - start);
     int step = 1;
     if (const auto slash = item.find('/'); slash != std::string_view::npos) {
       if (!number(item.substr(slash + 1), step) || step <= 0) return false;
@@ -64,12 +64,18 @@ std::optional<cron_schedule> cron_schedule::parse(std::string_view text, std::st
   }
   cron_schedule c;
   std::bitset<8> weekdays;
-  if (!parse_field(f[0], 0, 59, c.minutes_)) return bad("bad minute field '" + std::string(f[0]) + "' (0-59)");
-  if (!parse_field(f[1], 0, 23, c.hours_)) return bad("bad hour field '" + std::string(f[1]) + "' (0-23)");
-  if (!parse_field(f[2], 1, 31, c.days_)) return bad("bad day-of-month field '" + std::string(f[2]) + "' (1-31)");
-  if (!parse_field(f[3], 1, 12, c.months_)) return bad("bad month field '" + std::string(f[3]) + "' (1-12)");
-  if (!parse_field(f[4], 0, 7, weekdays)) return bad("bad day-of-week field '" + std::string(f[4]) + "' (0-7)");
-  for (int d = 0; d < 7; ++d) c.weekdays_[static_cast<std::size_t>(d)] = weekdays[static_cast<std::size_t>(d)];
+  if (!parse_field(f[0], 0, 59, c.minutes_))
+    return bad("bad minute field '" + std::string(f[0]) + "' (0-59)");
+  if (!parse_field(f[1], 0, 23, c.hours_))
+    return bad("bad hour field '" + std::string(f[1]) + "' (0-23)");
+  if (!parse_field(f[2], 1, 31, c.days_))
+    return bad("bad day-of-month field '" + std::string(f[2]) + "' (1-31)");
+  if (!parse_field(f[3], 1, 12, c.months_))
+    return bad("bad month field '" + std::string(f[3]) + "' (1-12)");
+  if (!parse_field(f[4], 0, 7, weekdays))
+    return bad("bad day-of-week field '" + std::string(f[4]) + "' (0-7)");
+  for (int d = 0; d < 7; ++d)
+    c.weekdays_[static_cast<std::size_t>(d)] = weekdays[static_cast<std::size_t>(d)];
   if (weekdays[7]) c.weekdays_.set(0);
   c.any_day_ = f[2] == "*";
   c.any_weekday_ = f[4] == "*";

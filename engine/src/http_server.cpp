@@ -17,8 +17,9 @@ using tcp = asio::ip::tcp;
 tcp::acceptor bind_http(asio::any_io_executor ex, const std::string& host_port) {
   auto parsed = parse_endpoint(host_port);
   if (!parsed) {
-    fail(exit_code::usage, parsed.error(),
-         "--listen: expected HOST:PORT, got '" + host_port + "' (" + parsed.error().message() + ")");
+    fail(
+        exit_code::usage, parsed.error(),
+        "--listen: expected HOST:PORT, got '" + host_port + "' (" + parsed.error().message() + ")");
   }
   boost::system::error_code ec;
   tcp::resolver resolver(ex);

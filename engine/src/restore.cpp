@@ -85,9 +85,9 @@ void count_reply(restore_job& job, std::size_t target, const batch_item& item, r
   switch (item.kind) {
     case item_kind::exists:
       if (type != resp_type::integer) {
-        fail(exit_code::redis, error, "EXISTS of '" + proto::printable(item.key) + "' on " + where +
-                                   " failed: " + std::string(text) +
-                                   " (a real restore would fail the same way)");
+        fail(exit_code::redis, error,
+             "EXISTS of '" + proto::printable(item.key) + "' on " + where +
+                 " failed: " + std::string(text) + " (a real restore would fail the same way)");
       }
       (text == "1" ? c.present : c.restored)++;
       return;
@@ -133,8 +133,8 @@ void count_reply(restore_job& job, std::size_t target, const batch_item& item, r
                                        "); the backup is damaged: run 'kage verify'");
       }
       fail(exit_code::redis, error,
-           "RESTORE of '" + proto::printable(item.key) + "' on " + where + " failed: " +
-               std::string(text));
+           "RESTORE of '" + proto::printable(item.key) + "' on " + where +
+               " failed: " + std::string(text));
   }
 }
 
@@ -160,8 +160,8 @@ asio::awaitable<void> run_sink(std::shared_ptr<restore_job> job, std::size_t ind
   const std::size_t window = static_cast<std::size_t>(job->options.window);
   redirect_pool redirects(job->target);
   std::deque<batch> in_flight;
-  std::size_t next_item = 0;     // in in_flight.front()
-  std::size_t outstanding = 0;   // replies still to read
+  std::size_t next_item = 0;    // in in_flight.front()
+  std::size_t outstanding = 0;  // replies still to read
   bool last_seen = false;
   std::size_t bytes_in_flight = 0;
   constexpr std::size_t max_bytes = std::size_t{64} << 20;
@@ -182,15 +182,16 @@ asio::awaitable<void> run_sink(std::shared_ptr<restore_job> job, std::size_t ind
     if (outstanding == 0) break;
     std::span<const resp_node> r;
     if (auto ec = co_await conn.async_read(r)) {
-      fail(exit_code::redis, ec, proto::describe_transport_error(conn.remote(), ec) +
-                                 " during the restore; keys sent so far are restored, run the "
-                                 "restore again to bring back the rest");
+      fail(exit_code::redis, ec,
+           proto::describe_transport_error(conn.remote(), ec) +
+               " during the restore; keys sent so far are restored, run the "
+               "restore again to bring back the rest");
     }
     batch& front = in_flight.front();
     const batch_item& item = front.items[next_item];
     const resp_node& top = r[0];
     const auto error = top.type == resp_type::error ? proto::classify_redis_error(top.value)
-                                                     : proto::redis_error{};
+                                                    : proto::redis_error{};
     if (error.is_redirect()) {
       co_await async_follow(*job, index, redirects, to_redirect(error), item,
                             front.commands.substr(item.offset, item.length));

@@ -12,7 +12,10 @@ using steady = std::chrono::steady_clock;
 
 struct scheduler::impl {
   impl(asio::any_io_executor ex, schedule_config c, logger l)
-      : config(std::move(c)), log(std::move(l)), wake(ex), grace(ex),
+      : config(std::move(c)),
+        log(std::move(l)),
+        wake(ex),
+        grace(ex),
         job_done(ex, steady::time_point::max()) {}
   schedule_config config;
   logger log;
@@ -47,10 +50,9 @@ struct scheduler::impl {
   static void on_grace_expired(const std::shared_ptr<impl>& s,
                                const boost::system::error_code& ec) {
     if (ec || !s->job_running) return;
-    s->log.warn(s->config.component,
-                "the running " + s->stage + " did not finish within " +
-                    std::to_string(s->config.shutdown_grace_seconds) +
-                    " s of the stop request: cancelling it");
+    s->log.warn(s->config.component, "the running " + s->stage + " did not finish within " +
+                                         std::to_string(s->config.shutdown_grace_seconds) +
+                                         " s of the stop request: cancelling it");
     s->job_cancel.emit(asio::cancellation_type::terminal);
   }
 };
@@ -60,11 +62,21 @@ scheduler::scheduler(asio::any_io_executor ex, schedule_config config, logger lo
 
 scheduler::~scheduler() = default;
 
-bool scheduler::stopping() const noexcept { return impl_->stopping; }
-bool scheduler::running() const noexcept { return impl_->job_running; }
-void scheduler::set_stage(std::string stage) { impl_->stage = std::move(stage); }
-const std::string& scheduler::stage() const noexcept { return impl_->stage; }
-std::int64_t scheduler::seconds_to_next_tick() const { return impl_->seconds_to_next_tick(); }
+bool scheduler::stopping() const noexcept {
+  return impl_->stopping;
+}
+bool scheduler::running() const noexcept {
+  return impl_->job_running;
+}
+void scheduler::set_stage(std::string stage) {
+  impl_->stage = std::move(stage);
+}
+const std::string& scheduler::stage() const noexcept {
+  return impl_->stage;
+}
+std::int64_t scheduler::seconds_to_next_tick() const {
+  return impl_->seconds_to_next_tick();
+}
 
 void scheduler::stop() {
   auto self = impl_;
@@ -82,7 +94,8 @@ asio::awaitable<void> scheduler::async_run(scheduler_hooks hooks) {
   auto ex = co_await asio::this_coro::executor;
   // Retry with backoff, never later than the next regular tick.
   const backoff_policy retry{std::chrono::seconds(1), std::chrono::seconds(300)};
-  auto next = steady::now() + std::chrono::seconds(self->config.cron ? self->seconds_to_next_tick() : 0);
+  auto next =
+      steady::now() + std::chrono::seconds(self->config.cron ? self->seconds_to_next_tick() : 0);
   while (!self->stopping) {
     self->wake.expires_at(next);
     co_await self->wake.async_wait(asio::as_tuple(asio::deferred));
@@ -99,17 +112,18 @@ asio::awaitable<void> scheduler::async_run(scheduler_hooks hooks) {
     if (hooks.in_flight) hooks.in_flight(false);
     if (!e) {
       self->failures = 0;
-      next = self->config.cron
-                 ? steady::now() + std::chrono::seconds(self->seconds_to_next_tick())
-                 : std::max(started + std::chrono::seconds(self->config.every_seconds), steady::now());
+      next =
+          self->config.cron
+              ? steady::now() + std::chrono::seconds(self->seconds_to_next_tick())
+              : std::max(started + std::chrono::seconds(self->config.every_seconds), steady::now());
     } else if (self->stopping) {
       if (hooks.stopped) hooks.stopped(e);
       next = steady::now();
     } else {
       ++self->failures;
-      const auto delay = std::min(
-          std::chrono::duration_cast<std::chrono::seconds>(backoff::ceiling(retry, self->failures - 1)),
-          std::chrono::seconds(self->seconds_to_next_tick()));
+      const auto delay = std::min(std::chrono::duration_cast<std::chrono::seconds>(
+                                      backoff::ceiling(retry, self->failures - 1)),
+                                  std::chrono::seconds(self->seconds_to_next_tick()));
       if (hooks.failed) hooks.failed(e, self->failures, delay);
       next = steady::now() + delay;
     }

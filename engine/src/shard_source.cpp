@@ -28,8 +28,8 @@ storage::manifest manifest_begun(const writing_job& job) {
   m.redis_version = job.redis_version;
   m.cluster = job.topology.cluster;
   for (const auto& n : job.topology.nodes) {
-    m.topology.push_back({n.id, n.ep.address(), n.master ? "master" : "replica", n.master_id,
-                          n.slots});
+    m.topology.push_back(
+        {n.id, n.ep.address(), n.master ? "master" : "replica", n.master_id, n.slots});
   }
   return m;
 }

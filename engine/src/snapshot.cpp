@@ -103,9 +103,10 @@ std::string refusal(const proto::endpoint& ep, const std::string& command, const
   if (!r.is_error()) return "";
   const auto error = proto::classify_redis_error(r.value).code;
   if (error == proto::redis_errc::noperm)
-    fail(exit_code::redis, error, ep.address() + " refused " + command + " (" + r.value +
-                               "); a snapshot needs +cluster|nodes and +cluster|info to save "
-                               "each node's nodes.conf");
+    fail(exit_code::redis, error,
+         ep.address() + " refused " + command + " (" + r.value +
+             "); a snapshot needs +cluster|nodes and +cluster|info to save "
+             "each node's nodes.conf");
   return ep.address() + " refused " + command + ": " + r.value;
 }
 
@@ -286,10 +287,10 @@ asio::awaitable<void> async_snapshot_shard(std::shared_ptr<snapshot_job> job, st
       std::rethrow_exception(error);
     } catch (const failure& f) {
       if (f.code() != exit_code::redis) throw;
-      fail(exit_code::redis, f.error(), "the snapshot of slots " + slots + " from " + where +
-                                 " failed: " + f.what() +
-                                 "; the snapshot was abandoned and no manifest was "
-                                 "written");
+      fail(exit_code::redis, f.error(),
+           "the snapshot of slots " + slots + " from " + where + " failed: " + f.what() +
+               "; the snapshot was abandoned and no manifest was "
+               "written");
     }
   }
   const auto verdict = sink.check.finish();

@@ -26,8 +26,8 @@ redis_target make_target(const std::vector<std::string>& nodes, proto::redis_con
 
 asio::awaitable<std::unique_ptr<proto::connection>> async_connect(const redis_target& target,
                                                                   proto::endpoint ep) {
-  auto conn = std::make_unique<proto::connection>(co_await asio::this_coro::executor,
-                                                  target.config, target.tls);
+  auto conn = std::make_unique<proto::connection>(co_await asio::this_coro::executor, target.config,
+                                                  target.tls);
   std::string diagnostic;
   if (auto ec = co_await conn->async_connect(ep, diagnostic)) {
     if (ec == asio::error::operation_aborted) throw boost::system::system_error(ec);  // SIGINT
@@ -56,7 +56,8 @@ asio::awaitable<cluster_view> async_discover(const redis_target& target, const l
     if (!view.topology.covers_all_slots()) {
       fail(exit_code::redis, "the cluster seen from " + seed.address() +
                                  " does not serve every slot (is cluster_state ok? check "
-                                 "'redis-cli --cluster check " + seed.address() + "')");
+                                 "'redis-cli --cluster check " +
+                                 seed.address() + "')");
     }
     // The version of the masters, not of the seed (which may be a replica).
     const auto* first = view.topology.masters().front();

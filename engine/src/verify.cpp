@@ -123,7 +123,8 @@ asio::awaitable<object_check> check_snapshot_file(storage::store& store, std::st
   } else if (kind == snapshot_file::rdb) {
     check.problem = rdb.finish().problem;
   } else if (kind == snapshot_file::nodes_conf) {
-    const bool own_line = text.starts_with(node_id + " ") || text.find("\n" + node_id + " ") != std::string::npos;
+    const bool own_line =
+        text.starts_with(node_id + " ") || text.find("\n" + node_id + " ") != std::string::npos;
     if (!own_line || text.find(" myself,") == std::string::npos ||
         text.find("\nvars currentEpoch ") == std::string::npos)
       check.problem = "it is not a nodes.conf for node " + node_id;
@@ -135,17 +136,16 @@ asio::awaitable<void> verify_snapshot(storage::store& store, verify_report& repo
                                       verify_progress& progress) {
   const auto& m = report.manifest;
   for (const auto& o : m.objects) {
-    report.objects.push_back(co_await check_snapshot_file(
-        store, m.id, o.name, o.bytes, o.sha256, snapshot_file::rdb, "", progress));
+    report.objects.push_back(co_await check_snapshot_file(store, m.id, o.name, o.bytes, o.sha256,
+                                                          snapshot_file::rdb, "", progress));
   }
   for (const auto& c : m.node_configs) {
-    report.objects.push_back(co_await check_snapshot_file(store, m.id, c.name, c.bytes, c.sha256,
-                                                          snapshot_file::nodes_conf, c.node_id,
-                                                          progress));
+    report.objects.push_back(co_await check_snapshot_file(
+        store, m.id, c.name, c.bytes, c.sha256, snapshot_file::nodes_conf, c.node_id, progress));
   }
-  report.objects.push_back(co_await check_snapshot_file(
-      store, m.id, m.cluster_view.name, m.cluster_view.bytes, m.cluster_view.sha256,
-      snapshot_file::other, "", progress));
+  report.objects.push_back(co_await check_snapshot_file(store, m.id, m.cluster_view.name,
+                                                        m.cluster_view.bytes, m.cluster_view.sha256,
+                                                        snapshot_file::other, "", progress));
 }
 
 }  // namespace

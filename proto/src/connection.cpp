@@ -73,10 +73,10 @@ struct connection::impl : std::enable_shared_from_this<impl> {
   }
 
   static asio::awaitable<void> run_watchdog(std::shared_ptr<impl> self) {
-    auto period = std::max(std::chrono::milliseconds(20),
-                           std::min(std::chrono::milliseconds(1000),
-                                    std::min(self->config.read_timeout,
-                                             self->config.connect_timeout) / 4));
+    auto period =
+        std::max(std::chrono::milliseconds(20),
+                 std::min(std::chrono::milliseconds(1000),
+                          std::min(self->config.read_timeout, self->config.connect_timeout) / 4));
     while (self->open) {
       self->watchdog.expires_after(period);
       co_await self->watchdog.async_wait(asio::as_tuple(asio::deferred));
@@ -212,7 +212,9 @@ connection::connection(asio::any_io_executor ex, redis_config config,
                        std::shared_ptr<ssl::context> tls_context)
     : impl_(std::make_shared<impl>(ex, std::move(config), std::move(tls_context))) {}
 
-connection::~connection() { impl_->close(); }
+connection::~connection() {
+  impl_->close();
+}
 
 // The failure in the words of the system, TLS library or server; advice that names kage's
 // flags is added by tools/ (tools/kage/hints.cpp) from the error code.
@@ -250,8 +252,8 @@ asio::awaitable<error_code> connection::async_connect(endpoint remote, std::stri
   s.start_watchdog();
 
   tcp::resolver resolver(s.executor);
-  auto [rec, results] = co_await resolver.async_resolve(
-      remote.host, std::to_string(remote.port), asio::as_tuple(asio::deferred));
+  auto [rec, results] = co_await resolver.async_resolve(remote.host, std::to_string(remote.port),
+                                                        asio::as_tuple(asio::deferred));
   if (!rec && s.timed_out) rec = make_error_code(errc::timeout);  // resolving took too long
   if (rec) {
     s.disarm();
@@ -259,8 +261,8 @@ asio::awaitable<error_code> connection::async_connect(endpoint remote, std::stri
     s.close();
     co_return rec;
   }
-  auto [cec, ep] = co_await asio::async_connect(s.stream->next_layer(), results,
-                                                asio::as_tuple(asio::deferred));
+  auto [cec, ep] =
+      co_await asio::async_connect(s.stream->next_layer(), results, asio::as_tuple(asio::deferred));
   if (cec) {
     auto ec = s.map(cec);
     s.disarm();
@@ -289,7 +291,8 @@ asio::awaitable<error_code> connection::async_connect(endpoint remote, std::stri
   s.disarm();
 
   // AUTH, then a PING that tells "needs a password" apart from "answers".
-  const std::string who = s.config.user.empty() ? "the default user" : "user '" + s.config.user + "'";
+  const std::string who =
+      s.config.user.empty() ? "the default user" : "user '" + s.config.user + "'";
   if (s.config.password) {
     if (s.config.user.empty()) {
       append_command(s.out, {"AUTH", *s.config.password});
@@ -304,7 +307,8 @@ asio::awaitable<error_code> connection::async_connect(endpoint remote, std::stri
     std::span<const resp_node> r;
     if (auto ec = co_await s.read(r)) {
       // A plain-text hello to a TLS port is dropped by the server without a word.
-      if (!s.tls() && (ec == make_error_code(errc::closed) || ec == asio::error::connection_reset)) {
+      if (!s.tls() &&
+          (ec == make_error_code(errc::closed) || ec == asio::error::connection_reset)) {
         ec = make_error_code(errc::closed_at_hello);
       }
       diagnostic = describe_transport_error(remote, ec);
@@ -322,8 +326,8 @@ asio::awaitable<error_code> connection::async_connect(endpoint remote, std::stri
         diagnostic = remote.address() + " has no password set but kage sent one (" + text + ")";
       } else {
         refusal = redis_errc::wrongpass;
-        diagnostic = "authentication as " + who + " to " + remote.address() + " refused (" +
-                     text + ")";
+        diagnostic =
+            "authentication as " + who + " to " + remote.address() + " refused (" + text + ")";
       }
       s.close();
       co_return make_error_code(refusal);
@@ -333,9 +337,13 @@ asio::awaitable<error_code> connection::async_connect(endpoint remote, std::stri
   co_return error_code{};
 }
 
-std::string& connection::output() noexcept { return impl_->out; }
+std::string& connection::output() noexcept {
+  return impl_->out;
+}
 
-asio::awaitable<error_code> connection::async_flush() { return impl_->flush(); }
+asio::awaitable<error_code> connection::async_flush() {
+  return impl_->flush();
+}
 
 asio::awaitable<error_code> connection::async_read(std::span<const resp_node>& reply) {
   return impl_->read(reply);
@@ -357,9 +365,17 @@ asio::awaitable<error_code> connection::async_read_some_raw(std::span<char> buf,
   return impl_->read_raw(buf, n);
 }
 
-void connection::close() noexcept { impl_->close(); }
-bool connection::is_open() const noexcept { return impl_->open; }
-const endpoint& connection::remote() const noexcept { return impl_->remote; }
-std::size_t connection::buffered_bytes() const noexcept { return impl_->in_capacity; }
+void connection::close() noexcept {
+  impl_->close();
+}
+bool connection::is_open() const noexcept {
+  return impl_->open;
+}
+const endpoint& connection::remote() const noexcept {
+  return impl_->remote;
+}
+std::size_t connection::buffered_bytes() const noexcept {
+  return impl_->in_capacity;
+}
 
 }  // namespace kage::proto

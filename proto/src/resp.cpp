@@ -34,8 +34,10 @@ bool is_aggregate(resp_type t) noexcept {
     case resp_type::map:
     case resp_type::set:
     case resp_type::push:
-    case resp_type::attribute: return true;
-    default: return false;
+    case resp_type::attribute:
+      return true;
+    default:
+      return false;
   }
 }
 
@@ -71,16 +73,24 @@ boost::system::result<std::size_t> parse_reply(std::string_view data, std::vecto
     node.value = line->line;
     bool aggregate_open = false;
     switch (marker) {
-      case '+': node.type = resp_type::simple_string; break;
-      case '-': node.type = resp_type::error; break;
+      case '+':
+        node.type = resp_type::simple_string;
+        break;
+      case '-':
+        node.type = resp_type::error;
+        break;
       case ':': {
         std::int64_t v;
         if (!to_int64(node.value, v)) return fail(errc::protocol_error);
         node.type = resp_type::integer;
         break;
       }
-      case ',': node.type = resp_type::double_type; break;
-      case '(': node.type = resp_type::big_number; break;
+      case ',':
+        node.type = resp_type::double_type;
+        break;
+      case '(':
+        node.type = resp_type::big_number;
+        break;
       case '#':
         if (node.value != "t" && node.value != "f") return fail(errc::protocol_error);
         node.type = resp_type::boolean;
@@ -136,7 +146,8 @@ boost::system::result<std::size_t> parse_reply(std::string_view data, std::vecto
         }
         break;
       }
-      default: return fail(errc::protocol_error);  // includes RESP3 attributes, never requested
+      default:
+        return fail(errc::protocol_error);  // includes RESP3 attributes, never requested
     }
     out.push_back(node);
     if (aggregate_open) {

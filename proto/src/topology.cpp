@@ -31,9 +31,13 @@ bool to_int(std::string_view s, int& v) {
   return ec == std::errc{} && p == s.data() + s.size();
 }
 
-bool valid_slot(int s) { return s >= 0 && s < 16384; }
+bool valid_slot(int s) {
+  return s >= 0 && s < 16384;
+}
 
-boost::system::error_code bad() { return make_error_code(errc::protocol_error); }
+boost::system::error_code bad() {
+  return make_error_code(errc::protocol_error);
+}
 
 }  // namespace
 
@@ -42,8 +46,9 @@ std::vector<const node_info*> topology::masters() const {
   for (const auto& n : nodes) {
     if (n.master && !n.slots.empty()) out.push_back(&n);
   }
-  std::sort(out.begin(), out.end(),
-            [](const node_info* a, const node_info* b) { return a->slots[0].first < b->slots[0].first; });
+  std::sort(out.begin(), out.end(), [](const node_info* a, const node_info* b) {
+    return a->slots[0].first < b->slots[0].first;
+  });
   return out;
 }
 
@@ -96,8 +101,8 @@ boost::system::result<topology> parse_cluster_nodes(std::string_view text,
     if (myself && n.ep.port == 0) n.ep.port = queried.port;
     n.master = line.has_flag("master");
     if (!n.master && !line.has_flag("slave")) continue;  // "noflags" entries in handshake
-    n.healthy = !(line.has_flag("fail") || line.has_flag("fail?") ||
-                  line.has_flag("handshake") || line.has_flag("noaddr")) &&
+    n.healthy = !(line.has_flag("fail") || line.has_flag("fail?") || line.has_flag("handshake") ||
+                  line.has_flag("noaddr")) &&
                 line.link_state == "connected";
     if (myself) n.healthy = !line.has_flag("fail");
     if (line.master != "-") n.master_id = line.master;
@@ -108,8 +113,7 @@ boost::system::result<topology> parse_cluster_nodes(std::string_view text,
       if (dash == std::string_view::npos) {
         if (!to_int(slot, r.first)) return bad();
         r.last = r.first;
-      } else if (!to_int(slot.substr(0, dash), r.first) ||
-                 !to_int(slot.substr(dash + 1), r.last)) {
+      } else if (!to_int(slot.substr(0, dash), r.first) || !to_int(slot.substr(dash + 1), r.last)) {
         return bad();
       }
       if (!valid_slot(r.first) || !valid_slot(r.last) || r.first > r.last) return bad();
@@ -171,9 +175,8 @@ boost::system::result<topology> parse_cluster_shards(const reply& r, bool tls) {
     }
     // Redis 7.2 can list a failed old master beside the promoted one: the healthy one owns
     // the slots, the other is kept as a (failed) replica of it.
-    const auto healthy_master = std::find_if(members.begin(), members.end(), [](const node_info& n) {
-      return n.master && n.healthy;
-    });
+    const auto healthy_master = std::find_if(
+        members.begin(), members.end(), [](const node_info& n) { return n.master && n.healthy; });
     if (healthy_master != members.end()) master_id = healthy_master->id;
     for (auto& n : members) {
       if (n.master && n.id != master_id) {
@@ -220,7 +223,8 @@ asio::awaitable<topology> async_load_topology(connection& conn, bool tls) {
   reply shards = co_await conn.async_exec("CLUSTER", "SHARDS");
   if (!shards.is_error()) {
     auto t = parse_cluster_shards(shards, tls);
-    if (!t) fail(exit_code::redis, where + " answered CLUSTER SHARDS with a reply kage cannot read");
+    if (!t)
+      fail(exit_code::redis, where + " answered CLUSTER SHARDS with a reply kage cannot read");
     co_return std::move(*t);
   }
   if (classify_redis_error(shards.value).code == redis_errc::cluster_disabled) {
@@ -240,9 +244,9 @@ asio::awaitable<topology> async_load_topology(connection& conn, bool tls) {
   // Older than 7.0: no CLUSTER SHARDS.
   reply nodes = co_await conn.async_exec("CLUSTER", "NODES");
   if (nodes.is_error()) {
-    fail(exit_code::redis, where + " refused CLUSTER SHARDS (" + shards.value +
-                               ") and CLUSTER NODES (" + nodes.value +
-                               "); the user needs the +cluster|shards or +cluster|nodes permission");
+    fail(exit_code::redis,
+         where + " refused CLUSTER SHARDS (" + shards.value + ") and CLUSTER NODES (" +
+             nodes.value + "); the user needs the +cluster|shards or +cluster|nodes permission");
   }
   auto t = parse_cluster_nodes(nodes.value, conn.remote());
   if (!t) fail(exit_code::redis, where + " answered CLUSTER NODES with text kage cannot read");

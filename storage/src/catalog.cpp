@@ -163,7 +163,8 @@ asio::awaitable<manifest> async_load_manifest(store& s, std::string id) {
         throw failure(exit_code::integrity,
                       "the newest backup " + newest_damaged + " in " + s.location() +
                           " has a manifest kage cannot read; to restore the newest readable "
-                          "backup instead, pass --id " + e.id + " (" + list_hint(s) + ")");
+                          "backup instead, pass --id " +
+                          e.id + " (" + list_hint(s) + ")");
       }
       co_return std::move(*e.meta);
     }

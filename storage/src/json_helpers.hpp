@@ -63,7 +63,8 @@ class field_reader {
   void read(const json::object& o, const std::string& prefix, std::string_view name,
             std::string& out, bool (*valid)(std::string_view), std::string_view problem) {
     read(o, prefix, name, out);
-    if (!failed() && !valid(out)) fail(manifest_errc::bad_value, prefix + std::string(name), problem);
+    if (!failed() && !valid(out))
+      fail(manifest_errc::bad_value, prefix + std::string(name), problem);
   }
 
   void read(const json::object& o, const std::string& prefix, std::string_view name, bool& out) {

@@ -264,8 +264,7 @@ boost::system::result<manifest> parse_manifest(std::string_view text, std::strin
   m.format = format_version;
 
   r.read(
-      o, top, "kind", m.kind,
-      [](std::string_view k) { return k == "logical" || k == "snapshot"; },
+      o, top, "kind", m.kind, [](std::string_view k) { return k == "logical" || k == "snapshot"; },
       "must be \"logical\" or \"snapshot\"");
   const bool snapshot = m.kind == "snapshot";
   r.read(o, top, "id", m.id, valid_backup_id, "is not a backup id like 20261122T021155.123Z");

@@ -28,20 +28,32 @@ class s3_category_impl final : public boost::system::error_category {
   const char* name() const noexcept override { return "kage.s3"; }
   std::string message(int ev) const override {
     switch (static_cast<s3_errc>(ev)) {
-      case s3_errc::unreachable: return "the S3 endpoint did not answer";
-      case s3_errc::retries_exhausted: return "S3 kept failing the request";
+      case s3_errc::unreachable:
+        return "the S3 endpoint did not answer";
+      case s3_errc::retries_exhausted:
+        return "S3 kept failing the request";
       case s3_errc::checksum_not_supported:
         return "the S3 store refused a request with a checksum header";
-      case s3_errc::signature_mismatch: return "S3 refused the request signature";
-      case s3_errc::invalid_access_key: return "S3 does not know the access key id";
-      case s3_errc::no_such_bucket: return "the S3 bucket does not exist";
-      case s3_errc::entity_too_small: return "an S3 upload part is too small";
-      case s3_errc::access_denied: return "S3 denied access";
-      case s3_errc::expired_token: return "the S3 session token expired";
-      case s3_errc::request_refused: return "S3 refused the request";
-      case s3_errc::invalid_endpoint: return "the S3 endpoint is not an http(s) URL";
-      case s3_errc::no_bucket: return "no S3 bucket named";
-      case s3_errc::no_credentials: return "no S3 credentials";
+      case s3_errc::signature_mismatch:
+        return "S3 refused the request signature";
+      case s3_errc::invalid_access_key:
+        return "S3 does not know the access key id";
+      case s3_errc::no_such_bucket:
+        return "the S3 bucket does not exist";
+      case s3_errc::entity_too_small:
+        return "an S3 upload part is too small";
+      case s3_errc::access_denied:
+        return "S3 denied access";
+      case s3_errc::expired_token:
+        return "the S3 session token expired";
+      case s3_errc::request_refused:
+        return "S3 refused the request";
+      case s3_errc::invalid_endpoint:
+        return "the S3 endpoint is not an http(s) URL";
+      case s3_errc::no_bucket:
+        return "no S3 bucket named";
+      case s3_errc::no_credentials:
+        return "no S3 credentials";
     }
     return "S3 error";
   }
@@ -91,7 +103,9 @@ namespace {
 using kvs = std::vector<std::pair<std::string, std::string>>;
 
 // Plain functions: GCC 12 miscompiles braced lists of string literals inside coroutines.
-kvs kv() { return {}; }
+kvs kv() {
+  return {};
+}
 kvs kv(std::string k, std::string v) {
   kvs out;
   out.emplace_back(std::move(k), std::move(v));
@@ -127,9 +141,10 @@ struct s3_response {
 // What protects one uploaded body, from one pass over its bytes.
 struct body_check {
   std::vector<std::pair<std::string, std::string>> headers;  // Content-MD5 or x-amz-checksum-sha256
-  std::string payload_hash;  // the body's SHA-256 hex when computed anyway; "" to let request() decide
-  std::string md5_hex;       // md5 mode: what the ETag must be
-  std::string sha256_base64; // sha256 mode: what the store echoes and Complete lists
+  std::string
+      payload_hash;     // the body's SHA-256 hex when computed anyway; "" to let request() decide
+  std::string md5_hex;  // md5 mode: what the ETag must be
+  std::string sha256_base64;  // sha256 mode: what the store echoes and Complete lists
 };
 
 body_check check_for(const std::string& mode, std::string_view body) {
@@ -177,7 +192,7 @@ struct s3_context {
   bool path_style = true;
   std::unique_ptr<http_client> http;
   backoff retry_delay{backoff_policy{}};
-  int parts_uploading = 0;                       // across every writer of this store
+  int parts_uploading = 0;                        // across every writer of this store
   std::unique_ptr<asio::steady_timer> part_done;  // cancelled whenever a part finishes
 
   std::string full_key(std::string_view key) const {
@@ -216,7 +231,8 @@ struct s3_context {
     }
     std::string payload_hash = std::move(known_payload_hash);
     if (payload_hash.empty())
-      payload_hash = http->origin().tls && has_md5 ? std::string("UNSIGNED-PAYLOAD") : sha256_hex(body);
+      payload_hash =
+          http->origin().tls && has_md5 ? std::string("UNSIGNED-PAYLOAD") : sha256_hex(body);
     req.body() = std::move(body);
     req.prepare_payload();
     asio::steady_timer timer(co_await asio::this_coro::executor);
@@ -228,12 +244,13 @@ struct s3_context {
       sr.headers = kv("host", host_header, "x-amz-content-sha256", payload_hash);
       sr.headers.emplace_back(std::string("x-amz-date"), now_amz_date());
       if (!options.credentials.session_token.empty()) {
-        sr.headers.emplace_back(std::string("x-amz-security-token"), options.credentials.session_token);
+        sr.headers.emplace_back(std::string("x-amz-security-token"),
+                                options.credentials.session_token);
       }
       for (const auto& h : headers) sr.headers.push_back(h);
       sr.payload_sha256 = payload_hash;
-      auto signed_req = sigv4_sign(sr, {options.region, "s3", sr.headers[2].second},
-                                   options.credentials);
+      auto signed_req =
+          sigv4_sign(sr, {options.region, "s3", sr.headers[2].second}, options.credentials);
       for (const auto& [k, v] : sr.headers) req.set(k, v);
       req.set(http::field::authorization, signed_req.authorization);
       req.set(http::field::user_agent, "kage/" KAGE_VERSION);
@@ -304,8 +321,8 @@ struct upload_state {
 void check_stored(const s3_context& ctx, const std::string& key, const std::string& what,
                   const body_check& sent, const s3_response& r) {
   if (!sent.md5_hex.empty() && !r.encrypted && r.etag != "\"" + sent.md5_hex + "\"") {
-    fail(exit_code::store, "S3 returned ETag " + r.etag + " for " + what + " " +
-                               ctx.describe(key) + ", expected its MD5 \"" + sent.md5_hex +
+    fail(exit_code::store, "S3 returned ETag " + r.etag + " for " + what + " " + ctx.describe(key) +
+                               ", expected its MD5 \"" + sent.md5_hex +
                                "\"; the upload was corrupted in transit");
   }
   if (!sent.sha256_base64.empty() && !r.checksum_sha256.empty() &&
@@ -365,8 +382,9 @@ class s3_writer final : public object_writer {
   asio::awaitable<void> async_commit() override {
     if (st_->upload_id.empty()) {
       const body_check sent = check_for(st_->ctx->options.checksum, part_);
-      auto r = co_await st_->ctx->request(http::verb::put, st_->key, kv(), sent.headers,
-                                          std::move(part_), "PUT", statuses(200), sent.payload_hash);
+      auto r =
+          co_await st_->ctx->request(http::verb::put, st_->key, kv(), sent.headers,
+                                     std::move(part_), "PUT", statuses(200), sent.payload_hash);
       check_stored(*st_->ctx, st_->key, "object", sent, r);
       committed_ = true;
       co_return;
@@ -466,7 +484,8 @@ class s3_writer final : public object_writer {
       } catch (const std::exception& ex) {
         st->ctx->log.error(st->ctx->describe(st->key),
                            "AbortMultipartUpload of upload " + st->upload_id + " failed (" +
-                               ex.what() + "); its parts stay billed until a lifecycle rule or "
+                               ex.what() +
+                               "); its parts stay billed until a lifecycle rule or "
                                "'aws s3api abort-multipart-upload' removes them");
       }
     };
@@ -499,11 +518,12 @@ class s3_reader final : public object_reader {
   asio::awaitable<std::size_t> async_read(std::span<char> buf) override {
     if (used_ == chunk_.size()) {
       if (offset_ >= size_) co_return 0;
-      const std::uint64_t last = std::min<std::uint64_t>(size_, offset_ + ctx_->options.read_chunk) - 1;
+      const std::uint64_t last =
+          std::min<std::uint64_t>(size_, offset_ + ctx_->options.read_chunk) - 1;
       auto r = co_await ctx_->request(
           http::verb::get, key_, kv(),
-          kv("range", "bytes=" + std::to_string(offset_) + "-" + std::to_string(last)), std::string(),
-          "GET", statuses(206, 200));
+          kv("range", "bytes=" + std::to_string(offset_) + "-" + std::to_string(last)),
+          std::string(), "GET", statuses(206, 200));
       if (r.body.size() != last - offset_ + 1) {
         fail(exit_code::store, "GET " + ctx_->describe(key_) + " returned " +
                                    std::to_string(r.body.size()) + " bytes for a range of " +
@@ -534,7 +554,8 @@ class s3_store final : public store {
   explicit s3_store(std::shared_ptr<s3_context> ctx) : ctx_(std::move(ctx)) {}
 
   std::string location() const override {
-    return "s3://" + ctx_->options.bucket + (ctx_->options.prefix.empty() ? "" : "/" + ctx_->options.prefix);
+    return "s3://" + ctx_->options.bucket +
+           (ctx_->options.prefix.empty() ? "" : "/" + ctx_->options.prefix);
   }
 
   asio::awaitable<std::unique_ptr<object_writer>> async_create(std::string key) override {
@@ -563,8 +584,8 @@ class s3_store final : public store {
       const std::string wanted = root + prefix;
       kvs q = kv("list-type", "2", "prefix", wanted.substr(0, wanted.find('/')));
       if (!token.empty()) q.emplace_back(std::string("continuation-token"), token);
-      auto r = co_await ctx_->request(http::verb::get, "", q, kv(), std::string(), "ListObjectsV2 of",
-                                      statuses(200));
+      auto r = co_await ctx_->request(http::verb::get, "", q, kv(), std::string(),
+                                      "ListObjectsV2 of", statuses(200));
       for (auto c : xml_elements(r.body, "Contents")) {
         const std::string key = xml_text(c, "Key").value_or("");
         if (!key.starts_with(wanted)) continue;
@@ -590,8 +611,9 @@ class s3_store final : public store {
       }
       body += "</Delete>";
       const std::string md5 = md5_base64(body);
-      auto r = co_await ctx_->request(http::verb::post, "", kv("delete", ""), kv("content-md5", md5),
-                                      std::move(body), "DeleteObjects in", statuses(200));
+      auto r =
+          co_await ctx_->request(http::verb::post, "", kv("delete", ""), kv("content-md5", md5),
+                                 std::move(body), "DeleteObjects in", statuses(200));
       if (auto errors = xml_elements(r.body, "Error"); !errors.empty()) {
         fail(exit_code::store, "S3 refused to delete " + xml_text(errors[0], "Key").value_or("") +
                                    ": " + xml_text(errors[0], "Code").value_or("") + " " +
@@ -609,8 +631,7 @@ class s3_store final : public store {
 std::unique_ptr<store> make_s3_store(std::string_view location, const store_options& options,
                                      asio::any_io_executor ex) {
   auto ctx = std::make_shared<s3_context>();
-  ctx->part_done =
-      std::make_unique<asio::steady_timer>(ex, asio::steady_timer::time_point::max());
+  ctx->part_done = std::make_unique<asio::steady_timer>(ex, asio::steady_timer::time_point::max());
   ctx->options = options.s3;
   ctx->log = options.log;
   ctx->retries = options.retries;

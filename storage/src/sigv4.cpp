@@ -62,7 +62,9 @@ std::string uri_encode(std::string_view s, bool encode_slash) {
   return out;
 }
 
-std::string sha256_hex_of(std::string_view bytes) { return sha256_hex(bytes); }
+std::string sha256_hex_of(std::string_view bytes) {
+  return sha256_hex(bytes);
+}
 
 std::string hmac_sha256(std::string_view key, std::string_view data) {
   unsigned char out[EVP_MAX_MD_SIZE];
@@ -81,7 +83,9 @@ std::string digest_raw(std::string_view bytes, const EVP_MD* md) {
   return std::string(reinterpret_cast<char*>(out), len);
 }
 
-std::string md5_raw(std::string_view bytes) { return digest_raw(bytes, EVP_md5()); }
+std::string md5_raw(std::string_view bytes) {
+  return digest_raw(bytes, EVP_md5());
+}
 
 std::string base64_of(const std::string& raw) {
   unsigned char out[128];
@@ -96,7 +100,9 @@ body_digest both_forms(const std::string& raw) {
 
 }  // namespace
 
-body_digest md5_of(std::string_view bytes) { return both_forms(md5_raw(bytes)); }
+body_digest md5_of(std::string_view bytes) {
+  return both_forms(md5_raw(bytes));
+}
 
 body_digest sha256_of(std::string_view bytes) {
   return both_forms(digest_raw(bytes, EVP_sha256()));
@@ -107,7 +113,9 @@ std::string md5_hex(std::string_view bytes) {
   return to_hex(reinterpret_cast<const unsigned char*>(raw.data()), raw.size());
 }
 
-std::string md5_base64(std::string_view bytes) { return base64_of(md5_raw(bytes)); }
+std::string md5_base64(std::string_view bytes) {
+  return base64_of(md5_raw(bytes));
+}
 
 std::string amz_date(long long unix_seconds) {
   std::time_t t = static_cast<std::time_t>(unix_seconds);

@@ -25,7 +25,8 @@ struct store_error_category final : boost::system::error_category {
   const char* name() const noexcept override { return "kage.store"; }
   std::string message(int ev) const override {
     switch (static_cast<store_errc>(ev)) {
-      case store_errc::not_found: return "The backup object does not exist.";
+      case store_errc::not_found:
+        return "The backup object does not exist.";
     }
     return "Unknown store error.";
   }

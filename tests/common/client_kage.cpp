@@ -8,7 +8,8 @@
 namespace kage::test {
 
 process_result run_kage(const std::vector<std::string>& args,
-                    const std::map<std::string, std::string>& env, std::chrono::seconds deadline) {
+                        const std::map<std::string, std::string>& env,
+                        std::chrono::seconds deadline) {
   std::vector<std::string> argv{kage_binary()};
   argv.insert(argv.end(), args.begin(), args.end());
   return run_process(argv, env, deadline);
@@ -21,7 +22,8 @@ boost::json::object json_result(const process_result& r) {
   if (nl != std::string::npos) text = text.substr(nl + 1);
   boost::system::error_code ec;
   auto v = boost::json::parse(text, ec);
-  if (ec || !v.is_object()) throw std::runtime_error("kage did not print a JSON object:\n" + describe(r));
+  if (ec || !v.is_object())
+    throw std::runtime_error("kage did not print a JSON object:\n" + describe(r));
   return v.as_object();
 }
 
@@ -61,7 +63,8 @@ std::vector<std::string> leftovers_of_failure(const std::string& dir) {
 std::string only_backup(const std::string& dir) {
   auto ids = backup_ids(dir);
   if (ids.size() != 1)
-    throw std::runtime_error(dir + " holds " + std::to_string(ids.size()) + " backups, expected one");
+    throw std::runtime_error(dir + " holds " + std::to_string(ids.size()) +
+                             " backups, expected one");
   return ids[0];
 }
 

@@ -12,8 +12,8 @@ namespace kage::test {
 
 // Runs `kage args...` with extra environment; the result has out/err/exit_code.
 process_result run_kage(const std::vector<std::string>& args,
-                    const std::map<std::string, std::string>& env = {},
-                    std::chrono::seconds deadline = std::chrono::seconds(300));
+                        const std::map<std::string, std::string>& env = {},
+                        std::chrono::seconds deadline = std::chrono::seconds(300));
 
 // Parses kage --json output (the last line of stdout).
 boost::json::object json_result(const process_result& r);

@@ -39,11 +39,10 @@ T test_client::run(asio::awaitable<T> task) {
 }
 
 void test_client::refresh() {
-  topology_ = run(
-      [](engine::redis_target t) -> asio::awaitable<proto::topology> {
-        auto view = co_await engine::async_discover(t, logger());
-        co_return view.topology;
-      }(target_));
+  topology_ = run([](engine::redis_target t) -> asio::awaitable<proto::topology> {
+    auto view = co_await engine::async_discover(t, logger());
+    co_return view.topology;
+  }(target_));
 }
 
 proto::connection& test_client::conn(const std::string& address) {
@@ -197,7 +196,8 @@ std::vector<command> every_type_commands(const std::string& p, int copies) {
       c.push_back({"XADD", p + "stream", "2-1", "field", binary});
       c.push_back({"XADD", p + "stream", "3-1", "f", "v3"});
       c.push_back({"XGROUP", "CREATE", p + "stream", "workers", "0"});
-      c.push_back({"XREADGROUP", "GROUP", "workers", "alice", "COUNT", "2", "STREAMS", p + "stream", ">"});
+      c.push_back(
+          {"XREADGROUP", "GROUP", "workers", "alice", "COUNT", "2", "STREAMS", p + "stream", ">"});
     }
   }
   return c;

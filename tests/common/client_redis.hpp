@@ -17,7 +17,7 @@ using command = std::vector<std::string>;
 
 struct key_state {
   std::string type;
-  std::string digest;   // DEBUG DIGEST-VALUE (servers need --enable-debug-command yes)
+  std::string digest;  // DEBUG DIGEST-VALUE (servers need --enable-debug-command yes)
   std::int64_t pttl = -1;
   bool operator==(const key_state& o) const { return type == o.type && digest == o.digest; }
 };

@@ -13,8 +13,7 @@ namespace kage::test {
 class moto_server {
  public:
   // host: where it listens, "127.0.0.1" or "::1".
-  explicit moto_server(std::optional<tls_files> tls = std::nullopt,
-                       std::string host = "127.0.0.1");
+  explicit moto_server(std::optional<tls_files> tls = std::nullopt, std::string host = "127.0.0.1");
   std::string endpoint() const;  // http(s)://127.0.0.1:PORT, http(s)://[::1]:PORT
   int port() const { return port_; }
   const std::string& access_key() const { return access_key_; }

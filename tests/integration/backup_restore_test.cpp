@@ -98,7 +98,7 @@ BOOST_AUTO_TEST_CASE(round_trip_every_type_and_standard_tools) {
   // Standard tools alone, as README and storage/FORMAT.md say: zstd -dc | redis-cli --pipe.
   redis_server fresh(redis_options{});
   auto argv = fresh.cli_argv();
-  std::string cmd = "zstd -dc " + store.file(id + "/shard-00.resp.zst") + " | " ;
+  std::string cmd = "zstd -dc " + store.file(id + "/shard-00.resp.zst") + " | ";
   for (const auto& a : argv) cmd += "'" + a + "' ";
   cmd += "--pipe";
   auto piped = run_process({"bash", "-c", cmd});
@@ -111,26 +111,28 @@ BOOST_AUTO_TEST_CASE(round_trip_every_type_and_standard_tools) {
 BOOST_AUTO_TEST_CASE(patterns_select_keys) {
   redis_server server(redis_options{});
   test_client client(server.address());
-  client.load({{"SET", "user:1", "a"}, {"SET", "user:2", "b"}, {"SET", "order:1", "c"},
+  client.load({{"SET", "user:1", "a"},
+               {"SET", "user:2", "b"},
+               {"SET", "order:1", "c"},
                {"SET", "session:9", "d"}});
   temp_dir store("store");
   // Two patterns; a key matching both is taken once.
-  auto r = run_kage({"backup", "--node", server.address(), "--to", store.path(), "--pattern", "user:*",
-                 "--pattern", "*:1", "--json"});
+  auto r = run_kage({"backup", "--node", server.address(), "--to", store.path(), "--pattern",
+                     "user:*", "--pattern", "*:1", "--json"});
   BOOST_TEST_REQUIRE(r.exit_code == 0, describe(r));
   BOOST_TEST(json_result(r).at("keys").as_int64() == 3);
 
   // PATTERN from the environment, comma-separated, as the old sidecar used it.
   temp_dir store2("store");
   r = run_kage({"backup", "--node", server.address(), "--to", store2.path(), "--json"},
-           {{"PATTERN", "session:*,order:*"}});
+               {{"PATTERN", "session:*,order:*"}});
   BOOST_TEST_REQUIRE(r.exit_code == 0, describe(r));
   BOOST_TEST(json_result(r).at("keys").as_int64() == 2);
 
   // Restore with a pattern filter brings back only those keys.
   client.exec({"FLUSHALL"});
-  r = run_kage({"restore", "--node", server.address(), "--from", store.path(), "--pattern", "user:*",
-            "--json"});
+  r = run_kage({"restore", "--node", server.address(), "--from", store.path(), "--pattern",
+                "user:*", "--json"});
   BOOST_TEST_REQUIRE(r.exit_code == 0, describe(r));
   auto o = json_result(r);
   BOOST_TEST(o.at("restored").as_int64() == 2);
@@ -232,8 +234,10 @@ BOOST_AUTO_TEST_CASE(expiry_times_are_the_servers_own) {
   BOOST_TEST_REQUIRE(archived.size() == expected.size());
   std::size_t exact = 0;
   for (const auto& [key, at] : archived) {
-    if (at == expected.at(key)) ++exact;
-    else BOOST_TEST(at == expected.at(key), key);
+    if (at == expected.at(key))
+      ++exact;
+    else
+      BOOST_TEST(at == expected.at(key), key);
   }
   BOOST_TEST(exact == expected.size());
 }
@@ -270,7 +274,7 @@ BOOST_AUTO_TEST_CASE(prefer_replica_reads_replicas) {
   const auto before = src.snapshot();
   temp_dir store("store");
   auto r = run_kage({"backup", "--node", source.seed(), "--to", store.path(), "--read-from",
-                 "prefer-replica", "--json"});
+                     "prefer-replica", "--json"});
   BOOST_TEST_REQUIRE(r.exit_code == 0, describe(r));
   BOOST_TEST(json_result(r).at("keys").as_int64() == static_cast<std::int64_t>(before.size()));
   auto m = manifest(store.path(), only_backup(store.path()));

@@ -224,8 +224,8 @@ BOOST_AUTO_TEST_CASE(master_killed_mid_backup_is_followed_to_its_replica) {
 
   temp_dir store("store");
   // One key at a time so the backup is still running when the master dies.
-  background_process backup({kage_binary(), "backup", "--node", source.seed(), "--to",
-                             store.path(), "--window", "1", "--scan-count", "1", "--json"});
+  background_process backup({kage_binary(), "backup", "--node", source.seed(), "--to", store.path(),
+                             "--window", "1", "--scan-count", "1", "--json"});
   std::this_thread::sleep_for(std::chrono::milliseconds(700));
   BOOST_TEST_REQUIRE(backup.running(), "the backup finished before the master was killed");
   source.masters()[1]->kill(SIGKILL);
@@ -242,9 +242,8 @@ BOOST_AUTO_TEST_CASE(master_killed_without_replica_fails_cleanly) {
   test_client src(source.seed());
   src.load(string_keys(60000, 16));
   temp_dir store("store");
-  background_process backup({kage_binary(), "backup", "--node", source.seed(), "--to",
-                             store.path(), "--window", "1", "--scan-count", "1",
-                             "--failover-timeout", "3000"});
+  background_process backup({kage_binary(), "backup", "--node", source.seed(), "--to", store.path(),
+                             "--window", "1", "--scan-count", "1", "--failover-timeout", "3000"});
   std::this_thread::sleep_for(std::chrono::milliseconds(700));
   BOOST_TEST_REQUIRE(backup.running(), "the backup finished before the master was killed");
   const std::string victim = source.masters()[2]->address();

@@ -37,7 +37,8 @@ int http_status(int port, const std::string& path) {
   const std::string script =
       "import sys, urllib.request, urllib.error\n"
       "try:\n"
-      "    s = urllib.request.urlopen('http://[::1]:" + std::to_string(port) + path +
+      "    s = urllib.request.urlopen('http://[::1]:" +
+      std::to_string(port) + path +
       "', timeout=5).status\n"
       "except urllib.error.HTTPError as e:\n"
       "    s = e.code\n"
@@ -130,9 +131,8 @@ BOOST_AUTO_TEST_CASE(run_listens_on_ipv6) {
   std::map<std::string, std::string> env{{"SCHEDULE_TIME", "3600"},
                                          {"REDIS_NODE", server.address()},
                                          {"BACKUP_DIR", dir.file("store")}};
-  background_process run({kage_binary(), "run", "--config", config, "--listen",
-                          "[::1]:" + std::to_string(port)},
-                         env);
+  background_process run(
+      {kage_binary(), "run", "--config", config, "--listen", "[::1]:" + std::to_string(port)}, env);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   int status = 0;
   while (status != 200 && std::chrono::steady_clock::now() < deadline && run.running()) {
@@ -150,10 +150,9 @@ BOOST_AUTO_TEST_CASE(ipv6_mistakes_are_usage_errors) {
   BOOST_TEST(r.exit_code == 2, describe(r));
   BOOST_TEST(contains(r.err, "[::1]:7000"), r.err);  // says how to write it
 
-  r = run_kage({"list", "--from", "s3://kage-test"},
-               {{"S3_ENDPOINT_URL", "http://::1:9000"},
-                {"AWS_ACCESS_KEY_ID", "a"},
-                {"AWS_SECRET_ACCESS_KEY", "b"}});
+  r = run_kage({"list", "--from", "s3://kage-test"}, {{"S3_ENDPOINT_URL", "http://::1:9000"},
+                                                      {"AWS_ACCESS_KEY_ID", "a"},
+                                                      {"AWS_SECRET_ACCESS_KEY", "b"}});
   BOOST_TEST(r.exit_code == 2, describe(r));
   BOOST_TEST(contains(r.err, "http://::1:9000"), r.err);
 }

@@ -36,7 +36,8 @@ std::string with_rdb_version(std::string payload, int version) {
   const std::size_t v = payload.size() - 10;
   payload[v] = static_cast<char>(version & 0xff);
   payload[v + 1] = static_cast<char>(version >> 8);
-  std::uint64_t crc = kage::proto::crc64(0, std::string_view(payload).substr(0, payload.size() - 8));
+  std::uint64_t crc =
+      kage::proto::crc64(0, std::string_view(payload).substr(0, payload.size() - 8));
   for (int i = 0; i < 8; ++i) payload[payload.size() - 8 + i] = static_cast<char>(crc >> (8 * i));
   return payload;
 }
@@ -65,7 +66,8 @@ BOOST_AUTO_TEST_CASE(newer_rdb_version_is_named_in_one_clear_error) {
     if (!*rec) break;
     const auto& record = **rec;
     BOOST_TEST_REQUIRE(kage::proto::inspect_dump_payload(record.payload)->rdb_version == 10);
-    out_archive.add_key(record.key, record.expire_at_ms, with_rdb_version(std::string(record.payload), 12), out);
+    out_archive.add_key(record.key, record.expire_at_ms,
+                        with_rdb_version(std::string(record.payload), 12), out);
   }
   out_archive.finish(out);
   write(object, out);

@@ -24,7 +24,8 @@ http_result http_get(int port, const std::string& path) {
   const std::string script =
       "import sys, urllib.request, urllib.error\n"
       "try:\n"
-      "    r = urllib.request.urlopen('http://127.0.0.1:" + std::to_string(port) + path +
+      "    r = urllib.request.urlopen('http://127.0.0.1:" +
+      std::to_string(port) + path +
       "', timeout=5)\n"
       "    s, b = r.status, r.read()\n"
       "except urllib.error.HTTPError as e:\n"
@@ -77,7 +78,8 @@ bool eventually(F f, std::chrono::seconds deadline) {
   return f();
 }
 
-std::size_t complete_backups(const std::string& location, const std::map<std::string, std::string>& env) {
+std::size_t complete_backups(const std::string& location,
+                             const std::map<std::string, std::string>& env) {
   auto r = run_kage({"list", "--from", location, "--json"}, env);
   BOOST_TEST_REQUIRE(r.exit_code == 0, describe(r));
   std::size_t n = 0;
@@ -108,15 +110,19 @@ BOOST_AUTO_TEST_CASE(scheduled_backups_retention_metrics_and_readiness) {
   env["S3_BUCKET_NAME"] = "kage-test";
   env["KEEP_LAST"] = "2";
   env["RESTORE_MISSING"] = "true";
-  background_process run({kage_binary(), "run", "--config", config, "--listen",
-                          "127.0.0.1:" + std::to_string(port), "--ready-interval", "1",
-                          "--log-format", "json"},
-                         env);
+  background_process run(
+      {kage_binary(), "run", "--config", config, "--listen", "127.0.0.1:" + std::to_string(port),
+       "--ready-interval", "1", "--log-format", "json"},
+      env);
 
   // Retention is a run's last step: after three whole runs, the third backup deleted the first.
-  BOOST_TEST_REQUIRE(eventually([&] { return metric(port, "kage_runs_total{step=\"retention\",result=\"success\"}") >= 3; },
-                                std::chrono::seconds(60)),
-                     run.err());
+  BOOST_TEST_REQUIRE(
+      eventually(
+          [&] {
+            return metric(port, "kage_runs_total{step=\"retention\",result=\"success\"}") >= 3;
+          },
+          std::chrono::seconds(60)),
+      run.err());
   auto scrape = http_get(port, "/metrics");
   BOOST_TEST_REQUIRE(scrape.status == 200);
   auto m = parse_metrics(scrape.body);
@@ -149,7 +155,8 @@ BOOST_AUTO_TEST_CASE(scheduled_backups_retention_metrics_and_readiness) {
   cluster.wait_ok();
   BOOST_TEST(eventually([&] { return http_get(port, "/readyz").status == 200; },
                         std::chrono::seconds(30)));
-  BOOST_TEST(metric(port, "kage_errors_total{kind=\"redis\"}") >= 0);  // failures are counted, not fatal
+  BOOST_TEST(metric(port, "kage_errors_total{kind=\"redis\"}") >=
+             0);  // failures are counted, not fatal
   BOOST_TEST(run.running());
 
   run.kill(SIGTERM);
@@ -197,7 +204,8 @@ BOOST_AUTO_TEST_CASE(sigterm_mid_upload_cancels_after_the_grace_period) {
   const auto sent = std::chrono::steady_clock::now();
   run.kill(SIGTERM);
   auto r = run.wait(std::chrono::seconds(60));
-  const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - sent).count();
+  const double took =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - sent).count();
   BOOST_TEST(r.exit_code == 0, describe(r));
   BOOST_TEST(took < 1 + 15, took);  // the grace period plus the abort
   BOOST_TEST(r.err.find("cancel") != std::string::npos, r.err);
@@ -209,16 +217,16 @@ BOOST_AUTO_TEST_CASE(sigterm_mid_upload_lets_the_backup_finish_within_the_grace_
   slow_upload u(500);  // 0.5 s per part
   auto& s3 = u.s3;
   // An older backup, which retention (keep_last 1) must delete once the new one is complete.
-  auto old = run_kage({"backup", "--node", u.server.address(), "--to", "s3://kage-test/finish",
-                       "--json"},
-                      s3.env());
+  auto old =
+      run_kage({"backup", "--node", u.server.address(), "--to", "s3://kage-test/finish", "--json"},
+               s3.env());
   BOOST_TEST_REQUIRE(old.exit_code == 0, describe(old));
   const std::string old_id(json_result(old).at("id").as_string());
   auto env = u.env;
   env["RESTORE_MISSING"] = "true";
-  background_process run(
-      {kage_binary(), "run", "--config", u.config(60, "finish", "  retention:\n    keep_last: 1\n")},
-      env);
+  background_process run({kage_binary(), "run", "--config",
+                          u.config(60, "finish", "  retention:\n    keep_last: 1\n")},
+                         env);
   std::this_thread::sleep_for(std::chrono::milliseconds(1000));
   BOOST_TEST_REQUIRE(run.running(), "kage run exited early: " + run.err());
   run.kill(SIGTERM);
@@ -257,8 +265,9 @@ BOOST_AUTO_TEST_CASE(snapshots_and_backups_on_a_schedule) {
                           "s3://kage-test/both", "--listen", "127.0.0.1:" + std::to_string(port)},
                          env);
   BOOST_TEST_REQUIRE(
-      eventually([&] { return metric(port, "kage_runs_total{step=\"backup\",result=\"success\"}") >= 2; },
-                 std::chrono::seconds(60)),
+      eventually(
+          [&] { return metric(port, "kage_runs_total{step=\"backup\",result=\"success\"}") >= 2; },
+          std::chrono::seconds(60)),
       run.err());
   BOOST_TEST(metric(port, "kage_runs_total{step=\"snapshot\",result=\"success\"}") >= 2);
   BOOST_TEST(metric(port, "kage_s3_retries_total") == 0);
@@ -278,7 +287,8 @@ BOOST_AUTO_TEST_CASE(snapshots_and_backups_on_a_schedule) {
 }
 
 BOOST_AUTO_TEST_CASE(cron_schedules_are_checked_at_start) {
-  auto r = run_kage({"run", "--node", "127.0.0.1:1", "--to", "/tmp/nowhere", "--cron", "61 * * * *"});
+  auto r =
+      run_kage({"run", "--node", "127.0.0.1:1", "--to", "/tmp/nowhere", "--cron", "61 * * * *"});
   BOOST_TEST(r.exit_code == 2, describe(r));
   BOOST_TEST(r.err.find("minute") != std::string::npos, r.err);
   r = run_kage({"run", "--node", "127.0.0.1:1", "--to", "/tmp/nowhere", "--cron", "0 3 * * *",

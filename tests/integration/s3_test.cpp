@@ -30,7 +30,9 @@ std::size_t open_uploads(const moto_server& s3) {
   return json::parse(s3.tool({"uploads"})).as_array().size();
 }
 
-std::string newest_id(const process_result& r) { return std::string(json_result(r).at("id").as_string()); }
+std::string newest_id(const process_result& r) {
+  return std::string(json_result(r).at("id").as_string());
+}
 
 }  // namespace
 
@@ -98,7 +100,8 @@ BOOST_AUTO_TEST_CASE(cluster_backup_to_s3_and_restore_from_it) {
   }
 
   // S3_BUCKET_NAME alone names the store.
-  r = run_kage({"list", "--json"}, s3.env() + std::map<std::string, std::string>{{"S3_BUCKET_NAME", "kage-test"}});
+  r = run_kage({"list", "--json"},
+               s3.env() + std::map<std::string, std::string>{{"S3_BUCKET_NAME", "kage-test"}});
   BOOST_TEST(r.exit_code == 0, describe(r));
 }
 
@@ -109,9 +112,9 @@ BOOST_AUTO_TEST_CASE(wrong_secret_fails_at_once_and_leaves_nothing) {
   c.load(random_keys("k", 12000, 1000));
   auto env = s3.env();
   env["AWS_SECRET_ACCESS_KEY"] = "not-the-secret";
-  auto r = run_kage({"backup", "--node", server.address(), "--to", "s3://kage-test/wrong",
-                     "--part-size-mb", "5"},
-                    env);
+  auto r = run_kage(
+      {"backup", "--node", server.address(), "--to", "s3://kage-test/wrong", "--part-size-mb", "5"},
+      env);
   BOOST_TEST(r.exit_code == 4, describe(r));
   BOOST_TEST(contains(r.err, "SignatureDoesNotMatch"), r.err);
   BOOST_TEST(contains(r.err, "secret access key"), r.err);
@@ -160,10 +163,10 @@ BOOST_AUTO_TEST_CASE(an_s3_endpoint_killed_mid_upload_is_retried) {
   s3_fault_proxy proxy(s3, "delay-parts:1000");
   auto env = s3.env();
   env["S3_ENDPOINT_URL"] = proxy.endpoint();
-  background_process backup({kage_binary(), "backup", "--node", server.address(), "--to",
-                             "s3://kage-test/killed", "--part-size-mb", "5", "--parts-in-flight",
-                             "2"},
-                            env);
+  background_process backup(
+      {kage_binary(), "backup", "--node", server.address(), "--to", "s3://kage-test/killed",
+       "--part-size-mb", "5", "--parts-in-flight", "2"},
+      env);
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
   BOOST_TEST_REQUIRE(backup.running(), "the backup finished before the endpoint was killed");
   proxy.kill_and_restart();  // the parts in flight lose their connections
@@ -179,7 +182,7 @@ BOOST_AUTO_TEST_CASE(a_store_that_stores_other_bytes_is_caught) {
   moto_server s3;
   redis_server server(redis_options{});
   test_client c(server.address());
-  c.load(random_keys("k", 12000, 1000));  // ~12 MB: 3 parts of 5 MiB
+  c.load(random_keys("k", 12000, 1000));       // ~12 MB: 3 parts of 5 MiB
   s3_fault_proxy proxy(s3, "mangle-parts:1");  // every part after the first the proxy sees
   auto env = s3.env();
   env["S3_ENDPOINT_URL"] = proxy.endpoint();
@@ -200,14 +203,20 @@ BOOST_AUTO_TEST_CASE(parts_in_flight_are_bounded_across_masters) {
   moto_server s3;
   redis_cluster source(3, 0, cluster_node());
   test_client c(source.seed());
-  c.load(random_keys("k", 24000, 1000));  // ~8 MB per master: 2 parts of 5 MiB each
-  for (const int total : {0, 2}) {          // 0: the default (16)
+  c.load(random_keys("k", 24000, 1000));           // ~8 MB per master: 2 parts of 5 MiB each
+  for (const int total : {0, 2}) {                 // 0: the default (16)
     s3_fault_proxy proxy(s3, "delay-parts:1000");  // long enough for the masters to overlap
     auto env = s3.env();
     env["S3_ENDPOINT_URL"] = proxy.endpoint();
-    std::vector<std::string> args{"backup", "--node", source.seed(), "--to",
+    std::vector<std::string> args{"backup",
+                                  "--node",
+                                  source.seed(),
+                                  "--to",
                                   "s3://kage-test/total-" + std::to_string(total),
-                                  "--part-size-mb", "5", "--parts-in-flight", "4"};
+                                  "--part-size-mb",
+                                  "5",
+                                  "--parts-in-flight",
+                                  "4"};
     if (total) {
       args.push_back("--total-parts-in-flight");
       args.push_back(std::to_string(total));
@@ -215,8 +224,10 @@ BOOST_AUTO_TEST_CASE(parts_in_flight_are_bounded_across_masters) {
     auto r = run_kage(args, env);
     BOOST_TEST_REQUIRE(r.exit_code == 0, describe(r));
     // The three masters' parts overlap unless the store-wide bound holds them back.
-    if (total) BOOST_TEST(proxy.max_parts_in_flight() == total);
-    else BOOST_TEST(proxy.max_parts_in_flight() >= 3);
+    if (total)
+      BOOST_TEST(proxy.max_parts_in_flight() == total);
+    else
+      BOOST_TEST(proxy.max_parts_in_flight() >= 3);
     r = run_kage({"verify", "--from", "s3://kage-test/total-" + std::to_string(total)}, s3.env());
     BOOST_TEST(r.exit_code == 0, describe(r));
   }
@@ -230,10 +241,10 @@ BOOST_AUTO_TEST_CASE(sigterm_mid_upload_aborts_it) {
   s3_fault_proxy proxy(s3, "delay-parts:1000");
   auto env = s3.env();
   env["S3_ENDPOINT_URL"] = proxy.endpoint();
-  background_process backup({kage_binary(), "backup", "--node", server.address(), "--to",
-                             "s3://kage-test/term", "--part-size-mb", "5", "--parts-in-flight",
-                             "2"},
-                            env);
+  background_process backup(
+      {kage_binary(), "backup", "--node", server.address(), "--to", "s3://kage-test/term",
+       "--part-size-mb", "5", "--parts-in-flight", "2"},
+      env);
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
   BOOST_TEST_REQUIRE(backup.running(), "the backup finished before SIGTERM");
   backup.kill(SIGTERM);
@@ -250,7 +261,7 @@ BOOST_AUTO_TEST_CASE(https_with_a_test_ca) {
   test_client c(server.address());
   c.load(every_type_commands("h:", 5));
   c.load(random_keys("rnd:", 8000, 1000));  // ~8 MB: two parts of 5 MiB
-  auto env = s3.env();  // AWS_CA_BUNDLE points at the test CA
+  auto env = s3.env();                      // AWS_CA_BUNDLE points at the test CA
   // Over HTTPS parts go UNSIGNED-PAYLOAD, protected by TLS and the checksum S3 verifies: either
   // x-amz-checksum-sha256 (default) or Content-MD5 with the ETag checked.
   for (const char* checksum : {"sha256", "md5"}) {
@@ -272,8 +283,8 @@ BOOST_AUTO_TEST_CASE(https_with_a_test_ca) {
     r = run_kage({"verify", "--from", "s3://kage-test/" + prefix}, env);
     BOOST_TEST(r.exit_code == 0, describe(r));
   }
-  auto r = run_kage({"backup", "--node", server.address(), "--to", "s3://kage-test/tls", "--json"},
-                    env);
+  auto r =
+      run_kage({"backup", "--node", server.address(), "--to", "s3://kage-test/tls", "--json"}, env);
   BOOST_TEST_REQUIRE(r.exit_code == 0, describe(r));
   // Without the CA the certificate is refused.
   env.erase("AWS_CA_BUNDLE");
@@ -341,7 +352,8 @@ BOOST_AUTO_TEST_CASE(listing_past_a_thousand_objects_and_retention) {
 
   // A rule that would delete everything still keeps the newest complete backup.
   std::this_thread::sleep_for(std::chrono::milliseconds(2000));  // both backups older than 1 s
-  r = run_kage({"prune", "--from", "s3://kage-test/ret", "--keep-within", "1s", "--json"}, s3.env());
+  r = run_kage({"prune", "--from", "s3://kage-test/ret", "--keep-within", "1s", "--json"},
+               s3.env());
   BOOST_TEST_REQUIRE(r.exit_code == 0, describe(r));
   r = run_kage({"list", "--from", "s3://kage-test/ret", "--json"}, s3.env());
   BOOST_TEST(json::parse(r.out).as_array().size() == 1u);

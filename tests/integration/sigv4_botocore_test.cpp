@@ -44,10 +44,38 @@ struct sample {
 
 BOOST_AUTO_TEST_CASE(signatures_match_botocore) {
   const std::vector<sample> samples = {
-      {"PUT", "127.0.0.1:9000", "/bucket/prod/20261122T021155.123Z/shard-00.resp.zst", {}, {{"Content-MD5", "1B2M2Y8AsgTpgAmY7PhCfg=="}}, "", "us-east-1", ""},
-      {"PUT", "s3.eu-west-1.amazonaws.com", "/b/key with spaces+plus", {{"partNumber", "7"}, {"uploadId", "abc~_.-XYZ"}}, {}, "part bytes", "eu-west-1", ""},
-      {"POST", "bucket.s3.amazonaws.com", "/a/b", {{"uploads", ""}}, {}, "", "us-east-1", "session-token-value"},
-      {"GET", "minio.local:9000", "/bucket", {{"list-type", "2"}, {"prefix", "redis"}, {"continuation-token", "x/y+z="}}, {{"Range", "bytes=0-99"}}, "", "us-west-2", ""},
+      {"PUT",
+       "127.0.0.1:9000",
+       "/bucket/prod/20261122T021155.123Z/shard-00.resp.zst",
+       {},
+       {{"Content-MD5", "1B2M2Y8AsgTpgAmY7PhCfg=="}},
+       "",
+       "us-east-1",
+       ""},
+      {"PUT",
+       "s3.eu-west-1.amazonaws.com",
+       "/b/key with spaces+plus",
+       {{"partNumber", "7"}, {"uploadId", "abc~_.-XYZ"}},
+       {},
+       "part bytes",
+       "eu-west-1",
+       ""},
+      {"POST",
+       "bucket.s3.amazonaws.com",
+       "/a/b",
+       {{"uploads", ""}},
+       {},
+       "",
+       "us-east-1",
+       "session-token-value"},
+      {"GET",
+       "minio.local:9000",
+       "/bucket",
+       {{"list-type", "2"}, {"prefix", "redis"}, {"continuation-token", "x/y+z="}},
+       {{"Range", "bytes=0-99"}},
+       "",
+       "us-west-2",
+       ""},
       {"DELETE", "127.0.0.1:5000", "/bucket/k", {{"uploadId", "2~x"}}, {}, "", "ap-south-1", ""},
   };
   const std::string date = "20261122T031500Z";
@@ -63,17 +91,28 @@ BOOST_AUTO_TEST_CASE(signatures_match_botocore) {
     if (!s.token.empty()) r.headers.push_back({"x-amz-security-token", s.token});
     for (const auto& h : s.headers) r.headers.push_back(h);
     r.payload_sha256 = payload;
-    ours.push_back(sigv4_sign(r, {s.region, "s3", date}, {"AKIAEXAMPLE", "secret/key+value", s.token}).signature);
+    ours.push_back(
+        sigv4_sign(r, {s.region, "s3", date}, {"AKIAEXAMPLE", "secret/key+value", s.token})
+            .signature);
 
     std::string url = "http://" + s.host + uri_encode(s.path, false);
     std::string qs;
-    for (const auto& [k, v] : s.query) qs += (qs.empty() ? "?" : "&") + uri_encode(k, true) + "=" + uri_encode(v, true);
+    for (const auto& [k, v] : s.query)
+      qs += (qs.empty() ? "?" : "&") + uri_encode(k, true) + "=" + uri_encode(v, true);
     boost::json::array headers;
-    for (const auto& [k, v] : s.headers) headers.push_back(boost::json::array{boost::json::value(k), boost::json::value(v)});
-    if (!s.token.empty()) headers.push_back(boost::json::array{"X-Amz-Security-Token", boost::json::value(s.token)});
-    input.push_back(boost::json::object{{"method", s.method}, {"url", url + qs}, {"body", s.body},
-                                        {"payload", payload}, {"headers", headers}, {"region", s.region},
-                                        {"date", date}, {"ak", "AKIAEXAMPLE"}, {"sk", "secret/key+value"},
+    for (const auto& [k, v] : s.headers)
+      headers.push_back(boost::json::array{boost::json::value(k), boost::json::value(v)});
+    if (!s.token.empty())
+      headers.push_back(boost::json::array{"X-Amz-Security-Token", boost::json::value(s.token)});
+    input.push_back(boost::json::object{{"method", s.method},
+                                        {"url", url + qs},
+                                        {"body", s.body},
+                                        {"payload", payload},
+                                        {"headers", headers},
+                                        {"region", s.region},
+                                        {"date", date},
+                                        {"ak", "AKIAEXAMPLE"},
+                                        {"sk", "secret/key+value"},
                                         {"token", s.token}});
   }
   auto r = run_process({"python3", "-c", script}, {}, std::chrono::seconds(60),
@@ -83,6 +122,7 @@ BOOST_AUTO_TEST_CASE(signatures_match_botocore) {
   BOOST_TEST_REQUIRE(theirs.size() == ours.size());
   for (std::size_t i = 0; i < ours.size(); ++i) {
     BOOST_TEST(ours[i].size() == 64u);
-    BOOST_TEST(std::string(theirs[i].as_string()) == ours[i], samples[i].method << " " << samples[i].path);
+    BOOST_TEST(std::string(theirs[i].as_string()) == ours[i],
+               samples[i].method << " " << samples[i].path);
   }
 }

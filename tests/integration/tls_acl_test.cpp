@@ -66,19 +66,18 @@ BOOST_AUTO_TEST_CASE(tls_cluster_with_acl_users_round_trip) {
 
   // The same from the environment names existing deployments use.
   temp_dir store2("store");
-  r = run_kage({"backup", "--user", "backup", "--quiet"},
-               {{"REDISCLI_AUTH", "backup-secret"},
-                {"REDIS_NODE", source.seed()},
-                {"BACKUP_DIR", store2.path()},
-                {"CACERT", tls.ca_cert},
-                {"TLS_CRT", tls.client_cert},
-                {"TLS_KEY", tls.client_key}});
+  r = run_kage({"backup", "--user", "backup", "--quiet"}, {{"REDISCLI_AUTH", "backup-secret"},
+                                                           {"REDIS_NODE", source.seed()},
+                                                           {"BACKUP_DIR", store2.path()},
+                                                           {"CACERT", tls.ca_cert},
+                                                           {"TLS_CRT", tls.client_cert},
+                                                           {"TLS_KEY", tls.client_key}});
   BOOST_TEST_REQUIRE(r.exit_code == 0, describe(r));
 
   auto target_tls = make_tls_files();
   redis_cluster target(3, 0, tls_node(target_tls));
-  r = run_kage(std::vector<std::string>{"restore", "--node", target.seed(), "--from",
-                                        store.path(), "--user", "restorer", "--json"} +
+  r = run_kage(std::vector<std::string>{"restore", "--node", target.seed(), "--from", store.path(),
+                                        "--user", "restorer", "--json"} +
                    tls_flags(target_tls),
                {{"REDISCLI_AUTH", "restore-secret"}});
   BOOST_TEST_REQUIRE(r.exit_code == 0, describe(r));
@@ -101,8 +100,8 @@ BOOST_AUTO_TEST_CASE(certificate_checks_and_their_opt_out) {
   temp_dir store("store");
 
   auto other = make_tls_files();  // a CA that did not sign the server's certificate
-  auto r = run_kage({"backup", "--node", server.address(), "--to", store.path(), "--cacert",
-                     other.ca_cert});
+  auto r = run_kage(
+      {"backup", "--node", server.address(), "--to", store.path(), "--cacert", other.ca_cert});
   BOOST_TEST(r.exit_code == 3, describe(r));
   BOOST_TEST(contains(r.err, "certificate verify failed"), r.err);
   BOOST_TEST(contains(r.err, "--insecure"), r.err);
@@ -113,13 +112,13 @@ BOOST_AUTO_TEST_CASE(certificate_checks_and_their_opt_out) {
   BOOST_TEST(r.exit_code == 0, describe(r));
 
   // The server's name must match: 127.0.0.1 is in its certificate, "kage.invalid" is not.
-  r = run_kage({"backup", "--node", server.address(), "--to", store.path(), "--cacert",
-                tls.ca_cert, "--sni", "kage.invalid"});
+  r = run_kage({"backup", "--node", server.address(), "--to", store.path(), "--cacert", tls.ca_cert,
+                "--sni", "kage.invalid"});
   BOOST_TEST(r.exit_code == 3, describe(r));
 
   // Plain TCP to a TLS port.
-  r = run_kage({"backup", "--node", server.address(), "--to", store.path(),
-                "--read-timeout", "2000", "--connect-timeout", "2000"});
+  r = run_kage({"backup", "--node", server.address(), "--to", store.path(), "--read-timeout",
+                "2000", "--connect-timeout", "2000"});
   BOOST_TEST(r.exit_code == 3, describe(r));
   BOOST_TEST(contains(r.err, "TLS"), r.err);
 

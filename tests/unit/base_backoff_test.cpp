@@ -21,7 +21,8 @@ BOOST_AUTO_TEST_CASE(ceiling_doubles_up_to_the_cap) {
   BOOST_TEST(backoff::ceiling(p, 7).count() == 20000);
   BOOST_TEST(backoff::ceiling(p, 1000).count() == 20000);
   // Never overflows, whatever the base.
-  const backoff_policy huge{std::chrono::milliseconds(1LL << 60), std::chrono::milliseconds(1LL << 62)};
+  const backoff_policy huge{std::chrono::milliseconds(1LL << 60),
+                            std::chrono::milliseconds(1LL << 62)};
   BOOST_TEST(backoff::ceiling(huge, 40).count() == (1LL << 62));
   // The scheduler's policy: 1 s doubling, at most 300 s.
   const backoff_policy run{1000ms, 300000ms};
@@ -50,7 +51,8 @@ BOOST_AUTO_TEST_CASE(delays_are_spread_over_the_whole_range) {
 
 BOOST_AUTO_TEST_CASE(same_seed_same_delays) {
   backoff a(backoff_policy{100ms, 10000ms}, 7), b(backoff_policy{100ms, 10000ms}, 7);
-  for (int attempt = 1; attempt < 10; ++attempt) BOOST_TEST(a.delay(attempt).count() == b.delay(attempt).count());
+  for (int attempt = 1; attempt < 10; ++attempt)
+    BOOST_TEST(a.delay(attempt).count() == b.delay(attempt).count());
 }
 
 BOOST_AUTO_TEST_CASE(zero_cap_means_no_wait) {

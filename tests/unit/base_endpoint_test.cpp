@@ -19,7 +19,9 @@ boost::system::error_code error_of(const Result& r) {
   return r ? boost::system::error_code() : r.error();
 }
 
-boost::system::error_code code(endpoint_errc e) { return make_error_code(e); }
+boost::system::error_code code(endpoint_errc e) {
+  return make_error_code(e);
+}
 
 }  // namespace
 

@@ -7,8 +7,8 @@ using namespace kage::cli;
 using namespace kage::cli::test;
 
 namespace {
-const std::vector<std::string> k_commands = {"backup", "restore", "list",
-                                             "verify", "show",    "config", "snapshot", "fetch", "prune"};
+const std::vector<std::string> k_commands = {"backup", "restore",  "list",  "verify", "show",
+                                             "config", "snapshot", "fetch", "prune"};
 bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
@@ -52,10 +52,9 @@ BOOST_AUTO_TEST_CASE(command_help_mentions_every_option) {
 
 BOOST_AUTO_TEST_CASE(command_help_names_env_and_defaults) {
   auto text = help_text("backup");
-  for (auto part :
-       {"env REDIS_NODE", "env PATTERN", "env BACKUP_DIR", "env CACERT", "env TLS_CRT",
-        "env TLS_KEY", "env REDIS_USER", "default 512", "default 5000", "env REDISCLI_AUTH",
-        "--password-file", "config redis.nodes"})
+  for (auto part : {"env REDIS_NODE", "env PATTERN", "env BACKUP_DIR", "env CACERT", "env TLS_CRT",
+                    "env TLS_KEY", "env REDIS_USER", "default 512", "default 5000",
+                    "env REDISCLI_AUTH", "--password-file", "config redis.nodes"})
     BOOST_TEST(contains(text, part), part);
   BOOST_TEST(contains(help_text("run"), "env SCHEDULE_TIME"));
   BOOST_TEST(contains(help_text("run"), "env RESTORE_MISSING"));

@@ -21,15 +21,15 @@ constexpr std::int64_t t0 = 1795320800;
 BOOST_AUTO_TEST_SUITE(engine_cron)
 
 BOOST_AUTO_TEST_CASE(next_fire_times) {
-  BOOST_TEST(parse("* * * * *").next_after(t0) == t0 - 20 + 60);           // 04:14
+  BOOST_TEST(parse("* * * * *").next_after(t0) == t0 - 20 + 60);                    // 04:14
   BOOST_TEST(parse("*/15 * * * *").next_after(t0) == t0 - 13 * 60 - 20 + 15 * 60);  // 04:15
-  BOOST_TEST(parse("0 3 * * *").next_after(t0) == 1795402800);             // 11-23 03:00
+  BOOST_TEST(parse("0 3 * * *").next_after(t0) == 1795402800);                      // 11-23 03:00
   BOOST_TEST(parse("30 4 * * *").next_after(t0) == t0 - 13 * 60 - 20 + 30 * 60);    // 04:30 today
-  BOOST_TEST(parse("0 0 1 * *").next_after(t0) == 1796083200);             // 12-01 00:00
-  BOOST_TEST(parse("0 12 * * 1").next_after(t0) == 1795435200);            // Mon 11-23 12:00
-  BOOST_TEST(parse("0 12 * * 7").next_after(t0) == 1795348800);            // Sun (7) today 12:00
-  BOOST_TEST(parse("0 0 1 1 *").next_after(t0) == 1798761600);             // 2027-01-01
-  BOOST_TEST(parse("5,10 1-2 * * *").next_after(t0) == 1795395900);        // 11-23 01:05
+  BOOST_TEST(parse("0 0 1 * *").next_after(t0) == 1796083200);                      // 12-01 00:00
+  BOOST_TEST(parse("0 12 * * 1").next_after(t0) == 1795435200);      // Mon 11-23 12:00
+  BOOST_TEST(parse("0 12 * * 7").next_after(t0) == 1795348800);      // Sun (7) today 12:00
+  BOOST_TEST(parse("0 0 1 1 *").next_after(t0) == 1798761600);       // 2027-01-01
+  BOOST_TEST(parse("5,10 1-2 * * *").next_after(t0) == 1795395900);  // 11-23 01:05
 }
 
 BOOST_AUTO_TEST_CASE(bad_expressions_name_the_field) {

@@ -102,7 +102,8 @@ BOOST_AUTO_TEST_CASE(key_slot_is_always_in_range) {
   static constexpr char alphabet[] = "{}ab\0\xff";
   for (int i = 0; i < 5000; ++i) {
     std::string key;
-    for (std::size_t n = rng() % 12; n > 0; --n) key.push_back(alphabet[rng() % (sizeof alphabet - 1)]);
+    for (std::size_t n = rng() % 12; n > 0; --n)
+      key.push_back(alphabet[rng() % (sizeof alphabet - 1)]);
     const int slot = kp::key_slot(key);
     if (slot < 0 || slot >= kp::slot_count) {
       BOOST_TEST(slot >= 0);

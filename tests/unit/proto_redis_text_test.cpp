@@ -32,7 +32,7 @@ int redis_stringmatchlen_impl(const char* pattern, int patternLen, const char* s
         while (stringLen) {
           if (redis_stringmatchlen_impl(pattern + 1, patternLen - 1, string, stringLen,
                                         skipLongerMatches, nesting + 1))
-            return 1; /* match */
+            return 1;                       /* match */
           if (*skipLongerMatches) return 0; /* no match */
           string++;
           stringLen--;
@@ -197,13 +197,13 @@ BOOST_AUTO_TEST_CASE(glob_match_table) {
       {"[0-9][0-9]", "4x", false},
       {"[^a-c]", "d", true},
       {"[^a-c]", "b", false},
-      {"[\\]]", "]", true},     // escaped ']' inside a class
-      {"[a\\-z]", "-", true},   // escaped '-' is no range
+      {"[\\]]", "]", true},    // escaped ']' inside a class
+      {"[a\\-z]", "-", true},  // escaped '-' is no range
       {"[a\\-z]", "b", false},
-      {"[]a]", "a", false},     // "[]" is an empty class: never matches
+      {"[]a]", "a", false},  // "[]" is an empty class: never matches
       {"[]a]", "]", false},
-      {"[^]", "x", true},       // "[^]": anything
-      {"[a-]", "^", true},      // "a-]" is the range ']'..'a' and leaves the class open
+      {"[^]", "x", true},   // "[^]": anything
+      {"[a-]", "^", true},  // "a-]" is the range ']'..'a' and leaves the class open
       {"[a-]", "b", false},
       // escapes
       {"h\\*llo", "h*llo", true},
@@ -213,7 +213,7 @@ BOOST_AUTO_TEST_CASE(glob_match_table) {
       {"h\\?llo", "hallo", false},
       {"\\[a]", "[a]", true},
       {"\\[a]", "a", false},
-      {"\\", "\\", true},       // a trailing backslash is literal
+      {"\\", "\\", true},  // a trailing backslash is literal
       {"a\\", "a\\", true},
       {"\\\\", "\\", true},
       // binary keys
@@ -287,8 +287,8 @@ BOOST_AUTO_TEST_CASE(glob_match_agrees_with_redis_on_random_cases) {
     const bool expected = redis_match(pattern, key);
     matches += expected;
     if (kp::glob_match(pattern, key) != expected && mismatches++ == 0) {
-      first = "pattern " + kp::printable(pattern) + " key " + kp::printable(key) +
-              " Redis says " + (expected ? "match" : "no match");
+      first = "pattern " + kp::printable(pattern) + " key " + kp::printable(key) + " Redis says " +
+              (expected ? "match" : "no match");
     }
   }
   BOOST_TEST(mismatches == 0u, first);
@@ -309,7 +309,8 @@ BOOST_AUTO_TEST_CASE(glob_match_empty_key_like_redis) {
   // empty key is skipped in the "*" pass and never backed up.
   BOOST_TEST(redis_match("**", "") == false);
   BOOST_TEST(kp::glob_match("**", "") == redis_match("**", ""), "regression: \"**\" vs empty key");
-  BOOST_TEST(kp::glob_match("***", "") == redis_match("***", ""), "regression: \"***\" vs empty key");
+  BOOST_TEST(kp::glob_match("***", "") == redis_match("***", ""),
+             "regression: \"***\" vs empty key");
 }
 
 BOOST_AUTO_TEST_CASE(glob_match_long_inputs_stay_fast) {

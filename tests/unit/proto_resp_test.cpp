@@ -17,9 +17,10 @@ namespace kage::proto {
 // Boost.Test prints both sides of a failed comparison; found by ADL.
 inline std::ostream& operator<<(std::ostream& os, resp_type t) {
   static constexpr const char* names[] = {
-      "simple_string", "error",       "integer", "bulk_string", "null",
-      "array",         "map",         "set",     "push",        "attribute",
-      "double_type",   "boolean",     "big_number", "verbatim_string", "blob_error"};
+      "simple_string", "error",           "integer",     "bulk_string",
+      "null",          "array",           "map",         "set",
+      "push",          "attribute",       "double_type", "boolean",
+      "big_number",    "verbatim_string", "blob_error"};
   const auto i = static_cast<std::size_t>(t);
   return os << (i < std::size(names) ? names[i] : "resp_type(?)");
 }
@@ -37,14 +38,22 @@ namespace {
 std::string errc_name(const boost::system::error_code& ec) {
   if (ec.category() != kp::proto_category()) return "foreign:" + ec.message();
   switch (static_cast<errc>(ec.value())) {
-    case errc::needs_more: return "needs_more";
-    case errc::protocol_error: return "protocol_error";
-    case errc::too_large: return "too_large";
-    case errc::too_deep: return "too_deep";
-    case errc::timeout: return "timeout";
-    case errc::closed: return "closed";
-    case errc::server_error: return "server_error";
-    case errc::closed_at_hello: return "closed_at_hello";
+    case errc::needs_more:
+      return "needs_more";
+    case errc::protocol_error:
+      return "protocol_error";
+    case errc::too_large:
+      return "too_large";
+    case errc::too_deep:
+      return "too_deep";
+    case errc::timeout:
+      return "timeout";
+    case errc::closed:
+      return "closed";
+    case errc::server_error:
+      return "server_error";
+    case errc::closed_at_hello:
+      return "closed_at_hello";
   }
   return "errc(" + std::to_string(ec.value()) + ")";
 }
@@ -65,7 +74,9 @@ parsed parse(std::string_view data, const kp::resp_limits& limits = {}) {
   return p;
 }
 
-std::string ok(std::size_t n) { return "ok:" + std::to_string(n); }
+std::string ok(std::size_t n) {
+  return "ok:" + std::to_string(n);
+}
 
 void check_node(const resp_node& n, resp_type type, std::uint32_t depth, std::size_t size,
                 std::string_view value) {
@@ -305,10 +316,10 @@ BOOST_AUTO_TEST_CASE(is_aggregate_classification) {
   BOOST_TEST(kp::is_aggregate(resp_type::set));
   BOOST_TEST(kp::is_aggregate(resp_type::push));
   BOOST_TEST(kp::is_aggregate(resp_type::attribute));
-  for (auto t : {resp_type::simple_string, resp_type::error, resp_type::integer,
-                 resp_type::bulk_string, resp_type::null, resp_type::double_type,
-                 resp_type::boolean, resp_type::big_number, resp_type::verbatim_string,
-                 resp_type::blob_error}) {
+  for (auto t :
+       {resp_type::simple_string, resp_type::error, resp_type::integer, resp_type::bulk_string,
+        resp_type::null, resp_type::double_type, resp_type::boolean, resp_type::big_number,
+        resp_type::verbatim_string, resp_type::blob_error}) {
     BOOST_TEST(!kp::is_aggregate(t), t);
   }
 }
@@ -386,31 +397,31 @@ BOOST_AUTO_TEST_CASE(empty_input_needs_more) {
 
 BOOST_AUTO_TEST_CASE(protocol_errors) {
   const std::vector<std::string> bad = {
-      "?x\r\n",          // unknown marker
-      "x\r\n",           //
-      "\r\n\r\n",        // a CR is no marker either
+      "?x\r\n",                     // unknown marker
+      "x\r\n",                      //
+      "\r\n\r\n",                   // a CR is no marker either
       "|1\r\n+a\r\n+b\r\n+OK\r\n",  // RESP3 attributes are never requested
-      ":12a\r\n",        // bad integer
-      ":\r\n",           //
-      ": 1\r\n",         //
-      ":+1\r\n",         //
-      ":1.0\r\n",        //
-      "$3\r\nabcd\r\n",  // no CRLF after the bulk
-      "$3\r\nabc\n\r",   //
-      "$3\r\nabcxx",     // the two bytes after the bulk are there and are not CRLF
-      "$-2\r\n",         // negative length
-      "*-2\r\n",         //
-      "%-5\r\n",         //
-      "$\r\n",           //
-      "$abc\r\n",        //
-      "$+3\r\nabc\r\n",  //
-      "$ 3\r\nabc\r\n",  //
-      "*x\r\n",          //
-      "#x\r\n",          // boolean other than t/f
-      "#\r\n",           //
-      "#tt\r\n",         //
-      "#T\r\n",          //
-      "_x\r\n",          // RESP3 null with a payload
+      ":12a\r\n",                   // bad integer
+      ":\r\n",                      //
+      ": 1\r\n",                    //
+      ":+1\r\n",                    //
+      ":1.0\r\n",                   //
+      "$3\r\nabcd\r\n",             // no CRLF after the bulk
+      "$3\r\nabc\n\r",              //
+      "$3\r\nabcxx",                // the two bytes after the bulk are there and are not CRLF
+      "$-2\r\n",                    // negative length
+      "*-2\r\n",                    //
+      "%-5\r\n",                    //
+      "$\r\n",                      //
+      "$abc\r\n",                   //
+      "$+3\r\nabc\r\n",             //
+      "$ 3\r\nabc\r\n",             //
+      "*x\r\n",                     //
+      "#x\r\n",                     // boolean other than t/f
+      "#\r\n",                      //
+      "#tt\r\n",                    //
+      "#T\r\n",                     //
+      "_x\r\n",                     // RESP3 null with a payload
   };
   for (const auto& data : bad) {
     std::vector<resp_node> out{dummy()};
@@ -493,7 +504,7 @@ BOOST_AUTO_TEST_CASE(nesting_over_max_depth_is_too_deep) {
   BOOST_TEST(p.nodes[2].depth == 2u);
   BOOST_TEST(parse(nested(3), limits).result == "too_deep");
   BOOST_TEST(parse("*1\r\n*1\r\n*1\r\n", limits).result == "too_deep");  // before the rest arrives
-  BOOST_TEST(parse(nested(2, "*0\r\n"), limits).result == "ok:12");       // empty: nothing nests
+  BOOST_TEST(parse(nested(2, "*0\r\n"), limits).result == "ok:12");      // empty: nothing nests
 
   limits.max_depth = 0;
   BOOST_TEST(parse(":1\r\n", limits).result == "ok:4");
@@ -533,26 +544,43 @@ void gen_reply(std::mt19937_64& rng, int depth, std::string& out, std::size_t& n
   };
   ++nodes;
   switch (depth >= 4 ? pick(9) : pick(14)) {
-    case 0: out += "+" + word() + "\r\n"; return;
-    case 1: out += "-ERR " + word() + "\r\n"; return;
-    case 2: out += ":" + std::to_string(static_cast<std::int64_t>(rng())) + "\r\n"; return;
+    case 0:
+      out += "+" + word() + "\r\n";
+      return;
+    case 1:
+      out += "-ERR " + word() + "\r\n";
+      return;
+    case 2:
+      out += ":" + std::to_string(static_cast<std::int64_t>(rng())) + "\r\n";
+      return;
     case 3: {
       std::string b;
       for (std::size_t i = pick(8); i > 0; --i) b.push_back(static_cast<char>(rng()));
       out += "$" + std::to_string(b.size()) + "\r\n" + b + "\r\n";
       return;
     }
-    case 4: out += pick(2) ? "$-1\r\n" : "*-1\r\n"; return;
-    case 5: out += pick(2) ? "#t\r\n" : "_\r\n"; return;
-    case 6: out += ",-1.25\r\n"; return;
-    case 7: out += "(123456789012345678901234567890\r\n"; return;
-    case 8: out += "=7\r\ntxt:" + std::string(3, static_cast<char>('a' + pick(26))) + "\r\n"; return;
+    case 4:
+      out += pick(2) ? "$-1\r\n" : "*-1\r\n";
+      return;
+    case 5:
+      out += pick(2) ? "#t\r\n" : "_\r\n";
+      return;
+    case 6:
+      out += ",-1.25\r\n";
+      return;
+    case 7:
+      out += "(123456789012345678901234567890\r\n";
+      return;
+    case 8:
+      out += "=7\r\ntxt:" + std::string(3, static_cast<char>('a' + pick(26))) + "\r\n";
+      return;
     default: {
       static constexpr char markers[] = "*~>%";
       const char m = markers[pick(4)];
       const std::size_t n = pick(4);
       out += m + std::to_string(n) + "\r\n";
-      for (std::size_t i = 0; i < (m == '%' ? 2 * n : n); ++i) gen_reply(rng, depth + 1, out, nodes);
+      for (std::size_t i = 0; i < (m == '%' ? 2 * n : n); ++i)
+        gen_reply(rng, depth + 1, out, nodes);
       return;
     }
   }
@@ -568,7 +596,9 @@ void mutate(std::mt19937_64& rng, std::string& s) {
       case 0:
         if (!s.empty()) s[pick(s.size())] = c;
         break;
-      case 1: s.insert(s.begin() + static_cast<std::ptrdiff_t>(pick(s.size() + 1)), c); break;
+      case 1:
+        s.insert(s.begin() + static_cast<std::ptrdiff_t>(pick(s.size() + 1)), c);
+        break;
       case 2:
         if (!s.empty()) s.erase(pick(s.size()), 1 + pick(3));
         break;
@@ -602,7 +632,8 @@ BOOST_AUTO_TEST_CASE(deterministic_fuzz) {
     bool valid = false;
     switch (iter % 4) {
       case 0:  // random bytes from RESP's own alphabet
-        for (std::size_t i = pick(40); i > 0; --i) data.push_back(alphabet[pick(sizeof alphabet - 1)]);
+        for (std::size_t i = pick(40); i > 0; --i)
+          data.push_back(alphabet[pick(sizeof alphabet - 1)]);
         break;
       case 1:  // random bytes
         for (std::size_t i = pick(40); i > 0; --i) data.push_back(static_cast<char>(rng()));
@@ -746,7 +777,7 @@ BOOST_AUTO_TEST_CASE(to_reply_builds_the_tree_and_owns_it) {
   BOOST_TEST(port->value == "7000");
   BOOST_TEST_REQUIRE(flat.find("id") != nullptr);
   BOOST_TEST(flat.find("id")->value == "abc");
-  BOOST_TEST(flat.find("abc") == nullptr);     // values are not keys
+  BOOST_TEST(flat.find("abc") == nullptr);  // values are not keys
   BOOST_TEST(flat.find("7000") == nullptr);
   BOOST_TEST(flat.find("dangle") == nullptr);  // a trailing key without a value
   BOOST_TEST(flat.find("missing") == nullptr);

@@ -34,16 +34,16 @@ const std::string R3 = "824fe116063bc5fcf9f4ffd895bc17aee7731ac3";
 // already moved to M2 and slot 5460 being migrated, hostnames on two nodes. Lines are not in
 // slot order.
 std::string cluster_nodes_text() {
-  return R1 + " 127.0.0.1:7003@17003 slave " + M1 + " 0 1700000003000 1 connected\n" +
-         M3 + " 127.0.0.1:7002@17002 master - 0 1700000002000 3 connected 10922-16383\n" +
-         M2 + " 127.0.0.1:7001@17001,host-b master - 0 1700000001000 2 connected 93 5461-10921 [5460-<-" +
-         M1 + "]\n" +
-         R2 + " 127.0.0.1:7004@17004 slave,fail " + M2 +
+  return R1 + " 127.0.0.1:7003@17003 slave " + M1 + " 0 1700000003000 1 connected\n" + M3 +
+         " 127.0.0.1:7002@17002 master - 0 1700000002000 3 connected 10922-16383\n" + M2 +
+         " 127.0.0.1:7001@17001,host-b master - 0 1700000001000 2 connected 93 5461-10921 "
+         "[5460-<-" +
+         M1 + "]\n" + R2 + " 127.0.0.1:7004@17004 slave,fail " + M2 +
          " 1700000000000 1700000000000 2 disconnected\n" +
-         "1111111111111111111111111111111111111111 127.0.0.1:7006@17006 handshake - 0 0 0 connected\n" +
+         "1111111111111111111111111111111111111111 127.0.0.1:7006@17006 handshake - 0 0 0 "
+         "connected\n" +
          M1 + " 127.0.0.1:7000@17000,host-a myself,master - 0 0 1 connected 0-92 94-5460 [5460->-" +
-         M2 + "]\n" +
-         R3 + " 127.0.0.1:7005@17005 slave " + M3 + " 0 1700000005000 3 connected\n";
+         M2 + "]\n" + R3 + " 127.0.0.1:7005@17005 slave " + M3 + " 0 1700000005000 3 connected\n";
 }
 
 const kp::endpoint queried{"10.0.0.9", 7777};
@@ -126,7 +126,12 @@ reply three_shards() {
       shard({10922, 16383}, {{R3, 7005, {}, "127.0.0.3", "replica", 0, "loading"},
                              {M3, 7002, {}, "127.0.0.3", "master", 77, "online"}}),
       // A failed master that lost its slots: no slots, not among masters().
-      shard({}, {{"deadbeefdeadbeefdeadbeefdeadbeefdeadbeef", 7009, {}, "127.0.0.4", "master", 5,
+      shard({}, {{"deadbeefdeadbeefdeadbeefdeadbeefdeadbeef",
+                  7009,
+                  {},
+                  "127.0.0.4",
+                  "master",
+                  5,
                   "failed"}}),
   });
 }
@@ -134,13 +139,15 @@ reply three_shards() {
 // RESP2 encoding of a reply tree (integers as ':', strings as bulk, aggregates as '*').
 std::string encode(const reply& r) {
   switch (r.type) {
-    case resp_type::integer: return ":" + r.value + "\r\n";
+    case resp_type::integer:
+      return ":" + r.value + "\r\n";
     case resp_type::array: {
       std::string s = "*" + std::to_string(r.elements.size()) + "\r\n";
       for (const auto& e : r.elements) s += encode(e);
       return s;
     }
-    default: return "$" + std::to_string(r.value.size()) + "\r\n" + r.value + "\r\n";
+    default:
+      return "$" + std::to_string(r.value.size()) + "\r\n" + r.value + "\r\n";
   }
 }
 
@@ -168,9 +175,10 @@ void check_three_shards(const kp::topology& t) {
   BOOST_TEST(r1->replication_offset == 123400);
   BOOST_TEST(r1->healthy);
 
-  BOOST_TEST(ids(t.replicas_of(M3)) == std::vector<std::string>{R3}, boost::test_tools::per_element());
+  BOOST_TEST(ids(t.replicas_of(M3)) == std::vector<std::string>{R3},
+             boost::test_tools::per_element());
   BOOST_TEST(t.find(R3)->master_id == M3);  // although listed before its master
-  BOOST_TEST(!t.find(R2)->healthy);          // "failed"
+  BOOST_TEST(!t.find(R2)->healthy);         // "failed"
   BOOST_TEST(t.find(M3)->healthy);
 
   const kp::node_info* dead = t.find("deadbeefdeadbeefdeadbeefdeadbeefdeadbeef");
@@ -264,9 +272,12 @@ BOOST_AUTO_TEST_CASE(masters_in_slot_order_and_slot_owners) {
 BOOST_AUTO_TEST_CASE(replicas_of_each_master) {
   auto r = kp::parse_cluster_nodes(cluster_nodes_text(), queried);
   BOOST_TEST_REQUIRE(r.has_value());
-  BOOST_TEST(ids(r->replicas_of(M1)) == std::vector<std::string>{R1}, boost::test_tools::per_element());
-  BOOST_TEST(ids(r->replicas_of(M2)) == std::vector<std::string>{R2}, boost::test_tools::per_element());
-  BOOST_TEST(ids(r->replicas_of(M3)) == std::vector<std::string>{R3}, boost::test_tools::per_element());
+  BOOST_TEST(ids(r->replicas_of(M1)) == std::vector<std::string>{R1},
+             boost::test_tools::per_element());
+  BOOST_TEST(ids(r->replicas_of(M2)) == std::vector<std::string>{R2},
+             boost::test_tools::per_element());
+  BOOST_TEST(ids(r->replicas_of(M3)) == std::vector<std::string>{R3},
+             boost::test_tools::per_element());
   BOOST_TEST(r->replicas_of(R1).empty());
   BOOST_TEST(r->replicas_of("").empty());  // masters have no master_id, but are no replicas
   BOOST_TEST(r->find("nope") == nullptr);
@@ -280,7 +291,8 @@ BOOST_AUTO_TEST_CASE(uncovered_slots) {
   text.erase(at, std::string_view(" 10922-16383").size());
   auto r = kp::parse_cluster_nodes(text, queried);
   BOOST_TEST_REQUIRE(r.has_value());
-  BOOST_TEST(ids(r->masters()) == (std::vector<std::string>{M1, M2}), boost::test_tools::per_element());
+  BOOST_TEST(ids(r->masters()) == (std::vector<std::string>{M1, M2}),
+             boost::test_tools::per_element());
   const auto owners = r->slot_owners();
   BOOST_TEST(owners[10921] == 1);
   BOOST_TEST(owners[10922] == -1);
@@ -290,9 +302,8 @@ BOOST_AUTO_TEST_CASE(uncovered_slots) {
 }
 
 BOOST_AUTO_TEST_CASE(myself_without_an_address_takes_the_queried_one) {
-  const std::string text =
-      M1 + " :0@0 myself,master - 0 0 0 connected 0-16383\n" +
-      R1 + " :0@0 noaddr,slave " + M1 + " 0 0 0 disconnected\n";
+  const std::string text = M1 + " :0@0 myself,master - 0 0 0 connected 0-16383\n" + R1 +
+                           " :0@0 noaddr,slave " + M1 + " 0 0 0 disconnected\n";
   auto r = kp::parse_cluster_nodes(text, queried);
   BOOST_TEST_REQUIRE(r.has_value());
   BOOST_TEST_REQUIRE(r->nodes.size() == 2u);
@@ -307,7 +318,8 @@ BOOST_AUTO_TEST_CASE(myself_without_an_address_takes_the_queried_one) {
   BOOST_TEST(!other->healthy);
 
   // A fresh node knows its port but not its IP yet.
-  auto fresh = kp::parse_cluster_nodes(M1 + " :6390@16390 myself,master - 0 0 0 connected\n", queried);
+  auto fresh =
+      kp::parse_cluster_nodes(M1 + " :6390@16390 myself,master - 0 0 0 connected\n", queried);
   BOOST_TEST_REQUIRE(fresh.has_value());
   BOOST_TEST(fresh->nodes[0].ep.host == "10.0.0.9");
   BOOST_TEST(fresh->nodes[0].ep.port == 6390);
@@ -332,7 +344,8 @@ BOOST_AUTO_TEST_CASE(flags_and_link_state_decide_health) {
   BOOST_TEST(r->find("a3")->healthy);
   BOOST_TEST(r->find("a4")->healthy);
   BOOST_TEST(r->find("a5") == nullptr);
-  BOOST_TEST(ids(r->masters()) == (std::vector<std::string>{"a0", "a1"}), boost::test_tools::per_element());
+  BOOST_TEST(ids(r->masters()) == (std::vector<std::string>{"a0", "a1"}),
+             boost::test_tools::per_element());
   BOOST_TEST(ids(r->replicas_of("a1")) == (std::vector<std::string>{"a3", "a4"}),
              boost::test_tools::per_element());
 }
@@ -355,25 +368,26 @@ BOOST_AUTO_TEST_CASE(crlf_lines_and_ipv6_addresses) {
 }
 
 BOOST_AUTO_TEST_CASE(malformed_lines_are_errors) {
-  const std::string ok_line = M1 + " 127.0.0.1:7000@17000 myself,master - 0 0 1 connected 0-16383\n";
+  const std::string ok_line =
+      M1 + " 127.0.0.1:7000@17000 myself,master - 0 0 1 connected 0-16383\n";
   BOOST_TEST_REQUIRE(kp::parse_cluster_nodes(ok_line, queried).has_value());
   const std::vector<std::string> bad = {
-      "",                                                             // no nodes at all
-      "\n\r\n",                                                       //
-      "x 127.0.0.1:7006@17006 handshake - 0 0 0 connected\n",        // only a handshake node
-      "x 127.0.0.1:7000@17000 master - 0 0 1\n",                     // 7 fields
-      "garbage\n",                                                    //
-      "x 127.0.0.1@17000 master - 0 0 1 connected\n",                // no port
-      "x 127.0.0.1:70a0@17000 master - 0 0 1 connected\n",           // bad port
-      "x 127.0.0.1:65536@17000 master - 0 0 1 connected\n",          //
-      "x 127.0.0.1:-1@17000 master - 0 0 1 connected\n",             //
-      "x 127.0.0.1:7000@17000 master - 0 0 1 connected 16384\n",     // slot out of range
-      "x 127.0.0.1:7000@17000 master - 0 0 1 connected 0-16384\n",   //
-      "x 127.0.0.1:7000@17000 master - 0 0 1 connected abc\n",       //
-      "x 127.0.0.1:7000@17000 master - 0 0 1 connected 10-5\n",      // reversed range
-      "x 127.0.0.1:7000@17000 master - 0 0 1 connected -1\n",        //
-      "x 127.0.0.1:7000@17000 master - 0 0 1 connected 5-\n",        //
-      "x 127.0.0.1:7000@17000 master - 0 0 1 connected 1-2-3\n",     //
+      "",                                                           // no nodes at all
+      "\n\r\n",                                                     //
+      "x 127.0.0.1:7006@17006 handshake - 0 0 0 connected\n",       // only a handshake node
+      "x 127.0.0.1:7000@17000 master - 0 0 1\n",                    // 7 fields
+      "garbage\n",                                                  //
+      "x 127.0.0.1@17000 master - 0 0 1 connected\n",               // no port
+      "x 127.0.0.1:70a0@17000 master - 0 0 1 connected\n",          // bad port
+      "x 127.0.0.1:65536@17000 master - 0 0 1 connected\n",         //
+      "x 127.0.0.1:-1@17000 master - 0 0 1 connected\n",            //
+      "x 127.0.0.1:7000@17000 master - 0 0 1 connected 16384\n",    // slot out of range
+      "x 127.0.0.1:7000@17000 master - 0 0 1 connected 0-16384\n",  //
+      "x 127.0.0.1:7000@17000 master - 0 0 1 connected abc\n",      //
+      "x 127.0.0.1:7000@17000 master - 0 0 1 connected 10-5\n",     // reversed range
+      "x 127.0.0.1:7000@17000 master - 0 0 1 connected -1\n",       //
+      "x 127.0.0.1:7000@17000 master - 0 0 1 connected 5-\n",       //
+      "x 127.0.0.1:7000@17000 master - 0 0 1 connected 1-2-3\n",    //
   };
   for (const auto& text : bad) {
     auto r = kp::parse_cluster_nodes(text, queried);
@@ -381,8 +395,8 @@ BOOST_AUTO_TEST_CASE(malformed_lines_are_errors) {
     if (!r) BOOST_TEST((r.error() == kp::make_error_code(kp::errc::protocol_error)), text);
   }
   // One bad line spoils the whole text.
-  auto r = kp::parse_cluster_nodes(cluster_nodes_text() + "y 127.0.0.1:7009@17009 master - 0 0 1 connected 99999\n",
-                                   queried);
+  auto r = kp::parse_cluster_nodes(
+      cluster_nodes_text() + "y 127.0.0.1:7009@17009 master - 0 0 1 connected 99999\n", queried);
   BOOST_TEST(!r.has_value());
 }
 
@@ -433,10 +447,10 @@ BOOST_AUTO_TEST_CASE(health_values) {
 }
 
 BOOST_AUTO_TEST_CASE(tls_picks_tls_port) {
-  const reply shards = array({shard(
-      {0, 16383}, {{M1, 7000, 8000, "127.0.0.1", "master", 1, "online"},
-                   {R1, 0, 8001, "127.0.0.1", "replica", 1, "online"},     // TLS only
-                   {R2, 7002, {}, "127.0.0.1", "replica", 1, "online"}})});  // plain only
+  const reply shards = array(
+      {shard({0, 16383}, {{M1, 7000, 8000, "127.0.0.1", "master", 1, "online"},
+                          {R1, 0, 8001, "127.0.0.1", "replica", 1, "online"},       // TLS only
+                          {R2, 7002, {}, "127.0.0.1", "replica", 1, "online"}})});  // plain only
   auto tls = kp::parse_cluster_shards(shards, true);
   BOOST_TEST_REQUIRE(tls.has_value());
   BOOST_TEST(tls->find(M1)->ep.port == 8000);
@@ -465,7 +479,8 @@ BOOST_AUTO_TEST_CASE(malformed_replies_are_errors) {
     if (!t) BOOST_TEST((t.error() == kp::make_error_code(kp::errc::protocol_error)), why);
   };
   const shard_node good{M1, 7000, {}, "127.0.0.1", "master", 1, "online"};
-  BOOST_TEST_REQUIRE(kp::parse_cluster_shards(array({shard({0, 16383}, {good})}), false).has_value());
+  BOOST_TEST_REQUIRE(
+      kp::parse_cluster_shards(array({shard({0, 16383}, {good})}), false).has_value());
 
   reply err;
   err.type = resp_type::error;
@@ -475,7 +490,8 @@ BOOST_AUTO_TEST_CASE(malformed_replies_are_errors) {
   rejects(array({}), "no shards");
   rejects(array({array({bulk("slots"), array({integer(0), integer(5)})})}), "no nodes");
   rejects(array({array({bulk("nodes"), array({node_reply(good)})})}), "no slots");
-  rejects(array({array({bulk("slots"), array({}), bulk("nodes"), bulk("x")})}), "nodes not an array");
+  rejects(array({array({bulk("slots"), array({}), bulk("nodes"), bulk("x")})}),
+          "nodes not an array");
   rejects(array({shard({0, 16384}, {good})}), "slot 16384");
   rejects(array({shard({-1, 5}, {good})}), "slot -1");
   rejects(array({shard({10, 5}, {good})}), "reversed range");
@@ -502,10 +518,10 @@ BOOST_AUTO_TEST_CASE(slot_numbers_beyond_int_are_errors) {
   // accepted as owning slots 0-4 instead of being rejected as a malformed reply.
   const shard_node good{M1, 7000, {}, "127.0.0.1", "master", 1, "online"};
   auto r = kp::parse_cluster_shards(array({shard({4294967296LL, 4294967300LL}, {good})}), false);
-  BOOST_TEST(!r.has_value(), "slots [4294967296, 4294967300] accepted as "
-                                 << (r && !r->nodes.empty() && !r->nodes[0].slots.empty()
-                                         ? r->nodes[0].slots[0]
-                                         : slot_range{}));
+  BOOST_TEST(!r.has_value(),
+             "slots [4294967296, 4294967300] accepted as "
+                 << (r && !r->nodes.empty() && !r->nodes[0].slots.empty() ? r->nodes[0].slots[0]
+                                                                          : slot_range{}));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
@@ -556,9 +572,9 @@ BOOST_AUTO_TEST_SUITE(proto_ipv6_topology)
 // Redis writes IPv6 addresses unbracketed: the last ':' starts the port.
 BOOST_AUTO_TEST_CASE(cluster_nodes_with_ipv6_addresses) {
   const std::string text =
-      M1 + " ::1:7000@17000 myself,master - 0 0 1 connected 0-8191\n" +
-      M2 + " 2001:db8::7:7001@17001,redis-1.example master - 0 0 2 connected 8192-16383\n" +
-      R1 + " ::1:7002@17002 slave " + M1 + " 0 0 1 connected\n";
+      M1 + " ::1:7000@17000 myself,master - 0 0 1 connected 0-8191\n" + M2 +
+      " 2001:db8::7:7001@17001,redis-1.example master - 0 0 2 connected 8192-16383\n" + R1 +
+      " ::1:7002@17002 slave " + M1 + " 0 0 1 connected\n";
   auto r = kp::parse_cluster_nodes(text, kp::endpoint{"::1", 7000});
   BOOST_TEST_REQUIRE(r.has_value());
   BOOST_TEST_REQUIRE(r->nodes.size() == 3u);

@@ -8,7 +8,8 @@ using namespace kage::storage;
 
 namespace {
 
-const aws_credentials suite_credentials{"AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", ""};
+const aws_credentials suite_credentials{"AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+                                        ""};
 const std::string empty_sha = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
 sigv4_request suite_get(std::vector<std::pair<std::string, std::string>> query = {}) {
@@ -32,7 +33,8 @@ BOOST_AUTO_TEST_CASE(get_vanilla) {
   auto s = sigv4_sign(suite_get(), suite_scope, suite_credentials);
   BOOST_TEST(s.canonical_request ==
              "GET\n/\n\nhost:example.amazonaws.com\nx-amz-date:20150830T123600Z\n\n"
-             "host;x-amz-date\n" + empty_sha);
+             "host;x-amz-date\n" +
+                 empty_sha);
   BOOST_TEST(s.string_to_sign ==
              "AWS4-HMAC-SHA256\n20150830T123600Z\n20150830/us-east-1/service/aws4_request\n"
              "bb579772317eb040ac9ed261061d46c1f17a8133879d6129b6e1c25292927e63");
@@ -64,8 +66,11 @@ BOOST_AUTO_TEST_CASE(s3_get_object_example) {
                       {"AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", ""});
   BOOST_TEST(s.canonical_request ==
              "GET\n/test.txt\n\nhost:examplebucket.s3.amazonaws.com\nrange:bytes=0-9\n"
-             "x-amz-content-sha256:" + empty_sha + "\nx-amz-date:20130524T000000Z\n\n"
-             "host;range;x-amz-content-sha256;x-amz-date\n" + empty_sha);
+             "x-amz-content-sha256:" +
+                 empty_sha +
+                 "\nx-amz-date:20130524T000000Z\n\n"
+                 "host;range;x-amz-content-sha256;x-amz-date\n" +
+                 empty_sha);
   BOOST_TEST(s.string_to_sign ==
              "AWS4-HMAC-SHA256\n20130524T000000Z\n20130524/us-east-1/s3/aws4_request\n"
              "7344ae5b7ee6c3e7e6b0fe0640412a37625d1fbfff95c48bbb2dc43964946972");

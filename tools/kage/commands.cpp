@@ -59,7 +59,8 @@ const std::vector<command_info>& command_table() {
        "+psync (or +@admin). 'kage fetch' puts one node's files into its data directory.\n",
        "  kage snapshot --node 127.0.0.1:7000 --to /var/backups/redis\n"
        "  kage snapshot --node 127.0.0.1:7000 --to /var/backups/redis --target prefer-replica\n"},
-      {"fetch", k_fetch, "put one node's RDB and nodes.conf from a snapshot into its data directory",
+      {"fetch", k_fetch,
+       "put one node's RDB and nodes.conf from a snapshot into its data directory",
        "kage fetch --from LOCATION [--id ID] --node-id ID --to DIR [--rdb-name dump.rdb] [--force]",
        "For an init container: writes the snapshot's RDB of the node's shard (a replica gets its\n"
        "master's) as DIR/dump.rdb and the node's own nodes.conf as DIR/nodes.conf, each checked\n"

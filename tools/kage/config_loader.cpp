@@ -100,9 +100,9 @@ void loader::check_layer(const layer& l) const {
   const auto& file = spec_for("redis.password_file");
   if (!l.touched.count(&password) || !l.touched.count(&file)) return;
   bool env = l.name == "the environment";
-  throw usage_error(
-      l.name + " gives both a password (" + std::string(env ? password.env[0] : password.key) +
-      ") and a password file (" + std::string(env ? file.env[0] : file.key) + "); keep only one");
+  throw usage_error(l.name + " gives both a password (" +
+                    std::string(env ? password.env[0] : password.key) + ") and a password file (" +
+                    std::string(env ? file.env[0] : file.key) + "); keep only one");
 }
 
 void loader::load_file(const std::string& path) {
@@ -229,17 +229,20 @@ void loader::finish() {
   if (needs_nodes && s.nodes.empty())
     throw usage_error("kage " + c + " needs a Redis node: pass --node HOST:PORT or set REDIS_NODE");
   if (c == "fetch" && s.node_id.empty())
-    throw usage_error("kage fetch needs --node-id ID: the cluster node id (CLUSTER MYID) whose "
-                      "files to fetch");
+    throw usage_error(
+        "kage fetch needs --node-id ID: the cluster node id (CLUSTER MYID) whose "
+        "files to fetch");
   if (c == "fetch" && s.data_dir.empty())
     throw usage_error("kage fetch needs --to DIR: the Redis data directory to put the files in");
   if (c == "run" && s.schedule_seconds == 0 && s.schedule_cron.empty())
-    throw usage_error("kage run needs a schedule: set schedule.every_seconds in the config file, "
-                      "SCHEDULE_TIME, or --every SECONDS (or a cron expression: schedule.cron, "
-                      "KAGE_CRON, --cron)");
+    throw usage_error(
+        "kage run needs a schedule: set schedule.every_seconds in the config file, "
+        "SCHEDULE_TIME, or --every SECONDS (or a cron expression: schedule.cron, "
+        "KAGE_CRON, --cron)");
   if (c == "run" && s.schedule_seconds != 0 && !s.schedule_cron.empty())
-    throw usage_error("kage run takes one schedule: schedule.every_seconds (SCHEDULE_TIME, "
-                      "--every) or schedule.cron (KAGE_CRON, --cron), not both");
+    throw usage_error(
+        "kage run takes one schedule: schedule.every_seconds (SCHEDULE_TIME, "
+        "--every) or schedule.cron (KAGE_CRON, --cron), not both");
   if (c == "prune" && s.keep_last == 0 && s.keep_within.empty())
     throw usage_error("kage prune needs a rule: --keep-last N and/or --keep-within AGE");
   if (s.part_size_mb < 5)
@@ -247,7 +250,8 @@ void loader::finish() {
                       std::to_string(s.part_size_mb));
   if (needs_location && s.location.empty() && s.s3_bucket.empty())
     throw usage_error("kage " + c + " needs a backup location: pass " +
-                      (c == "backup" || c == "snapshot" ? "--to" : "--from") + " LOCATION or set BACKUP_DIR");
+                      (c == "backup" || c == "snapshot" ? "--to" : "--from") +
+                      " LOCATION or set BACKUP_DIR");
 }
 
 }  // namespace kage::cli::detail

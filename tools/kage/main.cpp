@@ -138,11 +138,15 @@ std::int64_t parse_age(const std::string& text, const char* flag) {
     ++i;
   }
   const std::string unit = text.substr(i);
-  const std::int64_t scale = unit == "s" ? 1000 : unit == "m" ? 60'000 : unit == "h" ? 3'600'000
-                           : unit == "d" ? 86'400'000 : unit == "w" ? 604'800'000 : 0;
+  const std::int64_t scale = unit == "s"   ? 1000
+                             : unit == "m" ? 60'000
+                             : unit == "h" ? 3'600'000
+                             : unit == "d" ? 86'400'000
+                             : unit == "w" ? 604'800'000
+                                           : 0;
   if (i == 0 || scale == 0) {
-    fail(exit_code::usage, std::string(flag) + ": expected an age like 90s, 30m, 12h, 7d or 2w, got '" +
-                               text + "'");
+    fail(exit_code::usage,
+         std::string(flag) + ": expected an age like 90s, 30m, 12h, 7d or 2w, got '" + text + "'");
   }
   return n * scale;
 }
@@ -206,8 +210,8 @@ progress_display::render_fn verify_renderer(std::shared_ptr<engine::verify_progr
 // the manifest it wrote or read, and the seconds it took.
 template <class Options, class Progress>
 using cluster_job = asio::awaitable<storage::manifest> (*)(engine::redis_target, Options,
-                                                             std::shared_ptr<storage::store>,
-                                                             std::shared_ptr<Progress>, logger);
+                                                           std::shared_ptr<storage::store>,
+                                                           std::shared_ptr<Progress>, logger);
 
 template <class Options, class Progress>
 asio::awaitable<std::pair<storage::manifest, double>> async_run_shown(
@@ -303,7 +307,8 @@ asio::awaitable<int> run_list(settings s, logger log) {
   if (s.json) {
     json::array a;
     for (const auto& b : backups) {
-      json::object o{{"id", b.id}, {"complete", b.complete}, {"failed", b.failed}, {"bytes", b.bytes}};
+      json::object o{
+          {"id", b.id}, {"complete", b.complete}, {"failed", b.failed}, {"bytes", b.bytes}};
       if (b.meta) {
         o["keys"] = b.meta->total_keys;
         o["kind"] = b.meta->kind;
@@ -327,12 +332,14 @@ asio::awaitable<int> run_list(settings s, logger log) {
                 "KEYS", "SIZE", "REDIS");
   print(line);
   for (const auto& b : backups) {
-    std::snprintf(line, sizeof line, "%-22s %-10s %-8s %14s %10s  %s\n", b.id.c_str(),
-                  b.complete ? "complete" : b.failed ? "failed" : "incomplete", b.meta ? b.meta->kind.c_str() : "-",
-                  b.meta && b.meta->kind != "snapshot" ? with_commas(b.meta->total_keys).c_str()
-                                                       : "-",
-                  human_bytes(b.bytes).c_str(),
-                  b.meta ? b.meta->redis_version.c_str() : b.problem.c_str());
+    std::snprintf(
+        line, sizeof line, "%-22s %-10s %-8s %14s %10s  %s\n", b.id.c_str(),
+        b.complete ? "complete"
+        : b.failed ? "failed"
+                   : "incomplete",
+        b.meta ? b.meta->kind.c_str() : "-",
+        b.meta && b.meta->kind != "snapshot" ? with_commas(b.meta->total_keys).c_str() : "-",
+        human_bytes(b.bytes).c_str(), b.meta ? b.meta->redis_version.c_str() : b.problem.c_str());
     print(line);
   }
   co_return 0;
@@ -351,8 +358,8 @@ std::string describe_snapshot(const storage::manifest& m, const std::string& loc
   for (const auto& o : m.objects) {
     out += "  " + o.name + "  slots " + describe_slots(o.slots) + "  from " + o.read_role + " " +
            o.read_from + " (" + o.node_id + ")  Redis " + o.redis_version + ", RDB " +
-           std::to_string(o.rdb_version) + ", " + o.transfer + "  " + human_bytes(o.bytes) +
-           "  " + o.started_at + " .. " + o.finished_at + "\n";
+           std::to_string(o.rdb_version) + ", " + o.transfer + "  " + human_bytes(o.bytes) + "  " +
+           o.started_at + " .. " + o.finished_at + "\n";
   }
   for (const auto& c : m.node_configs) {
     out += "  " + c.name + "  " + c.role + " " + c.address +
@@ -426,8 +433,7 @@ asio::awaitable<int> run_verify(settings s, logger log) {
           "\n");
   } else {
     for (const auto& o : r.objects) {
-      const std::string keys =
-          r.manifest.kind == "snapshot" ? "" : with_commas(o.keys) + " keys, ";
+      const std::string keys = r.manifest.kind == "snapshot" ? "" : with_commas(o.keys) + " keys, ";
       print("  " + o.name + "  " + (o.problem.empty() ? "ok" : "DAMAGED: " + o.problem) + "  (" +
             keys + human_bytes(o.bytes) + ")\n");
     }
@@ -470,8 +476,10 @@ asio::awaitable<int> run_prune(settings s, logger log) {
   }
   const std::string verb = s.dry_run ? "would delete" : "deleted";
   for (const auto& id : r.kept_damaged) {
-    print("  kept " + id + ": its manifest cannot be read (damaged, or from a newer kage); "
-          "check it with 'kage show --id " + id + "' and delete it by hand if it is junk\n");
+    print("  kept " + id +
+          ": its manifest cannot be read (damaged, or from a newer kage); "
+          "check it with 'kage show --id " +
+          id + "' and delete it by hand if it is junk\n");
   }
   for (const auto& id : r.deleted) print("  " + verb + " " + id + "\n");
   for (const auto& id : r.deleted_incomplete) print("  " + verb + " " + id + " (interrupted)\n");
@@ -484,8 +492,7 @@ asio::awaitable<int> run_prune(settings s, logger log) {
 }
 
 // Built outside the coroutine: GCC 12 mishandles lambdas created in coroutine bodies.
-progress_display::render_fn snapshot_renderer(
-    std::shared_ptr<engine::snapshot_progress> progress) {
+progress_display::render_fn snapshot_renderer(std::shared_ptr<engine::snapshot_progress> progress) {
   return [progress](double elapsed) {
     std::vector<std::string> lines;
     for (const auto& sh : progress->shards) {
@@ -494,9 +501,10 @@ progress_display::render_fn snapshot_renderer(
       l += "  " + human_bytes(sh.bytes);
       if (!sh.started) l += "  waiting";
       if (sh.started && !sh.done)
-        l += "  " + human_bytes(elapsed > 0 ? static_cast<std::uint64_t>(
-                                                  static_cast<double>(sh.bytes) / elapsed)
-                                            : 0) +
+        l += "  " +
+             human_bytes(elapsed > 0
+                             ? static_cast<std::uint64_t>(static_cast<double>(sh.bytes) / elapsed)
+                             : 0) +
              "/s";
       if (sh.done) l += "  done";
       lines.push_back(l);
@@ -526,9 +534,9 @@ asio::awaitable<int> run_snapshot(settings s, logger log) {
     print("snapshot " + m.id + " complete: the RDB of " + std::to_string(m.objects.size()) +
           " master(s), " + human_bytes(m.total_bytes) + ", and the nodes.conf of " +
           std::to_string(m.node_configs.size()) + " node(s) in " + seconds_text(secs) + " (" +
-          human_bytes(secs > 0 ? static_cast<std::uint64_t>(static_cast<double>(m.total_bytes) /
-                                                            secs)
-                               : m.total_bytes) +
+          human_bytes(secs > 0
+                          ? static_cast<std::uint64_t>(static_cast<double>(m.total_bytes) / secs)
+                          : m.total_bytes) +
           "/s) -> " + store->location() + "/" + m.id + "\n");
   }
   co_return 0;
@@ -539,15 +547,10 @@ asio::awaitable<int> run_fetch(settings s, logger log) {
       open_store_for(s, co_await asio::this_coro::executor, log);
   const auto r = co_await engine::async_fetch(store, fetch_options_from(s));
   if (s.json) {
-    json::object out{{"result", "ok"},
-                     {"command", "fetch"},
-                     {"id", r.id},
-                     {"node_id", s.node_id},
-                     {"role", r.role},
-                     {"shard", r.shard},
-                     {"rdb", r.rdb_path},
-                     {"rdb_bytes", r.rdb_bytes},
-                     {"nodes_conf", r.conf_path}};
+    json::object out{
+        {"result", "ok"},       {"command", "fetch"},       {"id", r.id},
+        {"node_id", s.node_id}, {"role", r.role},           {"shard", r.shard},
+        {"rdb", r.rdb_path},    {"rdb_bytes", r.rdb_bytes}, {"nodes_conf", r.conf_path}};
     print(json::serialize(out) + "\n");
   } else {
     print("fetched snapshot " + r.id + " for " + r.role + " " + s.node_id + ": " + r.rdb_path +
@@ -646,8 +649,7 @@ int main(int argc, char** argv) {
   int code = static_cast<int>(exit_code::failure);
   boost::asio::co_spawn(
       ioc,
-      s.command == "run" ? run_daemon(s, log, run_deps_from(s, log), control)
-                         : run_command(s, log),
+      s.command == "run" ? run_daemon(s, log, run_deps_from(s, log), control) : run_command(s, log),
       boost::asio::bind_cancellation_slot(cancel.slot(), [&](std::exception_ptr e, int result) {
         signals.cancel();
         if (!e) {

@@ -1,9 +1,9 @@
 // kage run: one loop starts the jobs (never two at once), one refreshes readiness, one serves
 // HTTP; all on the program's single io_context. Metrics are updated by plain functions, which
 // also keeps GCC 12 away from braced string lists inside coroutine bodies.
+#include "run.hpp"
 #include "hints.hpp"
 #include "job_options.hpp"
-#include "run.hpp"
 
 #include <kage/engine/cron.hpp>
 #include <kage/engine/snapshot.hpp>
@@ -39,8 +39,12 @@ using steady = std::chrono::steady_clock;
 struct daemon {
   daemon(asio::any_io_executor ex, settings s_, logger log_, run_deps deps_,
          std::shared_ptr<run_control> control_, engine::schedule_config schedule)
-      : s(std::move(s_)), log(std::move(log_)), deps(std::move(deps_)),
-        control(std::move(control_)), cron(schedule.cron), sched(ex, std::move(schedule), log),
+      : s(std::move(s_)),
+        log(std::move(log_)),
+        deps(std::move(deps_)),
+        control(std::move(control_)),
+        cron(schedule.cron),
+        sched(ex, std::move(schedule), log),
         ready_timer(ex) {}
   settings s;
   logger log;
@@ -49,16 +53,15 @@ struct daemon {
   engine::redis_target target;
   engine::metrics_registry metrics;
   std::optional<engine::cron_schedule> cron;  // schedule.cron, instead of every_seconds
-  engine::scheduler sched;         // the runs; its stage() is the job's current step
-  asio::steady_timer ready_timer;  // the next readiness check
+  engine::scheduler sched;                    // the runs; its stage() is the job's current step
+  asio::steady_timer ready_timer;             // the next readiness check
   std::shared_ptr<asio::ip::tcp::acceptor> acceptor;
   bool ready = false;
   std::string not_ready = "not checked yet";
 };
 
 double unix_now() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 double since(steady::time_point t) {
@@ -119,7 +122,8 @@ void describe_metrics(daemon& d) {
              "Longest time between two scheduled runs, for each step a run takes.");
   m.describe("kage_start_time_seconds", "gauge", "Unix time kage run started.");
   m.describe("kage_backup_keys_total", "counter", "Keys written by scheduled backups.");
-  m.describe("kage_backup_bytes_total", "counter", "Compressed bytes written by scheduled backups.");
+  m.describe("kage_backup_bytes_total", "counter",
+             "Compressed bytes written by scheduled backups.");
   m.describe("kage_last_backup_keys", "gauge", "Keys in the last backup.");
   m.describe("kage_last_backup_bytes", "gauge", "Compressed bytes of the last backup.");
   m.describe("kage_restore_keys_total", "counter",
@@ -129,7 +133,8 @@ void describe_metrics(daemon& d) {
   m.set("kage_up", {}, 1);
   m.set("kage_ready", {}, 0);
   m.set("kage_runs_in_flight", {}, 0);
-  m.describe("kage_s3_retries_total", "counter", "S3 requests retried after 5xx, SlowDown, timeouts or resets.");
+  m.describe("kage_s3_retries_total", "counter",
+             "S3 requests retried after 5xx, SlowDown, timeouts or resets.");
   m.add("kage_s3_retries_total", {}, 0);
   for (const char* step : {"backup", "snapshot", "restore", "retention"}) {
     m.add("kage_runs_total", {{"step", step}, {"result", "success"}}, 0);
@@ -162,9 +167,9 @@ void record_backup(daemon& d, const storage::manifest& m, double seconds) {
   d.metrics.add("kage_backup_bytes_total", {}, static_cast<double>(m.total_bytes));
   d.metrics.set("kage_last_backup_keys", {}, static_cast<double>(m.total_keys));
   d.metrics.set("kage_last_backup_bytes", {}, static_cast<double>(m.total_bytes));
-  d.log.info("run", "backup " + m.id + " complete: " + std::to_string(m.total_keys) +
-                        " keys, " + std::to_string(m.total_bytes) + " bytes in " +
-                        std::to_string(seconds) + " s");
+  d.log.info("run", "backup " + m.id + " complete: " + std::to_string(m.total_keys) + " keys, " +
+                        std::to_string(m.total_bytes) + " bytes in " + std::to_string(seconds) +
+                        " s");
 }
 
 void record_restore(daemon& d, const engine::restore_counts& t, const std::string& id,
@@ -192,13 +197,20 @@ void record_prune(daemon& d, const storage::prune_report& r, double seconds) {
 // (kind, message) of a failed step.
 std::pair<std::string, std::string> describe_error(std::exception_ptr e, const settings& s) {
   switch (exit_code_of(e)) {
-    case exit_code::redis: return {"redis", describe_with_hint(e, s)};
-    case exit_code::store: return {"store", describe_with_hint(e, s)};
-    case exit_code::integrity: return {"integrity", describe_with_hint(e, s)};
-    case exit_code::incompatible: return {"incompatible", describe_with_hint(e, s)};
-    case exit_code::usage: return {"usage", describe_with_hint(e, s)};
-    case exit_code::interrupted: return {"cancelled", describe_with_hint(e, s)};
-    default: return {"failure", describe_with_hint(e, s)};
+    case exit_code::redis:
+      return {"redis", describe_with_hint(e, s)};
+    case exit_code::store:
+      return {"store", describe_with_hint(e, s)};
+    case exit_code::integrity:
+      return {"integrity", describe_with_hint(e, s)};
+    case exit_code::incompatible:
+      return {"incompatible", describe_with_hint(e, s)};
+    case exit_code::usage:
+      return {"usage", describe_with_hint(e, s)};
+    case exit_code::interrupted:
+      return {"cancelled", describe_with_hint(e, s)};
+    default:
+      return {"failure", describe_with_hint(e, s)};
   }
 }
 
@@ -267,8 +279,9 @@ std::function<void()> stopper(std::shared_ptr<daemon> d) {
     } else {
       d->log.info("run",
                   "stopping: starting nothing new but the retention of a backup that finishes; "
-                  "the running " + d->sched.stage() + " has " +
-                      std::to_string(d->s.shutdown_grace_seconds) + " s to finish");
+                  "the running " +
+                      d->sched.stage() + " has " + std::to_string(d->s.shutdown_grace_seconds) +
+                      " s to finish");
     }
     d->sched.stop();  // the grace period, then the running job is cancelled
   };
@@ -281,7 +294,8 @@ std::function<void(std::exception_ptr)> report_task(logger log, std::string name
 }
 
 void record_s3_retries(daemon& d) {
-  if (d.deps.s3_retries) d.metrics.set("kage_s3_retries_total", {}, static_cast<double>(*d.deps.s3_retries));
+  if (d.deps.s3_retries)
+    d.metrics.set("kage_s3_retries_total", {}, static_cast<double>(*d.deps.s3_retries));
 }
 
 // Restore-missing from the backup just taken: never overwrites, never a dry run.
@@ -307,11 +321,11 @@ storage::prune_policy prune_policy_from(const daemon& d) {
 std::string startup_summary(const settings& s) {
   std::string nodes;
   for (const auto& n : s.nodes) nodes += (nodes.empty() ? "" : ",") + n;
-  std::string out = (s.schedule_cron.empty() ? "every " + std::to_string(s.schedule_seconds) + " s"
-                                             : "at cron '" + s.schedule_cron + "' (UTC)") +
-                    ": " + (s.backup_kind == "both" ? std::string("snapshot and backup")
-                                                    : s.backup_kind) + " of " + nodes +
-                    " to " + (s.location.empty() ? "s3://" + s.s3_bucket : s.location);
+  std::string out =
+      (s.schedule_cron.empty() ? "every " + std::to_string(s.schedule_seconds) + " s"
+                               : "at cron '" + s.schedule_cron + "' (UTC)") +
+      ": " + (s.backup_kind == "both" ? std::string("snapshot and backup") : s.backup_kind) +
+      " of " + nodes + " to " + (s.location.empty() ? "s3://" + s.s3_bucket : s.location);
   if (s.restore_missing) out += ", then restore-missing";
   if (s.keep_last || !s.keep_within.empty()) {
     out += ", then retention (";
@@ -361,7 +375,8 @@ asio::awaitable<void> async_job(std::shared_ptr<daemon> d) {
     d->sched.set_stage("restore");
     t0 = steady::now();
     auto rp = std::make_shared<engine::restore_progress>();
-    co_await engine::async_restore(d->target, restore_missing_options(d->s, m.id), store, rp, d->log);
+    co_await engine::async_restore(d->target, restore_missing_options(d->s, m.id), store, rp,
+                                   d->log);
     record_restore(*d, rp->totals, m.id, since(t0));
   }
 
@@ -378,7 +393,7 @@ asio::awaitable<void> async_job(std::shared_ptr<daemon> d) {
 asio::awaitable<std::string> async_check(std::shared_ptr<daemon> d) {
   auto ex = co_await asio::this_coro::executor;
   auto [e1, view] = co_await asio::co_spawn(ex, engine::async_discover(d->target, logger()),
-                                           asio::as_tuple(asio::deferred));
+                                            asio::as_tuple(asio::deferred));
   if (e1) co_return "cluster: " + describe_error(e1, d->s).second;
   std::shared_ptr<storage::store> store;
   try {
@@ -404,7 +419,9 @@ asio::awaitable<void> ready_loop(std::shared_ptr<daemon> d) {
   }
 }
 
-asio::awaitable<void> run_job(std::shared_ptr<daemon> d) { return async_job(std::move(d)); }
+asio::awaitable<void> run_job(std::shared_ptr<daemon> d) {
+  return async_job(std::move(d));
+}
 
 engine::scheduler_hooks scheduler_hooks_for(std::shared_ptr<daemon> d) {
   engine::scheduler_hooks h;

@@ -11,81 +11,82 @@
 namespace kage::cli {
 
 struct settings {
-  std::string command;  // "backup", "restore", "list", "verify", "show", "snapshot", "fetch",
-                        // "config", "help", "version"
+  std::string command;     // "backup", "restore", "list", "verify", "show", "snapshot", "fetch",
+                           // "config", "help", "version"
   std::string help_topic;  // command "help": the subcommand to explain ("" = the overview)
 
   // redis.*
-  std::vector<std::string> nodes;        // host:port seeds; REDIS_NODE (comma-separated), --node
-  std::string user;                      // ACL user; REDIS_USER, --user
-  std::optional<std::string> password;   // REDISCLI_AUTH, redis.password, --password-file FILE
-  std::string password_file;             // the file password was read from; REDIS_PASSWORD_FILE
-  bool tls = false;                      // --tls; implied by ca/cert/key
-  std::string ca_file;                   // CACERT, --cacert
-  std::string cert_file;                 // TLS_CRT, --cert
-  std::string key_file;                  // TLS_KEY, --key
-  std::string sni;                       // --sni
-  bool insecure = false;                 // --insecure: skip certificate verification
-  int connect_timeout_ms = 5000;         // --connect-timeout (ms)
-  int read_timeout_ms = 30000;           // --read-timeout (ms)
+  std::vector<std::string> nodes;       // host:port seeds; REDIS_NODE (comma-separated), --node
+  std::string user;                     // ACL user; REDIS_USER, --user
+  std::optional<std::string> password;  // REDISCLI_AUTH, redis.password, --password-file FILE
+  std::string password_file;            // the file password was read from; REDIS_PASSWORD_FILE
+  bool tls = false;                     // --tls; implied by ca/cert/key
+  std::string ca_file;                  // CACERT, --cacert
+  std::string cert_file;                // TLS_CRT, --cert
+  std::string key_file;                 // TLS_KEY, --key
+  std::string sni;                      // --sni
+  bool insecure = false;                // --insecure: skip certificate verification
+  int connect_timeout_ms = 5000;        // --connect-timeout (ms)
+  int read_timeout_ms = 30000;          // --read-timeout (ms)
 
   // backup.*
-  std::vector<std::string> patterns;     // PATTERN (comma-separated), --pattern (repeatable); empty = all
-  int scan_count = 1000;                 // --scan-count
-  int window = 512;                      // --window: pipelined commands in flight per master
-  int failover_timeout_ms = 30000;       // --failover-timeout (ms)
-  std::string read_from = "primary";     // --read-from primary|prefer-replica
-  int compression_level = 1;             // --compression-level 1..19
-  std::string location;                  // --to / --from; BACKUP_DIR; store.location
+  std::vector<std::string>
+      patterns;           // PATTERN (comma-separated), --pattern (repeatable); empty = all
+  int scan_count = 1000;  // --scan-count
+  int window = 512;       // --window: pipelined commands in flight per master
+  int failover_timeout_ms = 30000;    // --failover-timeout (ms)
+  std::string read_from = "primary";  // --read-from primary|prefer-replica
+  int compression_level = 1;          // --compression-level 1..19
+  std::string location;               // --to / --from; BACKUP_DIR; store.location
 
   // restore.*
-  std::string id;                        // --id
-  bool replace = false;                  // --replace
-  bool dry_run = false;                  // --dry-run
+  std::string id;        // --id
+  bool replace = false;  // --replace
+  bool dry_run = false;  // --dry-run
 
   // snapshot / fetch
-  int concurrency = 0;                   // --concurrency: shards transferred at once (0 = all)
-  std::string node_id;                   // --node-id: whose files fetch puts in place
-  std::string data_dir;                  // fetch --to: the Redis data directory
-  std::string rdb_name = "dump.rdb";     // --rdb-name: the RDB's file name there
-  bool force = false;                    // --force: fetch replaces a non-empty dump / nodes.conf
+  int concurrency = 0;                // --concurrency: shards transferred at once (0 = all)
+  std::string node_id;                // --node-id: whose files fetch puts in place
+  std::string data_dir;               // fetch --to: the Redis data directory
+  std::string rdb_name = "dump.rdb";  // --rdb-name: the RDB's file name there
+  bool force = false;                 // --force: fetch replaces a non-empty dump / nodes.conf
 
   // later issues (parsed and validated now so existing deployments' variables keep working)
-  int schedule_seconds = 0;              // SCHEDULE_TIME, --every: kage run's period
-  std::string schedule_cron;             // KAGE_CRON, --cron: "0 3 * * *" (UTC), instead of --every
-  std::string backup_kind = "logical";   // --kind logical|snapshot|both: what kage run takes
-  int shutdown_grace_seconds = 30;       // --shutdown-grace: kage run lets a backup finish
-  bool restore_missing = false;          // RESTORE_MISSING: kage run restores missing keys
-  std::string listen;                    // --listen HOST:PORT: kage run's HTTP endpoint
-  int ready_check_seconds = 10;          // --ready-interval: /readyz refresh period
-  std::string s3_endpoint;               // S3_ENDPOINT_URL
-  std::string s3_bucket;                 // S3_BUCKET_NAME
-  std::string s3_region = "us-east-1";   // AWS_REGION, AWS_DEFAULT_REGION, --s3-region
-  std::string aws_access_key_id;         // AWS_ACCESS_KEY_ID, store.s3.access_key_id
-  std::optional<std::string> aws_secret_access_key;  // AWS_SECRET_ACCESS_KEY (secret)
-  std::optional<std::string> aws_session_token;      // AWS_SESSION_TOKEN (secret)
+  int schedule_seconds = 0;             // SCHEDULE_TIME, --every: kage run's period
+  std::string schedule_cron;            // KAGE_CRON, --cron: "0 3 * * *" (UTC), instead of --every
+  std::string backup_kind = "logical";  // --kind logical|snapshot|both: what kage run takes
+  int shutdown_grace_seconds = 30;      // --shutdown-grace: kage run lets a backup finish
+  bool restore_missing = false;         // RESTORE_MISSING: kage run restores missing keys
+  std::string listen;                   // --listen HOST:PORT: kage run's HTTP endpoint
+  int ready_check_seconds = 10;         // --ready-interval: /readyz refresh period
+  std::string s3_endpoint;              // S3_ENDPOINT_URL
+  std::string s3_bucket;                // S3_BUCKET_NAME
+  std::string s3_region = "us-east-1";  // AWS_REGION, AWS_DEFAULT_REGION, --s3-region
+  std::string aws_access_key_id;        // AWS_ACCESS_KEY_ID, store.s3.access_key_id
+  std::optional<std::string> aws_secret_access_key;     // AWS_SECRET_ACCESS_KEY (secret)
+  std::optional<std::string> aws_session_token;         // AWS_SESSION_TOKEN (secret)
   std::string credentials_dir = "/backup-credentials";  // --credentials-dir: one file per key
-  std::string s3_ca_file;                // AWS_CA_BUNDLE, --s3-ca-file
-  bool s3_insecure = false;              // --s3-insecure: skip S3 certificate verification
-  int part_size_mb = 16;                 // --part-size-mb (at least 5, S3's minimum)
-  int parts_in_flight = 4;               // --parts-in-flight
-  int total_parts_in_flight = 16;        // --total-parts-in-flight
-  std::string s3_checksum = "sha256";    // --s3-checksum: sha256 | md5
+  std::string s3_ca_file;                               // AWS_CA_BUNDLE, --s3-ca-file
+  bool s3_insecure = false;            // --s3-insecure: skip S3 certificate verification
+  int part_size_mb = 16;               // --part-size-mb (at least 5, S3's minimum)
+  int parts_in_flight = 4;             // --parts-in-flight
+  int total_parts_in_flight = 16;      // --total-parts-in-flight
+  std::string s3_checksum = "sha256";  // --s3-checksum: sha256 | md5
 
   // prune
-  int keep_last = 0;                     // --keep-last N (0: not set)
-  std::string keep_within;               // --keep-within 7d / 12h / 30m
-  std::string prune_grace = "24h";       // --grace: age after which an incomplete backup goes
-  bool allow_empty = false;              // --allow-empty: may delete the last complete backup
-  std::string nodeconf_file_path;        // NODECONF_FILE_PATH
-  std::string kubeconfig;                // KUBECONFIG
+  int keep_last = 0;                // --keep-last N (0: not set)
+  std::string keep_within;          // --keep-within 7d / 12h / 30m
+  std::string prune_grace = "24h";  // --grace: age after which an incomplete backup goes
+  bool allow_empty = false;         // --allow-empty: may delete the last complete backup
+  std::string nodeconf_file_path;   // NODECONF_FILE_PATH
+  std::string kubeconfig;           // KUBECONFIG
 
   // output
-  bool json = false;                     // --json
-  bool quiet = false;                    // --quiet: no progress
-  std::string log_level = "info";        // --log-level, KAGE_LOG_LEVEL
-  std::string log_format = "text";       // --log-format text|json, KAGE_LOG_FORMAT
-  std::string config_file;               // --config, KAGE_CONFIG
+  bool json = false;                // --json
+  bool quiet = false;               // --quiet: no progress
+  std::string log_level = "info";   // --log-level, KAGE_LOG_LEVEL
+  std::string log_format = "text";  // --log-format text|json, KAGE_LOG_FORMAT
+  std::string config_file;          // --config, KAGE_CONFIG
 };
 
 // Thrown for every usage problem: unknown flag, bad value, unknown YAML key, unreadable file.

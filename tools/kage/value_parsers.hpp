@@ -17,7 +17,6 @@ std::optional<std::string> node_problem(std::string_view node);
 
 int parse_count(const setting_spec& spec, std::string_view text, const std::string& where);
 bool parse_bool(std::string_view text, const std::string& where);
-std::string parse_choice(const setting_spec& spec, std::string_view text,
-                         const std::string& where);
+std::string parse_choice(const setting_spec& spec, std::string_view text, const std::string& where);
 
 }  // namespace kage::cli::detail

@@ -15,13 +15,13 @@ namespace kage {
 // Documented in README ("Exit codes"); keep both in step.
 enum class exit_code : int {
   ok = 0,
-  failure = 1,      // the job failed for a reason not listed below
-  usage = 2,        // bad flag, bad config value, unknown setting
-  redis = 3,        // Redis unreachable, authentication refused, cluster not usable
-  store = 4,        // backup store unreadable or unwritable (missing, full disk, permissions)
-  integrity = 5,    // a backup is corrupt, truncated, or does not match its manifest
-  incompatible = 6, // the target cannot load the backup (RDB version), or the backup is unknown
-  interrupted = 130 // SIGINT/SIGTERM
+  failure = 1,       // the job failed for a reason not listed below
+  usage = 2,         // bad flag, bad config value, unknown setting
+  redis = 3,         // Redis unreachable, authentication refused, cluster not usable
+  store = 4,         // backup store unreadable or unwritable (missing, full disk, permissions)
+  integrity = 5,     // a backup is corrupt, truncated, or does not match its manifest
+  incompatible = 6,  // the target cannot load the backup (RDB version), or the backup is unknown
+  interrupted = 130  // SIGINT/SIGTERM
 };
 
 class failure : public std::runtime_error {

@@ -33,8 +33,8 @@ struct http_outcome {
 struct http_client_options {
   // For https origins (make_tls_client_context); null: the system's trust store, verifying.
   std::shared_ptr<boost::asio::ssl::context> tls;
-  std::string server_name;                   // SNI and certificate name; empty: the host
-  std::chrono::milliseconds timeout{30000};  // connect, handshake, and each write and read
+  std::string server_name;                        // SNI and certificate name; empty: the host
+  std::chrono::milliseconds timeout{30000};       // connect, handshake, and each write and read
   std::size_t body_limit = std::size_t{8} << 20;  // a larger response body is an error
   std::size_t max_idle = 16;                      // kept-alive connections kept for reuse
 };

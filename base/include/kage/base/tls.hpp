@@ -15,8 +15,8 @@ struct tls_client_options {
   std::string ca_file;    // PEM bundle to trust; empty: the system's trust store
   std::string cert_file;  // client certificate (mutual TLS), with key_file
   std::string key_file;
-  bool verify = true;     // off only when the user asked for it
-  std::string purpose;    // names the context in messages ("Redis", "S3"); may be empty
+  bool verify = true;   // off only when the user asked for it
+  std::string purpose;  // names the context in messages ("Redis", "S3"); may be empty
 };
 
 // Which file could not be loaded; failure::error() carries one of these.

@@ -20,9 +20,9 @@ class cron_schedule {
  private:
   std::bitset<60> minutes_;
   std::bitset<24> hours_;
-  std::bitset<32> days_;    // 1-31
-  std::bitset<13> months_;  // 1-12
-  std::bitset<7> weekdays_; // 0-6, Sunday = 0
+  std::bitset<32> days_;     // 1-31
+  std::bitset<13> months_;   // 1-12
+  std::bitset<7> weekdays_;  // 0-6, Sunday = 0
   bool any_day_ = true;
   bool any_weekday_ = true;
 };

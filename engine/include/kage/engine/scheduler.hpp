@@ -20,10 +20,10 @@
 namespace kage::engine {
 
 struct schedule_config {
-  std::int64_t every_seconds = 3600;        // the period, when cron is not set
-  std::optional<cron_schedule> cron;        // run at these times instead
+  std::int64_t every_seconds = 3600;  // the period, when cron is not set
+  std::optional<cron_schedule> cron;  // run at these times instead
   std::int64_t shutdown_grace_seconds = 30;
-  std::string component = "run";            // names the log lines
+  std::string component = "run";  // names the log lines
 };
 
 struct scheduler_hooks {

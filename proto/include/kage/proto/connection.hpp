@@ -31,8 +31,8 @@ struct tls_config {
   std::string ca_file;    // empty: the system's trust store
   std::string cert_file;  // client certificate (mutual TLS), with key_file
   std::string key_file;
-  std::string sni;        // server name to send and verify; default: the host we connect to
-  bool verify = true;     // off only by an explicit --insecure
+  std::string sni;     // server name to send and verify; default: the host we connect to
+  bool verify = true;  // off only by an explicit --insecure
 };
 
 struct redis_config {
@@ -68,7 +68,8 @@ class connection {
 
   // Connects (connect deadline), handshakes TLS, authenticates, checks the server answers.
   // On failure, diagnostic holds one sentence in the server's or system's words.
-  asio::awaitable<boost::system::error_code> async_connect(endpoint remote, std::string& diagnostic);
+  asio::awaitable<boost::system::error_code> async_connect(endpoint remote,
+                                                           std::string& diagnostic);
 
   std::string& output() noexcept;  // append_command(conn.output(), {...})
   asio::awaitable<boost::system::error_code> async_flush();
@@ -86,9 +87,8 @@ class connection {
   // conn.async_exec("CLUSTER", "SHARDS"): a plain function, so no braced list of literals
   // lands in a coroutine frame (GCC 12 miscompiles those: "array used as initializer").
   template <class... Args>
-  asio::awaitable<reply> async_exec(const Args&... args)
-    requires(sizeof...(Args) > 0 && (std::is_convertible_v<const Args&, std::string_view> && ...))
-  {
+  asio::awaitable<reply> async_exec(const Args&... args) requires(
+      sizeof...(Args) > 0 && (std::is_convertible_v<const Args&, std::string_view> && ...)) {
     return async_exec(std::vector<std::string>{std::string(std::string_view(args))...});
   }
 

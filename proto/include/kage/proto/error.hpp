@@ -4,14 +4,14 @@
 namespace kage::proto {
 
 enum class errc {
-  needs_more = 1,     // not an error: the reply is incomplete, read more bytes
-  protocol_error,     // bytes that are not RESP
-  too_large,          // a bulk string, line or aggregate over the configured cap
-  too_deep,           // aggregates nested deeper than the cap
-  timeout,            // connect or read deadline passed
-  closed,             // the server closed the connection
-  server_error,       // the server answered a raw-protocol request (SYNC) with an error line
-  closed_at_hello,    // a plain-text connection closed before its first reply (a TLS port?)
+  needs_more = 1,   // not an error: the reply is incomplete, read more bytes
+  protocol_error,   // bytes that are not RESP
+  too_large,        // a bulk string, line or aggregate over the configured cap
+  too_deep,         // aggregates nested deeper than the cap
+  timeout,          // connect or read deadline passed
+  closed,           // the server closed the connection
+  server_error,     // the server answered a raw-protocol request (SYNC) with an error line
+  closed_at_hello,  // a plain-text connection closed before its first reply (a TLS port?)
 };
 
 const boost::system::error_category& proto_category() noexcept;

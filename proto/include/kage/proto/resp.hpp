@@ -14,23 +14,36 @@
 namespace kage::proto {
 
 enum class resp_type : std::uint8_t {
-  simple_string, error, integer, bulk_string, null, array,             // RESP2
-  map, set, push, attribute, double_type, boolean, big_number, verbatim_string, blob_error  // RESP3
+  simple_string,
+  error,
+  integer,
+  bulk_string,
+  null,
+  array,  // RESP2
+  map,
+  set,
+  push,
+  attribute,
+  double_type,
+  boolean,
+  big_number,
+  verbatim_string,
+  blob_error  // RESP3
 };
 
 bool is_aggregate(resp_type t) noexcept;
 
 struct resp_node {
   resp_type type = resp_type::null;
-  std::uint32_t depth = 0;     // 0 for the top-level reply
-  std::size_t size = 0;        // aggregates: number of child elements (a map counts keys+values)
-  std::string_view value;      // strings, errors, numbers (their text)
+  std::uint32_t depth = 0;  // 0 for the top-level reply
+  std::size_t size = 0;     // aggregates: number of child elements (a map counts keys+values)
+  std::string_view value;   // strings, errors, numbers (their text)
 };
 
 struct resp_limits {
-  std::size_t max_bulk = std::size_t{1} << 30;     // 1 GiB (Redis proto-max-bulk-len is 512 MB)
-  std::size_t max_line = 64 * 1024;                // simple strings, errors, numbers
-  std::size_t max_elements = std::size_t{1} << 24; // per aggregate
+  std::size_t max_bulk = std::size_t{1} << 30;      // 1 GiB (Redis proto-max-bulk-len is 512 MB)
+  std::size_t max_line = 64 * 1024;                 // simple strings, errors, numbers
+  std::size_t max_elements = std::size_t{1} << 24;  // per aggregate
   std::uint32_t max_depth = 32;
 };
 

@@ -15,14 +15,14 @@ struct node_info {
   std::string id;
   endpoint ep;
   bool master = false;
-  std::string master_id;         // replicas: their master
-  std::vector<slot_range> slots; // masters
-  bool healthy = true;           // not failing, not in handshake, reachable, loaded
+  std::string master_id;                 // replicas: their master
+  std::vector<slot_range> slots;         // masters
+  bool healthy = true;                   // not failing, not in handshake, reachable, loaded
   std::int64_t replication_offset = -1;  // -1 when unknown
 };
 
 struct topology {
-  bool cluster = true;   // false: a standalone server, modelled as one master owning every slot
+  bool cluster = true;  // false: a standalone server, modelled as one master owning every slot
   std::vector<node_info> nodes;
 
   // Masters that own slots, ordered by their first slot.

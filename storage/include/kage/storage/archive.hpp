@@ -20,15 +20,15 @@
 namespace kage::storage {
 
 enum class archive_errc {
-  needs_more = 1,        // not an error: feed more bytes
-  bad_compression,       // zstd reported corrupt input
-  bad_framing,           // decompressed bytes are not the RESP commands FORMAT.md describes
-  bad_header,            // first command is not a kage-archive v1 header
-  unsupported_version,   // header names a format version this kage does not read
-  record_too_large,      // a record exceeds the configured cap
-  missing_trailer,       // input ended before the trailer: the object is truncated
-  trailer_mismatch,      // trailer's record count differs from the records read
-  data_after_trailer,    // bytes after the trailer
+  needs_more = 1,       // not an error: feed more bytes
+  bad_compression,      // zstd reported corrupt input
+  bad_framing,          // decompressed bytes are not the RESP commands FORMAT.md describes
+  bad_header,           // first command is not a kage-archive v1 header
+  unsupported_version,  // header names a format version this kage does not read
+  record_too_large,     // a record exceeds the configured cap
+  missing_trailer,      // input ended before the trailer: the object is truncated
+  trailer_mismatch,     // trailer's record count differs from the records read
+  data_after_trailer,   // bytes after the trailer
 };
 const boost::system::error_category& archive_category() noexcept;
 boost::system::error_code make_error_code(archive_errc e) noexcept;
@@ -36,9 +36,9 @@ boost::system::error_code make_error_code(archive_errc e) noexcept;
 struct archive_record {
   enum class kind { key, functions };
   kind type = kind::key;
-  std::string_view key;         // empty for functions
+  std::string_view key;           // empty for functions
   std::int64_t expire_at_ms = 0;  // absolute unix ms; 0 = no expiry
-  std::string_view payload;     // DUMP / FUNCTION DUMP payload
+  std::string_view payload;       // DUMP / FUNCTION DUMP payload
 };
 
 class archive_writer {
@@ -55,7 +55,7 @@ class archive_writer {
                std::string& out);
   void finish(std::string& out);  // trailer + end of zstd frame; no add_* after this
 
-  std::uint64_t records() const noexcept;            // keys + functions records
+  std::uint64_t records() const noexcept;  // keys + functions records
   std::uint64_t uncompressed_bytes() const noexcept;
 
  private:

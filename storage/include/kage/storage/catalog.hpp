@@ -11,11 +11,11 @@ namespace kage::storage {
 struct backup_entry {
   std::string id;
   bool complete = false;
-  bool has_manifest = false;  // false: interrupted; true but not complete: damaged manifest
-  std::uint64_t bytes = 0;  // sum of object sizes seen in the store
+  bool has_manifest = false;     // false: interrupted; true but not complete: damaged manifest
+  std::uint64_t bytes = 0;       // sum of object sizes seen in the store
   std::optional<manifest> meta;  // set when complete
-  std::string problem;  // why it is not complete (no manifest / unreadable manifest: ...)
-  bool failed = false;  // its status.json says Failed (problem holds the job's error)
+  std::string problem;           // why it is not complete (no manifest / unreadable manifest: ...)
+  bool failed = false;           // its status.json says Failed (problem holds the job's error)
 };
 
 // Sorted by id (oldest first).
@@ -28,10 +28,10 @@ asio::awaitable<std::vector<backup_entry>> async_list_backups(store& s);
 asio::awaitable<manifest> async_load_manifest(store& s, std::string id);
 
 struct prune_policy {
-  int keep_last = 0;                 // keep the newest N complete backups
-  std::int64_t keep_within_ms = -1;  // and those younger than this (-1: not set)
+  int keep_last = 0;                         // keep the newest N complete backups
+  std::int64_t keep_within_ms = -1;          // and those younger than this (-1: not set)
   std::int64_t grace_ms = 24 * 3600 * 1000;  // interrupted backups older than this go
-  bool allow_empty = false;          // may delete the last complete backup
+  bool allow_empty = false;                  // may delete the last complete backup
   bool dry_run = false;
   std::int64_t now_ms = 0;
 };

@@ -43,12 +43,12 @@ struct shard_object {
   // Kind "snapshot" only (written and required there, absent from logical manifests): where
   // the RDB came from. A snapshot's logical fields hold: uncompressed_bytes = bytes, keys = 0
   // (not counted), vanished = 0, functions = false.
-  std::string node_id;          // cluster id of the node read (read_from)
-  std::string redis_version;    // redis_version of that node
+  std::string node_id;            // cluster id of the node read (read_from)
+  std::string redis_version;      // redis_version of that node
   std::uint64_t rdb_version = 0;  // the 4 digits after "REDIS" at the start of the RDB
-  std::string transfer;         // "diskless" (EOF-marked) or "disk" (length-prefixed)
-  std::string started_at;       // when SYNC was sent, RFC 3339 UTC with milliseconds
-  std::string finished_at;      // when the last RDB byte was stored
+  std::string transfer;           // "diskless" (EOF-marked) or "disk" (length-prefixed)
+  std::string started_at;         // when SYNC was sent, RFC 3339 UTC with milliseconds
+  std::string finished_at;        // when the last RDB byte was stored
 };
 
 // Kind "snapshot": the nodes.conf kept for one cluster node, "nodes/<node_id>.conf".
@@ -60,7 +60,7 @@ struct node_config {
   std::string name;       // "nodes/<node_id>.conf"
   std::uint64_t bytes = 0;
   std::string sha256;
-  std::string source;     // "self": the node's own CLUSTER NODES; "peer": another node's view
+  std::string source;          // "self": the node's own CLUSTER NODES; "peer": another node's view
   std::string source_address;  // the node whose CLUSTER NODES it was built from
 };
 

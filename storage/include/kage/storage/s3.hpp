@@ -33,16 +33,17 @@ const boost::system::error_category& s3_category() noexcept;
 boost::system::error_code make_error_code(s3_errc e) noexcept;
 
 struct s3_options {
-  std::string endpoint;             // "http://127.0.0.1:5000"; empty: https://s3.<region>.amazonaws.com
+  std::string endpoint;  // "http://127.0.0.1:5000"; empty: https://s3.<region>.amazonaws.com
   std::string region = "us-east-1";
-  std::string bucket;               // from s3://bucket/prefix or S3_BUCKET_NAME
-  std::string prefix;               // backups live under bucket/prefix/<id>/...
-  std::optional<bool> path_style;   // default: path-style with a custom endpoint, else virtual-hosted
-  std::string ca_file;              // CA bundle for HTTPS (default: the system's trust store)
-  bool verify = true;               // certificate verification; off only by an explicit flag
+  std::string bucket;  // from s3://bucket/prefix or S3_BUCKET_NAME
+  std::string prefix;  // backups live under bucket/prefix/<id>/...
+  std::optional<bool>
+      path_style;       // default: path-style with a custom endpoint, else virtual-hosted
+  std::string ca_file;  // CA bundle for HTTPS (default: the system's trust store)
+  bool verify = true;   // certificate verification; off only by an explicit flag
   aws_credentials credentials;
   std::size_t part_size = std::size_t{16} << 20;  // grows with the part number: part_size_for
-  int parts_in_flight = 4;        // per object
+  int parts_in_flight = 4;                        // per object
   // Across every object of the store at once (a backup writes one object per master at the
   // same time): memory stays under (total_parts_in_flight + masters) x part size.
   int total_parts_in_flight = 16;
@@ -50,7 +51,7 @@ struct s3_options {
   // same digest signs the payload over HTTP: one hash per byte); "md5" sends Content-MD5 and
   // checks each part's ETag, for stores that reject the x-amz-checksum-* headers.
   std::string checksum = "sha256";
-  int max_attempts = 6;             // per request, for retryable failures
+  int max_attempts = 6;  // per request, for retryable failures
   std::chrono::milliseconds retry_base{200};
   std::chrono::milliseconds retry_cap{20000};
   std::chrono::milliseconds timeout{60000};       // per HTTP exchange
@@ -60,7 +61,7 @@ struct s3_options {
 struct store_options {
   s3_options s3;
   logger log;
-  asio::any_io_executor executor;  // where S3 connections live (the job's io_context)
+  asio::any_io_executor executor;          // where S3 connections live (the job's io_context)
   std::shared_ptr<std::uint64_t> retries;  // optional: counts retried S3 requests (metrics)
 };
 

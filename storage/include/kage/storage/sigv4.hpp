@@ -20,7 +20,7 @@ struct sigv4_request {
   std::string path;    // raw (not encoded) path, e.g. "/bucket/2026.../shard-00.resp.zst"
   std::vector<std::pair<std::string, std::string>> query;    // raw names and values
   std::vector<std::pair<std::string, std::string>> headers;  // must include "host"
-  std::string payload_sha256;  // lowercase hex, or "UNSIGNED-PAYLOAD"
+  std::string payload_sha256;                                // lowercase hex, or "UNSIGNED-PAYLOAD"
 };
 
 struct sigv4_scope {
@@ -48,7 +48,7 @@ std::string amz_date(long long unix_seconds);
 
 std::string sha256_hex_of(std::string_view bytes);
 std::string hmac_sha256(std::string_view key, std::string_view data);  // raw bytes
-std::string md5_base64(std::string_view bytes);                         // Content-MD5
+std::string md5_base64(std::string_view bytes);                        // Content-MD5
 std::string md5_hex(std::string_view bytes);
 // Both forms from one pass over the bytes (parts are large: hash them once).
 struct body_digest {

@@ -22,8 +22,8 @@ struct backup_status {
   std::uint64_t backup_size = 0;  // bytes of the data objects (RDB files) stored
   std::string backup_path;        // "<store location>/<id>"
   std::string format = "rdb";
-  std::string checksum_sha256;    // SHA-256 of manifest.json as stored; "" until Completed
-  std::string error;              // "" unless Failed
+  std::string checksum_sha256;  // SHA-256 of manifest.json as stored; "" until Completed
+  std::string error;            // "" unless Failed
 };
 
 std::string to_json(const backup_status& s);  // camelCase keys, as in storage/FORMAT.md
