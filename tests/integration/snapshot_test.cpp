@@ -67,35 +67,9 @@ cluster_state state_of(redis_cluster& c) {
   return s;
 }
 
-}  // namespace
-
-BOOST_AUTO_TEST_SUITE(cluster_snapshot)
-
-BOOST_AUTO_TEST_CASE(snapshot_then_fetch_brings_the_cluster_back) {
-  auto source = std::make_unique<redis_cluster>(3, 1, cluster_node());
-  {
-    test_client client(source->seed());
-    client.load(every_type_commands("s:", 50));
-    client.load(string_keys(20000, 100));
-  }
-  for (auto* m : source->masters()) m->cli({"WAIT", "1", "5000"});
-  const cluster_state before = state_of(*source);
-  BOOST_TEST_REQUIRE(before.masters.size() == 3u);
-
-  temp_dir store("store");
-  const auto t0 = std::chrono::steady_clock::now();
-  auto r = run_kage({"snapshot", "--node", source->seed(), "--to", store.path(), "--json"});
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  BOOST_TEST_REQUIRE(r.exit_code == 0, describe(r));
-  const std::string id = only_backup(store.path());
-  const auto out = json_result(r);
-  BOOST_TEST(str(out.at("id")) == id);
-  BOOST_TEST(out.at("shards").as_int64() == 3);
-  BOOST_TEST_MESSAGE("snapshot of 3 masters, " << out.at("bytes").as_int64() << " RDB bytes, in "
-                                               << seconds << " s (kage wall time)");
-
-  // The manifest: one RDB per master, one nodes.conf per node, nodes.json.
+// One RDB per master, one nodes.conf per node, and nodes.json, all matching the cluster.
+void check_snapshot_manifest(const temp_dir& store, const std::string& id,
+                             const cluster_state& before) {
   const auto m = manifest(store.path(), id);
   BOOST_TEST(str(m.at("kind")) == "snapshot");
   const auto& objects = m.at("objects").as_array();
@@ -143,6 +117,60 @@ BOOST_AUTO_TEST_CASE(snapshot_then_fetch_brings_the_cluster_back) {
                str(o.at("name")));
     if (o.at("replicate").is_null()) BOOST_TEST(o.at("slots_count").as_int64() > 0);
   }
+}
+
+// "" once every node says cluster_state:ok and every replica's link is up; else the last
+// problem seen when 60 s have passed.
+std::string wait_until_healthy(std::vector<std::unique_ptr<redis_server>>& restored) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  std::string problem;
+  for (;;) {
+    problem.clear();
+    for (auto& n : restored) {
+      const auto info = n->cli_result({"CLUSTER", "INFO"});
+      if (info_field(info.out, "cluster_state") != "ok")
+        problem = n->address() + " cluster_state:" + info_field(info.out, "cluster_state");
+      const auto repl = n->cli_result({"INFO", "replication"});
+      if (info_field(repl.out, "role") == "slave" &&
+          info_field(repl.out, "master_link_status") != "up")
+        problem =
+            n->address() + " master_link_status:" + info_field(repl.out, "master_link_status");
+    }
+    if (problem.empty() || std::chrono::steady_clock::now() > deadline) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  return problem;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(cluster_snapshot)
+
+BOOST_AUTO_TEST_CASE(snapshot_then_fetch_brings_the_cluster_back) {
+  auto source = std::make_unique<redis_cluster>(3, 1, cluster_node());
+  {
+    test_client client(source->seed());
+    client.load(every_type_commands("s:", 50));
+    client.load(string_keys(20000, 100));
+  }
+  for (auto* m : source->masters()) m->cli({"WAIT", "1", "5000"});
+  const cluster_state before = state_of(*source);
+  BOOST_TEST_REQUIRE(before.masters.size() == 3u);
+
+  temp_dir store("store");
+  const auto t0 = std::chrono::steady_clock::now();
+  auto r = run_kage({"snapshot", "--node", source->seed(), "--to", store.path(), "--json"});
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  BOOST_TEST_REQUIRE(r.exit_code == 0, describe(r));
+  const std::string id = only_backup(store.path());
+  const auto out = json_result(r);
+  BOOST_TEST(str(out.at("id")) == id);
+  BOOST_TEST(out.at("shards").as_int64() == 3);
+  BOOST_TEST_MESSAGE("snapshot of 3 masters, " << out.at("bytes").as_int64() << " RDB bytes, in "
+                                               << seconds << " s (kage wall time)");
+
+  check_snapshot_manifest(store, id, before);
   const auto status = read_json(store.file(id + "/status.json"));
   BOOST_TEST(str(status.at("phase")) == "Completed");
   BOOST_TEST(str(status.at("format")) == "rdb");
@@ -194,23 +222,7 @@ BOOST_AUTO_TEST_CASE(snapshot_then_fetch_brings_the_cluster_back) {
     restored.push_back(std::make_unique<redis_server>(o));
   }
   // cluster_state:ok everywhere, replicas linked, the same ids, every key (same digests).
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  std::string problem;
-  for (;;) {
-    problem.clear();
-    for (auto& n : restored) {
-      const auto info = n->cli_result({"CLUSTER", "INFO"});
-      if (info_field(info.out, "cluster_state") != "ok")
-        problem = n->address() + " cluster_state:" + info_field(info.out, "cluster_state");
-      const auto repl = n->cli_result({"INFO", "replication"});
-      if (info_field(repl.out, "role") == "slave" &&
-          info_field(repl.out, "master_link_status") != "up")
-        problem =
-            n->address() + " master_link_status:" + info_field(repl.out, "master_link_status");
-    }
-    if (problem.empty() || std::chrono::steady_clock::now() > deadline) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  }
+  const std::string problem = wait_until_healthy(restored);
   BOOST_TEST_REQUIRE(problem.empty(), problem);
   for (auto& n : restored) {
     BOOST_TEST(trim(n->cli({"CLUSTER", "MYID"})) == before.ids.at(n->address()));
