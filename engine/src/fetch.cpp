@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <filesystem>
 #include <system_error>
+#include <vector>
 
 namespace kage::engine {
 namespace {
@@ -50,6 +51,26 @@ class temp_file {
 
   storage::durable_file file_;
 };
+
+// Creates dir and its missing parents owner-only (0700): they will hold a copy of the data.
+void create_private_directories(const fs::path& dir) {
+  std::vector<fs::path> missing;
+  std::error_code ec;
+  for (fs::path d = dir; !d.empty() && !fs::exists(d, ec); d = d.parent_path()) {
+    missing.push_back(d);
+    if (d == d.parent_path()) break;
+  }
+  for (auto it = missing.rbegin(); it != missing.rend(); ++it) {
+    if (::mkdir(it->c_str(), 0700) != 0 && errno != EEXIST) {
+      const int e = errno;
+      local_failure("cannot create", *it, {e, std::generic_category()});
+    }
+  }
+  const fs::file_status st = fs::status(dir, ec);
+  if (ec) local_failure("cannot create", dir, ec);
+  if (!fs::is_directory(st))
+    local_failure("cannot create", dir, std::make_error_code(std::errc::not_a_directory));
+}
 
 struct download {
   std::uint64_t bytes = 0;
@@ -181,9 +202,7 @@ asio::awaitable<fetch_result> async_fetch(std::shared_ptr<storage::store> store,
                                       " served no slots when it was taken)");
   result.shard = shard->name;
 
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec) local_failure("cannot create", dir, ec);
+  create_private_directories(dir);
   refuse_to_overwrite(dir / options.rdb_name, options.force);
   if (conf) refuse_to_overwrite(dir / options.conf_name, options.force);
 

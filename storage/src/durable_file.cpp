@@ -32,7 +32,7 @@ durable_file::durable_file(fs::path final_path, std::error_code& ec) noexcept
         "." + final_.filename().string() + ".tmp-" + std::to_string(::getpid()) + "-";
     for (;;) {
       fs::path temp = dir / (prefix + std::to_string(++temp_counter));
-      fd_ = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+      fd_ = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
       if (fd_ >= 0) {
         temp_ = std::move(temp);
         return;

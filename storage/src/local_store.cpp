@@ -246,7 +246,8 @@ class local_store final : public store {
       if (d == d.parent_path()) break;
     }
     for (auto it = missing.rbegin(); it != missing.rend(); ++it) {
-      if (::mkdir(it->c_str(), 0755) != 0 && errno != EEXIST) {
+      // Backups hold the whole dataset: only the owner may list or enter new folders.
+      if (::mkdir(it->c_str(), 0700) != 0 && errno != EEXIST) {
         const int e = errno;
         store_failure("cannot create directory " + it->string() + ": " + errno_text(e) + "; " +
                       write_advice(e));

@@ -7,7 +7,10 @@
 
 #include <kage/storage/archive.hpp>
 
+#include <sys/stat.h>
+
 #include <filesystem>
+#include <ios>
 
 using namespace kage::test;
 namespace fs = std::filesystem;
@@ -138,6 +141,39 @@ BOOST_AUTO_TEST_CASE(patterns_select_keys) {
   BOOST_TEST(o.at("restored").as_int64() == 2);
   BOOST_TEST(o.at("filtered").as_int64() == 1);
   BOOST_TEST(client.dbsize() == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(backup_files_and_folders_are_owner_only) {
+  redis_server server(redis_options{});
+  test_client client(server.address());
+  client.load({{"SET", "a", "1"}, {"HSET", "h", "f", "v"}, {"SET", "b", "2"}});
+  temp_dir store("store");
+  // kage creates the nested folders itself; a common umask must not widen what it creates.
+  const std::string to = store.path() + "/nested/backups";
+  const mode_t old_mask = ::umask(022);
+  auto r = run_kage({"backup", "--node", server.address(), "--to", to});
+  ::umask(old_mask);
+  BOOST_TEST_REQUIRE(r.exit_code == 0, describe(r));
+
+  std::size_t files = 0, folders = 0;
+  const auto check = [&](const fs::path& p) {
+    struct stat st {};
+    BOOST_TEST_REQUIRE(::lstat(p.c_str(), &st) == 0, p);
+    const mode_t mode = st.st_mode & 07777;
+    if (S_ISDIR(st.st_mode)) {
+      ++folders;
+      BOOST_TEST(mode == 0700u, p << " has mode " << std::oct << mode);
+    } else {
+      ++files;
+      BOOST_TEST(S_ISREG(st.st_mode), p);
+      BOOST_TEST(mode == 0600u, p << " has mode " << std::oct << mode);
+    }
+  };
+  check(store.path() + "/nested");
+  for (const auto& e : fs::recursive_directory_iterator(store.path() + "/nested")) check(e.path());
+  // nested, backups, the snapshot's folder; its manifest and at least one shard.
+  BOOST_TEST(folders >= 3u);
+  BOOST_TEST(files >= 2u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -3,6 +3,7 @@
 #include <kage/storage/store.hpp>
 
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/test/unit_test.hpp>
@@ -192,6 +193,29 @@ BOOST_AUTO_TEST_CASE(missing_root_lists_empty_and_is_created_on_write) {
   BOOST_TEST(run(s->async_list("")).empty());
   run(write_object(*s, "b/k", "v"));
   BOOST_TEST(fs::is_regular_file(root / "b" / "k"));
+}
+
+BOOST_AUTO_TEST_CASE(objects_and_folders_are_owner_only) {
+  temp_dir dir;
+  const fs::path root = dir.path / "not" / "yet";
+  auto s = ks::open_store(root.string());
+  const mode_t old_mask = ::umask(022);  // a common umask must not widen what the store creates
+  auto w = run(s->async_create("b/c/k"));
+  run(w->async_write("v"));
+  // The temporary file already holds data: owner only too.
+  const auto temp = files_on_disk(dir.path);
+  BOOST_REQUIRE(temp.size() == 1u);
+  const auto mode_of = [](const fs::path& p) {
+    struct stat st {};
+    BOOST_REQUIRE(::lstat(p.c_str(), &st) == 0);
+    return st.st_mode & 07777;
+  };
+  BOOST_TEST(mode_of(dir.path / temp[0]) == 0600u);
+  run(w->async_commit());
+  ::umask(old_mask);
+  BOOST_TEST(mode_of(root / "b" / "c" / "k") == 0600u);
+  for (const fs::path& d : {dir.path / "not", root, root / "b", root / "b" / "c"})
+    BOOST_TEST(mode_of(d) == 0700u, d);
 }
 
 BOOST_AUTO_TEST_CASE(root_that_is_a_file) {

@@ -2,7 +2,8 @@
 // A file that appears under its name complete or not at all: written under a temporary name
 // beside the final one, synced, renamed into place, and the rename made durable by syncing the
 // directory. Used by the local store and by kage fetch. Errors are errno values
-// (std::generic_category) for the caller to put into its own words.
+// (std::generic_category) for the caller to put into its own words. Files are created 0600
+// (owner only, before the umask): they hold a copy of the data.
 #include <cstdint>
 #include <filesystem>
 #include <string_view>
