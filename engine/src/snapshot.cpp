@@ -127,7 +127,8 @@ asio::awaitable<view_outcome> async_node_view(redis_target probe, proto::endpoin
   if (!out.problem.empty()) co_return out;
   auto lines = proto::parse_cluster_nodes_lines(nodes.value);
   if (!lines) {
-    out.problem = ep.address() + " answered CLUSTER NODES with text kage cannot read";
+    out.problem = ep.address() +
+                  " answered CLUSTER NODES with text kage cannot read: " + lines.error().message();
     co_return out;
   }
   std::int64_t epoch = 0;

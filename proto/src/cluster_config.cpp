@@ -22,6 +22,12 @@ std::vector<std::string_view> words(std::string_view line) {
 
 }  // namespace
 
+bool valid_node_id(std::string_view id) noexcept {
+  return id.size() == 40 && std::all_of(id.begin(), id.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
+}
+
 bool cluster_nodes_line::has_flag(std::string_view flag) const noexcept {
   return std::find(flags.begin(), flags.end(), flag) != flags.end();
 }
@@ -68,6 +74,8 @@ boost::system::result<std::vector<cluster_nodes_line>> parse_cluster_nodes_lines
       flags.remove_prefix(std::min(comma + 1, flags.size()));
     }
     n.master = std::string(f[3]);
+    if (!valid_node_id(n.id) || (n.master != "-" && !valid_node_id(n.master)))
+      return make_error_code(errc::bad_node_id);
     n.ping_sent = std::string(f[4]);
     n.pong_recv = std::string(f[5]);
     auto [p, ec] = std::from_chars(f[6].data(), f[6].data() + f[6].size(), n.config_epoch);

@@ -25,6 +25,8 @@ struct category final : boost::system::error_category {
         return "The server answered with an error.";
       case errc::closed_at_hello:
         return "The server closed the connection before answering; it may expect TLS.";
+      case errc::bad_node_id:
+        return "The cluster named a node id that is not 40 lowercase hex characters.";
     }
     return "Unknown proto error.";
   }

@@ -161,7 +161,8 @@ boost::system::result<topology> parse_cluster_shards(const reply& r, bool tls) {
       if (const reply* p = node.find("tls-port")) to_int64(p->value, tls_port);
       if (const reply* p = node.find("replication-offset")) to_int64(p->value, offset);
       std::int64_t chosen = tls ? (tls_port ? tls_port : port) : (port ? port : tls_port);
-      if (chosen <= 0 || chosen > 65535 || n.id.empty()) return bad();
+      if (chosen <= 0 || chosen > 65535) return bad();
+      if (!valid_node_id(n.id)) return make_error_code(errc::bad_node_id);
       n.ep.port = static_cast<std::uint16_t>(chosen);
       n.master = text("role") == "master";
       // Redis 7.0 reports replicas at offset 0 as "loading"; only "failed" is conclusive here.
@@ -224,7 +225,8 @@ asio::awaitable<topology> async_load_topology(connection& conn, bool tls) {
   if (!shards.is_error()) {
     auto t = parse_cluster_shards(shards, tls);
     if (!t)
-      fail(exit_code::redis, where + " answered CLUSTER SHARDS with a reply kage cannot read");
+      fail(exit_code::redis, where + " answered CLUSTER SHARDS with a reply kage cannot read: " +
+                                 t.error().message());
     co_return std::move(*t);
   }
   if (classify_redis_error(shards.value).code == redis_errc::cluster_disabled) {
@@ -249,7 +251,9 @@ asio::awaitable<topology> async_load_topology(connection& conn, bool tls) {
              nodes.value + "); the user needs the +cluster|shards or +cluster|nodes permission");
   }
   auto t = parse_cluster_nodes(nodes.value, conn.remote());
-  if (!t) fail(exit_code::redis, where + " answered CLUSTER NODES with text kage cannot read");
+  if (!t)
+    fail(exit_code::redis,
+         where + " answered CLUSTER NODES with text kage cannot read: " + t.error().message());
   co_return std::move(*t);
 }
 

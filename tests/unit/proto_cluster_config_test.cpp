@@ -88,6 +88,23 @@ BOOST_AUTO_TEST_CASE(errors) {
               kp::make_error_code(kp::errc::protocol_error)));
   BOOST_TEST(!kp::parse_cluster_nodes_lines("abc 127.0.0.1:1@2 master - 0 0\n"));
   BOOST_TEST(!kp::parse_cluster_nodes_lines(a + " 127.0.0.1:1@2 master - 0 0 x connected\n"));
+  // Node ids become object keys and file names: only 40 lowercase hex passes.
+  const auto bad_id = kp::make_error_code(kp::errc::bad_node_id);
+  BOOST_TEST((kp::parse_cluster_nodes_lines("../../../../tmp/x 127.0.0.1:1@2 master - 0 0 1 "
+                                            "connected 0-16383\n")
+                  .error() == bad_id));
+  BOOST_TEST(
+      (kp::parse_cluster_nodes_lines(c + " 127.0.0.1:1@2 slave ../x 0 0 1 connected\n").error() ==
+       bad_id));
+  BOOST_TEST((kp::parse_cluster_nodes_lines(std::string(40, 'A') + " 127.0.0.1:1@2 master - 0 0 1 "
+                                                                   "connected\n")
+                  .error() == bad_id));
+  BOOST_TEST(kp::valid_node_id(a));
+  BOOST_TEST(kp::valid_node_id("0123456789abcdef0123456789abcdef01234567"));
+  BOOST_TEST(!kp::valid_node_id(""));
+  BOOST_TEST(!kp::valid_node_id(std::string(39, 'a')));
+  BOOST_TEST(!kp::valid_node_id(std::string(41, 'a')));
+  BOOST_TEST(!kp::valid_node_id(std::string(39, 'a') + "/"));
   auto empty = kp::parse_cluster_nodes_lines("\r\n\n");
   BOOST_TEST_REQUIRE(bool(empty));
   BOOST_TEST(empty->empty());

@@ -54,6 +54,8 @@ std::string errc_name(const boost::system::error_code& ec) {
       return "server_error";
     case errc::closed_at_hello:
       return "closed_at_hello";
+    case errc::bad_node_id:
+      return "bad_node_id";
   }
   return "errc(" + std::to_string(ec.value()) + ")";
 }

@@ -329,40 +329,53 @@ BOOST_AUTO_TEST_CASE(myself_without_an_address_takes_the_queried_one) {
 
 BOOST_AUTO_TEST_CASE(flags_and_link_state_decide_health) {
   const std::string text =
-      "a0 127.0.0.1:7000@17000 master,fail? - 0 0 1 connected 0-10\n"
-      "a1 127.0.0.1:7001@17001 master - 0 0 2 disconnected 11-20\n"
-      "a2 127.0.0.1:7002@17002 master,fail - 0 0 3 disconnected\n"
-      "a3 127.0.0.1:7003@17003 slave,nofailover a1 0 0 2 connected\n"
-      "a4 127.0.0.1:7004@17004 myself,slave a1 0 0 2 connected\n"
-      "a5 127.0.0.1:7005@17005 noflags - 0 0 0 connected\n";
+      "a000000000000000000000000000000000000000 127.0.0.1:7000@17000 master,fail? - 0 0 1 "
+      "connected 0-10\n"
+      "a100000000000000000000000000000000000000 127.0.0.1:7001@17001 master - 0 0 2 disconnected "
+      "11-20\n"
+      "a200000000000000000000000000000000000000 127.0.0.1:7002@17002 master,fail - 0 0 3 "
+      "disconnected\n"
+      "a300000000000000000000000000000000000000 127.0.0.1:7003@17003 slave,nofailover "
+      "a100000000000000000000000000000000000000 0 0 2 connected\n"
+      "a400000000000000000000000000000000000000 127.0.0.1:7004@17004 myself,slave "
+      "a100000000000000000000000000000000000000 0 0 2 connected\n"
+      "a500000000000000000000000000000000000000 127.0.0.1:7005@17005 noflags - 0 0 0 connected\n";
   auto r = kp::parse_cluster_nodes(text, queried);
   BOOST_TEST_REQUIRE(r.has_value());
   BOOST_TEST(r->nodes.size() == 5u);
-  BOOST_TEST(!r->find("a0")->healthy);
-  BOOST_TEST(!r->find("a1")->healthy);
-  BOOST_TEST(!r->find("a2")->healthy);
-  BOOST_TEST(r->find("a3")->healthy);
-  BOOST_TEST(r->find("a4")->healthy);
-  BOOST_TEST(r->find("a5") == nullptr);
-  BOOST_TEST(ids(r->masters()) == (std::vector<std::string>{"a0", "a1"}),
-             boost::test_tools::per_element());
-  BOOST_TEST(ids(r->replicas_of("a1")) == (std::vector<std::string>{"a3", "a4"}),
+  BOOST_TEST(!r->find("a000000000000000000000000000000000000000")->healthy);
+  BOOST_TEST(!r->find("a100000000000000000000000000000000000000")->healthy);
+  BOOST_TEST(!r->find("a200000000000000000000000000000000000000")->healthy);
+  BOOST_TEST(r->find("a300000000000000000000000000000000000000")->healthy);
+  BOOST_TEST(r->find("a400000000000000000000000000000000000000")->healthy);
+  BOOST_TEST(r->find("a500000000000000000000000000000000000000") == nullptr);
+  BOOST_TEST(
+      ids(r->masters()) == (std::vector<std::string>{"a000000000000000000000000000000000000000",
+                                                     "a100000000000000000000000000000000000000"}),
+      boost::test_tools::per_element());
+  BOOST_TEST(ids(r->replicas_of("a100000000000000000000000000000000000000")) ==
+                 (std::vector<std::string>{"a300000000000000000000000000000000000000",
+                                           "a400000000000000000000000000000000000000"}),
              boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(crlf_lines_and_ipv6_addresses) {
   const std::string text =
-      "b0 ::1:7000@17000 myself,master - 0 0 1 connected 0-8191\r\n"
-      "b1 ::1:7001@17001 master - 0 0 2 connected 8192-16383\r\n"
-      "b2 fe80::1:7002@17002,replica-b.example slave b0 0 0 1 connected\r\n";
+      "b000000000000000000000000000000000000000 ::1:7000@17000 myself,master - 0 0 1 connected "
+      "0-8191\r\n"
+      "b100000000000000000000000000000000000000 ::1:7001@17001 master - 0 0 2 connected "
+      "8192-16383\r\n"
+      "b200000000000000000000000000000000000000 fe80::1:7002@17002,replica-b.example slave "
+      "b000000000000000000000000000000000000000 0 0 1 connected\r\n";
   auto r = kp::parse_cluster_nodes(text, queried);
   BOOST_TEST_REQUIRE(r.has_value());
-  BOOST_TEST(r->find("b0")->ep.host == "::1");
-  BOOST_TEST(r->find("b0")->ep.port == 7000);
-  BOOST_TEST(r->find("b0")->ep.address() == "[::1]:7000");
-  BOOST_TEST(r->find("b2")->ep.host == "fe80::1");
-  BOOST_TEST(r->find("b2")->ep.port == 7002);
-  BOOST_TEST(r->find("b0")->slots == (std::vector<slot_range>{{0, 8191}}),
+  BOOST_TEST(r->find("b000000000000000000000000000000000000000")->ep.host == "::1");
+  BOOST_TEST(r->find("b000000000000000000000000000000000000000")->ep.port == 7000);
+  BOOST_TEST(r->find("b000000000000000000000000000000000000000")->ep.address() == "[::1]:7000");
+  BOOST_TEST(r->find("b200000000000000000000000000000000000000")->ep.host == "fe80::1");
+  BOOST_TEST(r->find("b200000000000000000000000000000000000000")->ep.port == 7002);
+  BOOST_TEST(r->find("b000000000000000000000000000000000000000")->slots ==
+                 (std::vector<slot_range>{{0, 8191}}),
              boost::test_tools::per_element());
   BOOST_TEST(r->covers_all_slots());
 }
@@ -372,31 +385,48 @@ BOOST_AUTO_TEST_CASE(malformed_lines_are_errors) {
       M1 + " 127.0.0.1:7000@17000 myself,master - 0 0 1 connected 0-16383\n";
   BOOST_TEST_REQUIRE(kp::parse_cluster_nodes(ok_line, queried).has_value());
   const std::vector<std::string> bad = {
-      "",                                                           // no nodes at all
-      "\n\r\n",                                                     //
-      "x 127.0.0.1:7006@17006 handshake - 0 0 0 connected\n",       // only a handshake node
-      "x 127.0.0.1:7000@17000 master - 0 0 1\n",                    // 7 fields
-      "garbage\n",                                                  //
-      "x 127.0.0.1@17000 master - 0 0 1 connected\n",               // no port
-      "x 127.0.0.1:70a0@17000 master - 0 0 1 connected\n",          // bad port
-      "x 127.0.0.1:65536@17000 master - 0 0 1 connected\n",         //
-      "x 127.0.0.1:-1@17000 master - 0 0 1 connected\n",            //
-      "x 127.0.0.1:7000@17000 master - 0 0 1 connected 16384\n",    // slot out of range
-      "x 127.0.0.1:7000@17000 master - 0 0 1 connected 0-16384\n",  //
-      "x 127.0.0.1:7000@17000 master - 0 0 1 connected abc\n",      //
-      "x 127.0.0.1:7000@17000 master - 0 0 1 connected 10-5\n",     // reversed range
-      "x 127.0.0.1:7000@17000 master - 0 0 1 connected -1\n",       //
-      "x 127.0.0.1:7000@17000 master - 0 0 1 connected 5-\n",       //
-      "x 127.0.0.1:7000@17000 master - 0 0 1 connected 1-2-3\n",    //
+      "",                                                               // no nodes at all
+      "\n\r\n",                                                         //
+      M1 + " 127.0.0.1:7006@17006 handshake - 0 0 0 connected\n",       // only a handshake node
+      M1 + " 127.0.0.1:7000@17000 master - 0 0 1\n",                    // 7 fields
+      "garbage\n",                                                      //
+      M1 + " 127.0.0.1@17000 master - 0 0 1 connected\n",               // no port
+      M1 + " 127.0.0.1:70a0@17000 master - 0 0 1 connected\n",          // bad port
+      M1 + " 127.0.0.1:65536@17000 master - 0 0 1 connected\n",         //
+      M1 + " 127.0.0.1:-1@17000 master - 0 0 1 connected\n",            //
+      M1 + " 127.0.0.1:7000@17000 master - 0 0 1 connected 16384\n",    // slot out of range
+      M1 + " 127.0.0.1:7000@17000 master - 0 0 1 connected 0-16384\n",  //
+      M1 + " 127.0.0.1:7000@17000 master - 0 0 1 connected abc\n",      //
+      M1 + " 127.0.0.1:7000@17000 master - 0 0 1 connected 10-5\n",     // reversed range
+      M1 + " 127.0.0.1:7000@17000 master - 0 0 1 connected -1\n",       //
+      M1 + " 127.0.0.1:7000@17000 master - 0 0 1 connected 5-\n",       //
+      M1 + " 127.0.0.1:7000@17000 master - 0 0 1 connected 1-2-3\n",    //
   };
   for (const auto& text : bad) {
     auto r = kp::parse_cluster_nodes(text, queried);
     BOOST_TEST(!r.has_value(), "accepted: " << text);
     if (!r) BOOST_TEST((r.error() == kp::make_error_code(kp::errc::protocol_error)), text);
   }
+  // Node ids become object keys and file names: anything but 40 lowercase hex is refused.
+  const std::vector<std::string> bad_ids = {
+      "../../../../tmp/x 127.0.0.1:7000@17000 myself,master - 0 0 1 connected 0-16383\n",
+      M1.substr(1) + " 127.0.0.1:7000@17000 master - 0 0 1 connected 0-16383\n",  // 39
+      M1 + "0 127.0.0.1:7000@17000 master - 0 0 1 connected 0-16383\n",           // 41
+      std::string("07C37DFEB235213A872192D90877D0CD55635B91") +
+          " 127.0.0.1:7000@17000 master - 0 0 1 connected\n",
+      M1.substr(0, 39) + "g 127.0.0.1:7000@17000 master - 0 0 1 connected 0-16383\n",
+      R1 + " 127.0.0.1:7003@17003 slave ../" + M1.substr(3) + " 0 0 1 connected\n",  // master
+  };
+  for (const auto& text : bad_ids) {
+    auto r = kp::parse_cluster_nodes(text, queried);
+    BOOST_TEST(!r.has_value(), "accepted: " << text);
+    if (!r) BOOST_TEST((r.error() == kp::make_error_code(kp::errc::bad_node_id)), text);
+  }
   // One bad line spoils the whole text.
-  auto r = kp::parse_cluster_nodes(
-      cluster_nodes_text() + "y 127.0.0.1:7009@17009 master - 0 0 1 connected 99999\n", queried);
+  auto r = kp::parse_cluster_nodes(cluster_nodes_text() +
+                                       "ffffffffffffffffffffffffffffffffffffffff "
+                                       "127.0.0.1:7009@17009 master - 0 0 1 connected 99999\n",
+                                   queried);
   BOOST_TEST(!r.has_value());
 }
 
@@ -498,9 +528,15 @@ BOOST_AUTO_TEST_CASE(malformed_replies_are_errors) {
   rejects(array({array({bulk("slots"), array({bulk("a"), bulk("b")}), bulk("nodes"),
                         array({node_reply(good)})})}),
           "slots not numbers");
-  shard_node no_id = good;
-  no_id.id.clear();
-  rejects(array({shard({0, 16383}, {no_id})}), "node without id");
+  // Node ids become object keys and file names: anything but 40 lowercase hex is refused.
+  for (const std::string& id :
+       {std::string(), std::string("../../../../tmp/x"), M1.substr(1), M1 + "0"}) {
+    shard_node bad_id = good;
+    bad_id.id = id;
+    auto t = kp::parse_cluster_shards(array({shard({0, 16383}, {bad_id})}), false);
+    BOOST_TEST(!t.has_value(), id);
+    if (!t) BOOST_TEST((t.error() == kp::make_error_code(kp::errc::bad_node_id)), id);
+  }
   shard_node no_port = good;
   no_port.port = 0;
   rejects(array({shard({0, 16383}, {no_port})}), "node without port");

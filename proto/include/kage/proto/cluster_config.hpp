@@ -30,7 +30,12 @@ struct cluster_nodes_line {
   std::string text() const;  // the line, without a newline
 };
 
-// errc::protocol_error on a line with fewer than 8 fields or a non-numeric config epoch.
+// A Redis Cluster node id: exactly 40 lowercase hex characters. Ids become object keys and file
+// names, so nothing else (no "/", no "..") may pass.
+bool valid_node_id(std::string_view id) noexcept;
+
+// errc::protocol_error on a line with fewer than 8 fields or a non-numeric config epoch;
+// errc::bad_node_id when a node id, or a replica's master id, is not valid_node_id.
 boost::system::result<std::vector<cluster_nodes_line>> parse_cluster_nodes_lines(
     std::string_view text);
 

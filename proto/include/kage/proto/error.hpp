@@ -12,6 +12,7 @@ enum class errc {
   closed,           // the server closed the connection
   server_error,     // the server answered a raw-protocol request (SYNC) with an error line
   closed_at_hello,  // a plain-text connection closed before its first reply (a TLS port?)
+  bad_node_id,      // a cluster reply names a node id that is not 40 lowercase hex characters
 };
 
 const boost::system::error_category& proto_category() noexcept;
