@@ -576,14 +576,15 @@ class s3_store final : public store {
   asio::awaitable<std::vector<object_info>> async_list(std::string prefix) override {
     std::vector<object_info> out;
     const std::string root = ctx_->options.prefix.empty() ? "" : ctx_->options.prefix + "/";
-    std::string token;
+    list_paging paging;
     for (;;) {
       // The prefix is sent only up to its first '/', and the rest is matched here: some
       // S3-compatible servers (moto 5 with signature checks) verify signatures against the
       // decoded query, so a %2F in a query value fails there however it is signed.
       const std::string wanted = root + prefix;
       kvs q = kv("list-type", "2", "prefix", wanted.substr(0, wanted.find('/')));
-      if (!token.empty()) q.emplace_back(std::string("continuation-token"), token);
+      if (!paging.token().empty())
+        q.emplace_back(std::string("continuation-token"), paging.token());
       auto r = co_await ctx_->request(http::verb::get, "", q, kv(), std::string(),
                                       "ListObjectsV2 of", statuses(200));
       for (auto c : xml_elements(r.body, "Contents")) {
@@ -594,9 +595,11 @@ class s3_store final : public store {
         info.size = std::stoull(xml_text(c, "Size").value_or("0"));
         out.push_back(std::move(info));
       }
-      if (xml_text(r.body, "IsTruncated").value_or("false") != "true") break;
-      token = xml_text(r.body, "NextContinuationToken").value_or("");
-      if (token.empty()) break;
+      if (const std::string problem = paging.on_page(r.body); !problem.empty()) {
+        fail(exit_code::store, "ListObjectsV2 of " + ctx_->describe(prefix) +
+                                   " failed: " + problem + "; check the S3 server or its proxy");
+      }
+      if (paging.done()) break;
     }
     std::sort(out.begin(), out.end(),
               [](const object_info& a, const object_info& b) { return a.key < b.key; });

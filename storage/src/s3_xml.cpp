@@ -1,5 +1,6 @@
 #include <kage/storage/s3_xml.hpp>
 
+#include <algorithm>
 #include <charconv>
 
 namespace kage::storage {
@@ -124,6 +125,26 @@ std::optional<s3_error> parse_s3_error(std::string_view body) {
   e.code = xml_text(err.front(), "Code").value_or("");
   e.message = xml_text(err.front(), "Message").value_or("");
   return e;
+}
+
+std::string list_paging::on_page(std::string_view body) {
+  ++pages_;
+  if (xml_text(body, "IsTruncated").value_or("false") != "true") {
+    done_ = true;
+    return {};
+  }
+  std::string next = xml_text(body, "NextContinuationToken").value_or("");
+  if (next.empty())
+    return "the server marked page " + std::to_string(pages_) +
+           " truncated but gave no NextContinuationToken";
+  if (std::find(seen_.begin(), seen_.end(), next) != seen_.end())
+    return "the server gave continuation token '" + next.substr(0, 100) + "' twice (page " +
+           std::to_string(pages_) + "): it would list forever";
+  if (pages_ >= max_pages_)
+    return "the listing is still truncated after " + std::to_string(pages_) + " pages";
+  seen_.push_back(next);
+  token_ = std::move(next);
+  return {};
 }
 
 }  // namespace kage::storage

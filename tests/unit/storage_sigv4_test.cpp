@@ -119,6 +119,57 @@ BOOST_AUTO_TEST_CASE(xml) {
   BOOST_TEST(xml_escape("<a&'\">") == "&lt;a&amp;&apos;&quot;&gt;");
 }
 
+namespace {
+std::string list_page(bool truncated, std::string_view token) {
+  return "<ListBucketResult><IsTruncated>" + std::string(truncated ? "true" : "false") +
+         "</IsTruncated><Contents><Key>k</Key><Size>1</Size></Contents>" +
+         (token.empty()
+              ? std::string()
+              : "<NextContinuationToken>" + std::string(token) + "</NextContinuationToken>") +
+         "</ListBucketResult>";
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(list_paging_follows_tokens_to_the_end) {
+  list_paging paging;
+  BOOST_TEST(paging.token().empty());
+  BOOST_TEST(paging.on_page(list_page(true, "t1")) == "");
+  BOOST_TEST(!paging.done());
+  BOOST_TEST(paging.token() == "t1");
+  BOOST_TEST(paging.on_page(list_page(true, "t2")) == "");
+  BOOST_TEST(paging.token() == "t2");
+  BOOST_TEST(paging.on_page(list_page(false, "")) == "");
+  BOOST_TEST(paging.done());
+}
+
+BOOST_AUTO_TEST_CASE(list_paging_refuses_endless_or_short_listings) {
+  {  // defect 5 of issue 14: truncated forever with the same continuation token
+    list_paging paging;
+    BOOST_TEST(paging.on_page(list_page(true, "same")) == "");
+    const std::string problem = paging.on_page(list_page(true, "same"));
+    BOOST_TEST(problem.find("'same' twice") != std::string::npos, problem);
+    BOOST_TEST(!paging.done());
+  }
+  {  // a cycle through earlier tokens
+    list_paging paging;
+    BOOST_TEST(paging.on_page(list_page(true, "a")) == "");
+    BOOST_TEST(paging.on_page(list_page(true, "b")) == "");
+    BOOST_TEST(paging.on_page(list_page(true, "a")) != "");
+  }
+  {  // truncated without a token: no silently short listing
+    list_paging paging;
+    const std::string problem = paging.on_page(list_page(true, ""));
+    BOOST_TEST(problem.find("no NextContinuationToken") != std::string::npos, problem);
+  }
+  {  // fresh tokens forever: capped
+    list_paging paging(5);
+    for (int i = 1; i < 5; ++i)
+      BOOST_TEST(paging.on_page(list_page(true, "t" + std::to_string(i))) == "");
+    const std::string problem = paging.on_page(list_page(true, "t5"));
+    BOOST_TEST(problem.find("after 5 pages") != std::string::npos, problem);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(part_sizes_fit_any_object_in_ten_thousand_parts) {
   const std::size_t base = std::size_t{16} << 20;
   BOOST_TEST(part_size_for(base, 1) == base);
