@@ -52,24 +52,11 @@ class temp_file {
   storage::durable_file file_;
 };
 
-// Creates dir and its missing parents owner-only (0700): they will hold a copy of the data.
+// Creates dir and its missing parents owner-only (0700).
 void create_private_directories(const fs::path& dir) {
-  std::vector<fs::path> missing;
-  std::error_code ec;
-  for (fs::path d = dir; !d.empty() && !fs::exists(d, ec); d = d.parent_path()) {
-    missing.push_back(d);
-    if (d == d.parent_path()) break;
-  }
-  for (auto it = missing.rbegin(); it != missing.rend(); ++it) {
-    if (::mkdir(it->c_str(), 0700) != 0 && errno != EEXIST) {
-      const int e = errno;
-      local_failure("cannot create", *it, {e, std::generic_category()});
-    }
-  }
-  const fs::file_status st = fs::status(dir, ec);
-  if (ec) local_failure("cannot create", dir, ec);
-  if (!fs::is_directory(st))
-    local_failure("cannot create", dir, std::make_error_code(std::errc::not_a_directory));
+  fs::path failed;
+  if (auto ec = storage::create_private_directories(dir, failed))
+    local_failure("cannot create", failed, ec);
 }
 
 struct download {

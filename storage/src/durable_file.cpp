@@ -1,12 +1,14 @@
 #include <kage/storage/durable_file.hpp>
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace kage::storage {
 
@@ -98,6 +100,32 @@ std::error_code sync_directory(const fs::path& dir) noexcept {
   const std::error_code ec = ::fsync(fd) == 0 ? std::error_code() : last_error();
   ::close(fd);
   return ec;
+}
+
+std::error_code create_private_directories(const fs::path& dir, fs::path& failed) {
+  std::vector<fs::path> missing;
+  std::error_code ec;
+  for (fs::path d = dir; !d.empty() && !fs::exists(d, ec); d = d.parent_path()) {
+    missing.push_back(d);
+    if (d == d.parent_path()) break;
+  }
+  for (auto it = missing.rbegin(); it != missing.rend(); ++it) {
+    if (::mkdir(it->c_str(), 0700) != 0 && errno != EEXIST) {
+      failed = *it;
+      return last_error();
+    }
+    // Best effort: a file's own commit syncs its directory; this makes the new name stick.
+    const fs::path parent = it->parent_path();
+    sync_directory(parent.empty() ? fs::path(".") : parent);
+  }
+  // exists() may have failed for a reason other than absence (ENOTDIR, EACCES): mkdir reported
+  // it above, or a non-directory is caught here.
+  const fs::file_status st = fs::status(dir, ec);
+  if (ec || !fs::is_directory(st)) {
+    failed = dir;
+    return ec ? ec : std::make_error_code(std::errc::not_a_directory);
+  }
+  return {};
 }
 
 }  // namespace kage::storage

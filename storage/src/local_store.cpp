@@ -237,32 +237,12 @@ class local_store final : public store {
   }
 
  private:
-  // Creates dir and its missing parents, making each new entry durable.
+  // Creates dir and its missing parents (0700), making each new entry durable.
   void create_directories(const fs::path& dir) {
-    std::vector<fs::path> missing;
-    std::error_code ec;
-    for (fs::path d = dir; !d.empty() && !fs::exists(d, ec); d = d.parent_path()) {
-      missing.push_back(d);
-      if (d == d.parent_path()) break;
-    }
-    for (auto it = missing.rbegin(); it != missing.rend(); ++it) {
-      // Backups hold the whole dataset: only the owner may list or enter new folders.
-      if (::mkdir(it->c_str(), 0700) != 0 && errno != EEXIST) {
-        const int e = errno;
-        store_failure("cannot create directory " + it->string() + ": " + errno_text(e) + "; " +
-                      write_advice(e));
-      }
-      // Best effort: the file's own commit fsyncs its directory; this makes the new name stick.
-      const fs::path parent = it->parent_path();
-      sync_directory(parent.empty() ? fs::path(".") : parent);
-    }
-    // exists() may have failed for a reason other than absence (ENOTDIR, EACCES): let mkdir
-    // report it above, or catch a non-directory here.
-    const fs::file_status st = fs::status(dir, ec);
-    if (ec || !fs::is_directory(st)) {
-      const int e = ec ? ec.value() : ENOTDIR;
-      store_failure("cannot create directory " + dir.string() + ": " + errno_text(e) + "; " +
-                    write_advice(e));
+    fs::path failed;
+    if (auto ec = create_private_directories(dir, failed)) {
+      store_failure("cannot create directory " + failed.string() + ": " + errno_text(ec.value()) +
+                    "; " + write_advice(ec.value()));
     }
   }
 

@@ -45,4 +45,10 @@ bool is_temp_name(std::string_view name) noexcept;
 // fsync of a directory: makes the names created or renamed in it durable.
 std::error_code sync_directory(const std::filesystem::path& dir) noexcept;
 
+// Creates dir and its missing parents owner-only (0700: they will hold a copy of the data),
+// syncing each new entry's parent so the name sticks. On failure `failed` names the directory
+// that could not be made (ENOTDIR when dir exists but is not a directory).
+std::error_code create_private_directories(const std::filesystem::path& dir,
+                                           std::filesystem::path& failed);
+
 }  // namespace kage::storage
