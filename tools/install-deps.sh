@@ -6,7 +6,7 @@ packages=(
   build-essential cmake ninja-build pkg-config
   libboost1.81-dev libboost-json1.81-dev libboost-test1.81-dev libboost-url1.81-dev
   libssl-dev libzstd-dev libyaml-cpp-dev
-  redis-server redis-tools zstd openssl ca-certificates clang-format
+  redis-server redis-tools zstd openssl ca-certificates clang-format clang libfuzzer-14-dev
   prometheus
   "$@"
 )

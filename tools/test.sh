@@ -10,5 +10,6 @@ bash tools/build.sh -DKAGE_WERROR=ON
 cmake -S . -B build-static -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKAGE_STATIC=ON -DKAGE_WERROR=ON >/dev/null
 ninja -C build-static kage
 build=${KAGE_BUILD_DIR:-build}
-cd "$build"
-ctest --output-on-failure --timeout 900 -j "$(nproc)"
+(cd "$build" && ctest --output-on-failure --timeout 900 -j "$(nproc)")
+# Short libFuzzer runs (ASan + UBSan) of the parsers of outside bytes; long runs: tests/fuzz/README.md.
+bash tools/fuzz.sh --seconds 20

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets of tests/fuzz with clang under ASan and UBSan, and runs each.
+#   bash tools/fuzz.sh                 # each target 30 s (what tools/test.sh runs: 20 s)
+#   bash tools/fuzz.sh --seconds 3600  # long runs; corpora grow in build-fuzz/corpus/<target>
+#   bash tools/fuzz.sh --build-only
+# Needs clang and libfuzzer-14-dev (tools/install-deps.sh installs them). A crash leaves its
+# input as build-fuzz/crash-* and fails the script.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds=30
+build_only=0
+while (($#)); do
+  case $1 in
+    --seconds) seconds=$2; shift 2 ;;
+    --build-only) build_only=1; shift ;;
+    *) echo "fuzz.sh: unknown argument '$1' (--seconds N, --build-only)" >&2; exit 2 ;;
+  esac
+done
+out=build-fuzz
+mkdir -p "$out/obj" "$out/corpus"
+flags=(-std=c++20 -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined
+  -fno-sanitize-recover=undefined -Ibase/include -Iproto/include -Ik8s/include -Ik8s/src
+  -DBOOST_ASIO_NO_DEPRECATED)
+# The libraries' sources the targets need, compiled once (in parallel, only when changed).
+sources=(base/src/error.cpp base/src/endpoint.cpp proto/src/redis_error.cpp proto/src/error.cpp
+  k8s/src/*.cpp)
+objects=()
+for src in "${sources[@]}"; do
+  obj="$out/obj/$(echo "$src" | tr / _).o"
+  objects+=("$obj")
+  if [[ ! -f $obj || $src -nt $obj ]]; then
+    clang++ "${flags[@]}" -c "$src" -o "$obj" &
+  fi
+done
+wait
+libs=(-lboost_json -lboost_url -lyaml-cpp -lcrypto)
+targets=()
+for t in tests/fuzz/fuzz_*.cpp; do
+  name=$(basename "$t" .cpp)
+  targets+=("$name")
+  clang++ "${flags[@]/fuzzer-no-link/fuzzer}" "$t" "${objects[@]}" "${libs[@]}" -o "$out/$name" &
+done
+wait
+for name in "${targets[@]}"; do [[ -x $out/$name ]] || { echo "fuzz.sh: $name did not build" >&2; exit 1; }; done
+((build_only)) && exit 0
+status=0
+for name in "${targets[@]}"; do
+  corpus="$out/corpus/$name"
+  mkdir -p "$corpus"
+  seeds=tests/fuzz/seeds/$name
+  if "$out/$name" -max_total_time="$seconds" -print_final_stats=1 -artifact_prefix="$out/crash-$name-" \
+    "$corpus" $([[ -d $seeds ]] && echo "$seeds") >"$out/$name.log" 2>&1; then
+    echo "fuzz: $name clean, $(grep -o 'stat::number_of_executed_units: *[0-9]*' "$out/$name.log" | grep -o '[0-9]*$') executions in ${seconds} s"
+  else
+    echo "fuzz: $name FAILED; see $out/$name.log and $out/crash-$name-*" >&2
+    tail -30 "$out/$name.log" >&2
+    status=1
+  fi
+done
+exit $status
