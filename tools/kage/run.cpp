@@ -194,24 +194,29 @@ void record_prune(daemon& d, const storage::prune_report& r, double seconds) {
                         std::to_string(deleted));
 }
 
+// The kage_errors_total kind of a failed step.
+const char* error_kind(exit_code code) noexcept {
+  switch (code) {
+    case exit_code::redis:
+      return "redis";
+    case exit_code::store:
+      return "store";
+    case exit_code::integrity:
+      return "integrity";
+    case exit_code::incompatible:
+      return "incompatible";
+    case exit_code::usage:
+      return "usage";
+    case exit_code::interrupted:
+      return "cancelled";
+    default:
+      return "failure";
+  }
+}
+
 // (kind, message) of a failed step.
 std::pair<std::string, std::string> describe_error(std::exception_ptr e, const settings& s) {
-  switch (exit_code_of(e)) {
-    case exit_code::redis:
-      return {"redis", describe_with_hint(e, s)};
-    case exit_code::store:
-      return {"store", describe_with_hint(e, s)};
-    case exit_code::integrity:
-      return {"integrity", describe_with_hint(e, s)};
-    case exit_code::incompatible:
-      return {"incompatible", describe_with_hint(e, s)};
-    case exit_code::usage:
-      return {"usage", describe_with_hint(e, s)};
-    case exit_code::interrupted:
-      return {"cancelled", describe_with_hint(e, s)};
-    default:
-      return {"failure", describe_with_hint(e, s)};
-  }
+  return {error_kind(exit_code_of(e)), describe_with_hint(e, s)};
 }
 
 // A run failed after the stop request.
