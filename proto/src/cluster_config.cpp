@@ -22,6 +22,39 @@ std::vector<std::string_view> words(std::string_view line) {
 
 }  // namespace
 
+std::optional<slot_field> parse_slot_field(std::string_view field) {
+  const auto number = [](std::string_view text, int& v) {
+    auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    return ec == std::errc{} && p == text.data() + text.size() && v >= 0 && v <= max_slot;
+  };
+  slot_field out;
+  if (!field.empty() && field.front() == '[') {
+    if (field.size() < 2 || field.back() != ']') return std::nullopt;
+    const auto body = field.substr(1, field.size() - 2);
+    auto arrow = body.find("->-");
+    out.state = slot_field::kind::migrating;
+    if (arrow == std::string_view::npos) {
+      arrow = body.find("-<-");
+      out.state = slot_field::kind::importing;
+    }
+    if (arrow == std::string_view::npos || !number(body.substr(0, arrow), out.range.first)) {
+      return std::nullopt;
+    }
+    out.range.last = out.range.first;
+    out.peer = std::string(body.substr(arrow + 3));
+    return out;
+  }
+  const auto dash = field.find('-');
+  if (dash == std::string_view::npos) {
+    if (!number(field, out.range.first)) return std::nullopt;
+    out.range.last = out.range.first;
+  } else if (!number(field.substr(0, dash), out.range.first) ||
+             !number(field.substr(dash + 1), out.range.last) || out.range.first > out.range.last) {
+    return std::nullopt;
+  }
+  return out;
+}
+
 bool valid_node_id(std::string_view id) noexcept {
   return id.size() == 40 && std::all_of(id.begin(), id.end(), [](char c) {
            return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');

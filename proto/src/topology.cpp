@@ -31,10 +31,6 @@ bool to_int(std::string_view s, int& v) {
   return ec == std::errc{} && p == s.data() + s.size();
 }
 
-bool valid_slot(int s) {
-  return s >= 0 && s < 16384;
-}
-
 boost::system::error_code bad() {
   return make_error_code(errc::protocol_error);
 }
@@ -107,17 +103,9 @@ boost::system::result<topology> parse_cluster_nodes(std::string_view text,
     if (myself) n.healthy = !line.has_flag("fail");
     if (line.master != "-") n.master_id = line.master;
     for (std::string_view slot : line.slots) {
-      if (slot.empty() || slot.front() == '[') continue;  // migrating/importing markers
-      slot_range r;
-      const auto dash = slot.find('-');
-      if (dash == std::string_view::npos) {
-        if (!to_int(slot, r.first)) return bad();
-        r.last = r.first;
-      } else if (!to_int(slot.substr(0, dash), r.first) || !to_int(slot.substr(dash + 1), r.last)) {
-        return bad();
-      }
-      if (!valid_slot(r.first) || !valid_slot(r.last) || r.first > r.last) return bad();
-      n.slots.push_back(r);
+      auto field = parse_slot_field(slot);
+      if (!field) return bad();
+      if (field->state == slot_field::kind::served) n.slots.push_back(field->range);
     }
     std::sort(n.slots.begin(), n.slots.end(),
               [](const slot_range& a, const slot_range& b) { return a.first < b.first; });

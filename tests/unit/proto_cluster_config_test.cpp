@@ -80,6 +80,34 @@ BOOST_AUTO_TEST_CASE(peer_view_moves_myself) {
   BOOST_TEST(myself == 1u);
 }
 
+BOOST_AUTO_TEST_CASE(slot_fields) {
+  using kage::proto::parse_slot_field;
+  using kind = kage::proto::slot_field::kind;
+  auto range = parse_slot_field("0-5460");
+  BOOST_TEST_REQUIRE(range.has_value());
+  BOOST_TEST((range->state == kind::served));
+  BOOST_TEST(range->range.first == 0);
+  BOOST_TEST(range->range.last == 5460);
+  auto one = parse_slot_field("16383");
+  BOOST_TEST_REQUIRE(one.has_value());
+  BOOST_TEST(one->range.first == 16383);
+  BOOST_TEST(one->range.last == 16383);
+  const std::string peer(40, 'b');
+  auto out = parse_slot_field("[93->-" + peer + "]");
+  BOOST_TEST_REQUIRE(out.has_value());
+  BOOST_TEST((out->state == kind::migrating));
+  BOOST_TEST(out->range.first == 93);
+  BOOST_TEST(out->peer == peer);
+  auto in = parse_slot_field("[93-<-" + peer + "]");
+  BOOST_TEST_REQUIRE(in.has_value());
+  BOOST_TEST((in->state == kind::importing));
+  BOOST_TEST(in->peer == peer);
+  for (const char* bad :
+       {"", "-", "5-", "-5", "16384", "10-3", "x", "[93]", "[93->-", "[x->-a]", "0-16384"}) {
+    BOOST_TEST(!parse_slot_field(bad).has_value(), bad);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(errors) {
   auto view = kp::parse_cluster_nodes_lines(view_of_a());
   BOOST_TEST((kp::make_nodes_conf(*view, std::string(40, 'f'), 1, 1).error() ==

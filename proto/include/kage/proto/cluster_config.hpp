@@ -1,9 +1,12 @@
 #pragma once
 // CLUSTER NODES lines as text fields, and the nodes.conf a node reads at start-up to come back
 // with its identity. Sans-IO.
+#include <kage/base/slot_range.hpp>
+
 #include <boost/system/result.hpp>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -29,6 +32,17 @@ struct cluster_nodes_line {
   int port() const;          // 0 when unreadable
   std::string text() const;  // the line, without a newline
 };
+
+// One slot field of a CLUSTER NODES line: "0-5460" or "7" (served), "[93->-<id>]" (migrating
+// slot 93 to node id), "[93-<-<id>]" (importing it from node id). nullopt when malformed or a
+// slot is outside 0-16383.
+struct slot_field {
+  enum class kind { served, migrating, importing };
+  kind state = kind::served;
+  slot_range range;
+  std::string peer;  // the other node's id, for migrating and importing
+};
+std::optional<slot_field> parse_slot_field(std::string_view field);
 
 // A Redis Cluster node id: exactly 40 lowercase hex characters. Ids become object keys and file
 // names, so nothing else (no "/", no "..") may pass.
