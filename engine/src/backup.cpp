@@ -92,7 +92,7 @@ asio::awaitable<std::unique_ptr<proto::connection>> async_open_source(
     co_return nullptr;
   }
   if (!source.master && job->topology.cluster) {
-    auto r = co_await conn->async_exec("READONLY");
+    auto r = co_await proto::exec(*conn, "READONLY");
     if (r.is_error()) {
       fail(exit_code::redis, proto::classify_redis_error(r.value).code,
            source.ep.address() + " refused READONLY: " + r.value);
@@ -125,14 +125,14 @@ asio::awaitable<std::optional<std::string>> async_read_functions(std::shared_ptr
                                                                  proto::connection& conn) {
   const std::string where = conn.remote().address();
   if (proto::rdb_version_for(job->redis_version) < 10) co_return std::nullopt;
-  auto list = co_await conn.async_exec("FUNCTION", "LIST");
+  auto list = co_await proto::exec(conn, "FUNCTION", "LIST");
   if (list.is_error()) {
     job->log.warn(
         where, "cannot list Redis Functions (" + list.value + "); the backup will not hold them");
     co_return std::nullopt;
   }
   if (list.elements.empty()) co_return std::nullopt;
-  auto dump = co_await conn.async_exec("FUNCTION", "DUMP");
+  auto dump = co_await proto::exec(conn, "FUNCTION", "DUMP");
   if (dump.is_error() || dump.is_null()) {
     fail(exit_code::redis, proto::classify_redis_error(dump.value).code,
          where + " refused FUNCTION DUMP: " + dump.value);
@@ -290,7 +290,7 @@ asio::awaitable<proto::node_info> async_wait_for_master(std::shared_ptr<backup_j
         if (!owner.healthy) continue;
         auto probe = co_await async_connect(config, owner.ep);
         if (t.cluster) {
-          auto info = co_await probe->async_exec("CLUSTER", "INFO");
+          auto info = co_await proto::exec(*probe, "CLUSTER", "INFO");
           if (proto::parse_info(info.value)["cluster_state"] != "ok") continue;
         }
         job->topology = std::move(t);
@@ -358,7 +358,7 @@ asio::awaitable<void> remove_objects(std::shared_ptr<backup_job> job) {
 asio::awaitable<void> async_check_databases(std::shared_ptr<backup_job> job) {
   const auto ep = job->topology.masters().front()->ep;
   auto conn = co_await async_connect(job->target, ep);
-  auto info = co_await conn->async_exec("INFO", "keyspace");
+  auto info = co_await proto::exec(*conn, "INFO", "keyspace");
   if (info.is_error()) co_return;
   for (const auto& [db, stats] : proto::parse_info(info.value)) {
     if (db != "db0" && db.starts_with("db")) {

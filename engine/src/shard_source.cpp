@@ -48,7 +48,7 @@ asio::awaitable<proto::node_info> async_pick_source(redis_target target, proto::
     proto::reply info;
     try {
       conn = co_await async_connect(probe, r->ep);
-      info = co_await conn->async_exec("INFO", "replication");
+      info = co_await proto::exec(*conn, "INFO", "replication");
     } catch (const failure& f) {
       log.info(r->ep.address(), std::string("replica not usable: ") + f.what());
       continue;

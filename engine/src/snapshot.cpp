@@ -117,8 +117,8 @@ asio::awaitable<view_outcome> async_node_view(redis_target probe, proto::endpoin
   proto::reply nodes, info;
   try {
     conn = co_await async_connect(probe, ep);
-    nodes = co_await conn->async_exec("CLUSTER", "NODES");
-    info = co_await conn->async_exec("CLUSTER", "INFO");
+    nodes = co_await proto::exec(*conn, "CLUSTER", "NODES");
+    info = co_await proto::exec(*conn, "CLUSTER", "INFO");
   } catch (const failure& f) {
     out.problem = f.what();
     co_return out;
@@ -266,7 +266,7 @@ asio::awaitable<void> async_snapshot_shard(std::shared_ptr<snapshot_job> job, st
   const std::string slots = describe_slots(master.slots);
 
   auto conn = co_await async_connect(job->target, source.ep);
-  const proto::reply info = co_await conn->async_exec("INFO", "server");
+  const proto::reply info = co_await proto::exec(*conn, "INFO", "server");
   if (info.is_error()) fail(exit_code::redis, where + " refused INFO: " + info.value);
   const std::string version = proto::parse_info(info.value)["redis_version"];
 

@@ -67,7 +67,7 @@ asio::awaitable<cluster_view> async_discover(const redis_target& target, const l
       master_conn = co_await async_connect(target, first->ep);
       info_conn = master_conn.get();
     }
-    auto info = co_await info_conn->async_exec("INFO", "server");
+    auto info = co_await proto::exec(*info_conn, "INFO", "server");
     if (info.is_error()) {
       fail(exit_code::redis, info_conn->remote().address() + " refused INFO: " + info.value);
     }

@@ -349,16 +349,14 @@ asio::awaitable<error_code> connection::async_read(std::span<const resp_node>& r
   return impl_->read(reply);
 }
 
-asio::awaitable<reply> connection::async_exec(std::vector<std::string> args) {
+asio::awaitable<boost::system::error_code> connection::async_exec(std::vector<std::string> args,
+                                                                  reply& out) {
   std::vector<std::string_view> views(args.begin(), args.end());
   append_command(impl_->out, views);
   std::span<const resp_node> r;
-  if (auto ec = co_await impl_->read(r)) {
-    if (ec == asio::error::operation_aborted) throw boost::system::system_error(ec);
-    fail(exit_code::redis, ec,
-         describe_transport_error(impl_->remote, ec) + " (while sending " + args.front() + ")");
-  }
-  co_return to_reply(r);
+  if (auto ec = co_await impl_->read(r)) co_return ec;
+  out = to_reply(r);
+  co_return boost::system::error_code{};
 }
 
 asio::awaitable<error_code> connection::async_read_some_raw(std::span<char> buf, std::size_t& n) {
@@ -376,6 +374,16 @@ const endpoint& connection::remote() const noexcept {
 }
 std::size_t connection::buffered_bytes() const noexcept {
   return impl_->in_capacity;
+}
+
+asio::awaitable<reply> exec(connection& conn, std::vector<std::string> args) {
+  reply out;
+  if (auto ec = co_await conn.async_exec(args, out)) {
+    if (ec == asio::error::operation_aborted) throw boost::system::system_error(ec);
+    fail(exit_code::redis, ec,
+         describe_transport_error(conn.remote(), ec) + " (while sending " + args.front() + ")");
+  }
+  co_return out;
 }
 
 }  // namespace kage::proto

@@ -209,7 +209,7 @@ int rdb_version_for(std::string_view v) noexcept {
 
 asio::awaitable<topology> async_load_topology(connection& conn, bool tls) {
   const std::string where = conn.remote().address();
-  reply shards = co_await conn.async_exec("CLUSTER", "SHARDS");
+  reply shards = co_await exec(conn, "CLUSTER", "SHARDS");
   if (!shards.is_error()) {
     auto t = parse_cluster_shards(shards, tls);
     if (!t)
@@ -218,7 +218,7 @@ asio::awaitable<topology> async_load_topology(connection& conn, bool tls) {
     co_return std::move(*t);
   }
   if (classify_redis_error(shards.value).code == redis_errc::cluster_disabled) {
-    reply info = co_await conn.async_exec("INFO", "server");
+    reply info = co_await exec(conn, "INFO", "server");
     if (info.is_error()) fail(exit_code::redis, where + " refused INFO: " + info.value);
     auto fields = parse_info(info.value);
     topology t;
@@ -232,7 +232,7 @@ asio::awaitable<topology> async_load_topology(connection& conn, bool tls) {
     co_return t;
   }
   // Older than 7.0: no CLUSTER SHARDS.
-  reply nodes = co_await conn.async_exec("CLUSTER", "NODES");
+  reply nodes = co_await exec(conn, "CLUSTER", "NODES");
   if (nodes.is_error()) {
     fail(exit_code::redis,
          where + " refused CLUSTER SHARDS (" + shards.value + ") and CLUSTER NODES (" +

@@ -64,7 +64,7 @@ std::vector<std::string> test_client::masters() {
 
 proto::reply test_client::exec_on(const std::string& address, const command& args) {
   auto& c = conn(address);
-  return run(c.async_exec(args));
+  return run(kage::proto::exec(c, args));
 }
 
 proto::reply test_client::exec(const command& args) {

@@ -60,11 +60,12 @@ class connection {
   connection(const connection&) = delete;
   connection& operator=(const connection&) = delete;
 
-  // Errors, the same on every call: transport failures are errc::timeout, errc::closed,
-  // errc::closed_at_hello or the system's/TLS library's codes, an authentication refused is
-  // a redis_errc (noauth, wrongpass, no_password_set), asio::error::operation_aborted when
-  // cancelled. async_connect, async_flush and async_read return them; async_exec throws
-  // kage::failure(exit_code::redis) carrying them (system_error when cancelled).
+  // Errors, one style on every call: each operation returns an error_code. Transport failures
+  // are errc::timeout, errc::closed, errc::closed_at_hello or the system's/TLS library's
+  // codes, an authentication refused is a redis_errc (noauth, wrongpass, no_password_set),
+  // asio::error::operation_aborted when cancelled. A Redis error reply is not an error here:
+  // it is a reply (classify it with classify_redis_error). For control-path code that wants
+  // an exception instead, exec() below wraps async_exec.
 
   // Connects (connect deadline), handshakes TLS, authenticates, checks the server answers.
   // On failure, diagnostic holds one sentence in the server's or system's words.
@@ -81,16 +82,9 @@ class connection {
   asio::awaitable<boost::system::error_code> async_read_some_raw(std::span<char> buf,
                                                                  std::size_t& n);
 
-  // Control path: one command, an owning reply (which may be a Redis error reply; classify it
-  // with classify_redis_error). Transport failures throw, as said above.
-  asio::awaitable<reply> async_exec(std::vector<std::string> args);
-  // conn.async_exec("CLUSTER", "SHARDS"): a plain function, so no braced list of literals
-  // lands in a coroutine frame (GCC 12 miscompiles those: "array used as initializer").
-  template <class... Args>
-  asio::awaitable<reply> async_exec(const Args&... args) requires(
-      sizeof...(Args) > 0 && (std::is_convertible_v<const Args&, std::string_view> && ...)) {
-    return async_exec(std::vector<std::string>{std::string(std::string_view(args))...});
-  }
+  // One command and its reply, owned (reply stays valid after later reads); errors as
+  // async_read.
+  asio::awaitable<boost::system::error_code> async_exec(std::vector<std::string> args, reply& out);
 
   void close() noexcept;
   bool is_open() const noexcept;
@@ -104,5 +98,17 @@ class connection {
 
 // "cannot connect to 127.0.0.1:7000: connection refused" style text for a transport error.
 std::string describe_transport_error(const endpoint& remote, const boost::system::error_code& ec);
+
+// The control path's form of connection::async_exec: the reply (which may be a Redis error
+// reply), or kage::failure(exit_code::redis) carrying the transport error and saying which
+// command it was sending (boost::system::system_error when cancelled).
+asio::awaitable<reply> exec(connection& conn, std::vector<std::string> args);
+// exec(conn, "CLUSTER", "SHARDS"): a plain function, so no braced list of literals lands in a
+// coroutine frame (GCC 12 miscompiles those: "array used as initializer").
+template <class... Args>
+asio::awaitable<reply> exec(connection& conn, const Args&... args) requires(
+    sizeof...(Args) > 0 && (std::is_convertible_v<const Args&, std::string_view> && ...)) {
+  return exec(conn, std::vector<std::string>{std::string(std::string_view(args))...});
+}
 
 }  // namespace kage::proto
