@@ -1,0 +1,44 @@
+#pragma once
+// The healer's IO around the pure planner (heal_plan.hpp): read what every pod's node says,
+// plan, and carry out each action after re-checking its precondition on the node it changes.
+//
+//   pods ─► async_observe (CLUSTER NODES + DBSIZE of each pod, deadlines) ─► plan_heal
+//        ─► async_execute (re-read the target, check, act) per action ─► heal_round
+#include <kage/engine/heal_plan.hpp>
+#include <kage/engine/target.hpp>
+
+#include <boost/asio/awaitable.hpp>
+
+#include <string>
+#include <vector>
+
+namespace kage::engine {
+
+// One view per pod that answers at ip:port within the target's connect and read deadlines; a
+// pod that does not answer has none (the planner then treats what it carried with care).
+// Never throws for one unreachable pod.
+asio::awaitable<heal_observed> async_observe(const redis_target& target, std::vector<heal_pod> pods,
+                                             int port);
+
+struct heal_result {
+  heal_action action;
+  bool acted = false;  // false: its precondition no longer held, or kage cannot carry it out
+  std::string detail;  // what was done, or why not
+};
+
+// Re-reads the target node, checks that the action still applies, and acts: MEET, REPLICATE
+// and FORGET. take_slots, restore_slots, close_migration and create_cluster are planned and
+// shown but not carried out yet: their result says so (acted false).
+asio::awaitable<heal_result> async_execute(const redis_target& target, heal_action action,
+                                           int port);
+
+struct heal_round {
+  heal_plan plan;
+  std::vector<heal_result> results;  // empty for a dry run
+};
+
+// Observe, plan, and (unless dry_run) execute every action in order.
+asio::awaitable<heal_round> async_heal_once(const redis_target& target, std::vector<heal_pod> pods,
+                                            heal_policy policy, heal_memory memory, bool dry_run);
+
+}  // namespace kage::engine

@@ -1,0 +1,204 @@
+#include <kage/base/error.hpp>
+#include <kage/engine/heal.hpp>
+#include <kage/proto/connection.hpp>
+
+#include <boost/asio.hpp>
+
+#include <algorithm>
+#include <charconv>
+
+namespace kage::engine {
+
+namespace {
+
+// A command's words, built outside coroutine frames (GCC 12 miscompiles braced lists there).
+template <class... Words>
+std::vector<std::string> words(const Words&... w) {
+  return {std::string(w)...};
+}
+
+// A pod's node (a plain function: GCC 12 mishandles braced temporaries in coroutine calls).
+proto::endpoint pod_endpoint(const std::string& ip, int port) {
+  proto::endpoint ep;
+  ep.host = ip;
+  ep.port = static_cast<std::uint16_t>(port);
+  return ep;
+}
+
+// A node's own view, read now: CLUSTER NODES and DBSIZE. nullopt with `why` set when it does
+// not answer or answers something else.
+asio::awaitable<std::optional<heal_view>> async_read_view(const redis_target& target,
+                                                          std::string ip, int port,
+                                                          std::string& why) {
+  std::unique_ptr<proto::connection> conn;
+  const proto::endpoint ep = pod_endpoint(ip, port);
+  try {
+    conn = co_await async_connect(target, ep);
+  } catch (const failure& f) {
+    why = f.what();
+    co_return std::nullopt;
+  }
+  proto::reply nodes;
+  proto::reply size;
+  if (auto ec = co_await conn->async_exec(words("CLUSTER", "NODES"), nodes)) {
+    why = proto::describe_transport_error(conn->remote(), ec);
+    co_return std::nullopt;
+  }
+  if (auto ec = co_await conn->async_exec(words("DBSIZE"), size)) {
+    why = proto::describe_transport_error(conn->remote(), ec);
+    co_return std::nullopt;
+  }
+  if (nodes.is_error() || size.is_error()) {
+    why = ip + " refused CLUSTER NODES or DBSIZE: " + (nodes.is_error() ? nodes : size).value;
+    co_return std::nullopt;
+  }
+  auto lines = proto::parse_cluster_nodes_lines(nodes.value);
+  if (!lines) {
+    why = ip + " sent a CLUSTER NODES reply kage cannot read (" + lines.error().message() + ")";
+    co_return std::nullopt;
+  }
+  heal_view view;
+  view.ip = std::move(ip);
+  view.nodes = std::move(*lines);
+  std::from_chars(size.value.data(), size.value.data() + size.value.size(), view.keys);
+  co_return view;
+}
+
+const proto::cluster_nodes_line* find_line(const heal_view& v, const std::string& id) {
+  for (const auto& line : v.nodes) {
+    if (line.id == id) return &line;
+  }
+  return nullptr;
+}
+
+const proto::cluster_nodes_line* self_line(const heal_view& v) {
+  for (const auto& line : v.nodes) {
+    if (line.has_flag("myself")) return &line;
+  }
+  return nullptr;
+}
+
+// Whether the action still applies to the target as it is now; why not, when it does not.
+std::optional<std::string> stale(const heal_action& a, const heal_view& now) {
+  const auto* self = self_line(now);
+  if (!self) return "its CLUSTER NODES has no 'myself' line";
+  switch (a.kind) {
+    case heal_action_kind::meet: {
+      for (const auto& line : now.nodes) {
+        if (line.host() == a.peer && !line.has_flag("handshake") && !line.has_flag("fail")) {
+          return "it already knows node " + line.id.substr(0, 8) + " at " + a.peer;
+        }
+      }
+      return std::nullopt;
+    }
+    case heal_action_kind::replicate: {
+      if (!self->has_flag("master")) return "it is no longer a master";
+      if (std::any_of(self->slots.begin(), self->slots.end(),
+                      [](const std::string& s) { return !s.empty() && s[0] != '['; })) {
+        return "it serves slots now";
+      }
+      if (now.keys != 0) return "it holds " + std::to_string(now.keys) + " keys now";
+      const auto* master = find_line(now, a.peer);
+      if (!master || !master->has_flag("master") || master->has_flag("fail")) {
+        return "it does not know " + a.peer.substr(0, 8) + " as a live master";
+      }
+      return std::nullopt;
+    }
+    case heal_action_kind::forget: {
+      if (self->id == a.peer) return "it is that node";
+      const auto* gone = find_line(now, a.peer);
+      if (!gone) return "it no longer knows that node";
+      if (!gone->has_flag("fail") && !gone->has_flag("noaddr")) {
+        return "it does not see that node as failed";
+      }
+      if (std::any_of(gone->slots.begin(), gone->slots.end(),
+                      [](const std::string& s) { return !s.empty() && s[0] != '['; })) {
+        return "that node serves slots";
+      }
+      return std::nullopt;
+    }
+    default:
+      return "kage does not carry out '" + std::string(to_string(a.kind)) +
+             "' yet: do it by hand (the reason above says what is needed)";
+  }
+}
+
+}  // namespace
+
+asio::awaitable<heal_observed> async_observe(const redis_target& target, std::vector<heal_pod> pods,
+                                             int port) {
+  heal_observed out;
+  for (const auto& pod : pods) {
+    if (pod.ip.empty()) continue;
+    std::string why;
+    if (auto view = co_await async_read_view(target, pod.ip, port, why)) {
+      out.views.push_back(std::move(*view));
+    }
+  }
+  out.pods = std::move(pods);
+  co_return out;
+}
+
+asio::awaitable<heal_result> async_execute(const redis_target& target, heal_action action,
+                                           int port) {
+  heal_result r;
+  r.action = action;
+  std::string why;
+  auto now = co_await async_read_view(target, action.target, port, why);
+  if (!now) {
+    r.detail = "not done: " + why;
+    co_return r;
+  }
+  if (auto no = stale(action, *now)) {
+    r.detail = "not done: " + action.target + " changed since the plan: " + *no;
+    co_return r;
+  }
+  std::vector<std::string> command;
+  switch (action.kind) {
+    case heal_action_kind::meet:
+      command = words("CLUSTER", "MEET", action.peer, std::to_string(port));
+      break;
+    case heal_action_kind::replicate:
+      command = words("CLUSTER", "REPLICATE", action.peer);
+      break;
+    case heal_action_kind::forget:
+      command = words("CLUSTER", "FORGET", action.peer);
+      break;
+    default:
+      co_return r;  // stale() refused it
+  }
+  std::unique_ptr<proto::connection> conn;
+  const proto::endpoint ep = pod_endpoint(action.target, port);
+  try {
+    conn = co_await async_connect(target, ep);
+  } catch (const failure& f) {
+    r.detail = std::string("not done: ") + f.what();
+    co_return r;
+  }
+  proto::reply reply;
+  if (auto ec = co_await conn->async_exec(command, reply)) {
+    r.detail = "failed: " + proto::describe_transport_error(conn->remote(), ec);
+    co_return r;
+  }
+  if (reply.is_error()) {
+    r.detail = "refused by " + action.target + ": " + reply.value;
+    co_return r;
+  }
+  r.acted = true;
+  r.detail = "done: " + command[0] + " " + command[1] + " on " + action.target;
+  co_return r;
+}
+
+asio::awaitable<heal_round> async_heal_once(const redis_target& target, std::vector<heal_pod> pods,
+                                            heal_policy policy, heal_memory memory, bool dry_run) {
+  heal_round round;
+  auto observed = co_await async_observe(target, std::move(pods), policy.port);
+  round.plan = plan_heal(observed, policy, memory, heal_clock::now());
+  if (dry_run) co_return round;
+  for (const auto& action : round.plan.actions) {
+    round.results.push_back(co_await async_execute(target, action, policy.port));
+  }
+  co_return round;
+}
+
+}  // namespace kage::engine
