@@ -269,6 +269,16 @@ asio::awaitable<void> throw_if_cancelled() {
 asio::awaitable<proto::node_info> async_wait_for_master(std::shared_ptr<backup_job> job,
                                                         proto::node_info old_master,
                                                         std::string last_error) {
+  if (job->target.sentinel) {
+    // One shard: the primary the sentinels name now (the promoted replica after a failover).
+    auto view = co_await async_await_primary(
+        job->target, job->options.failover_timeout,
+        "primary " + old_master.ep.address() + " failed during the backup (" + last_error +
+            "); the backup was abandoned and no manifest was written",
+        job->log);
+    job->topology = std::move(view.topology);
+    co_return *job->topology.masters().front();
+  }
   const int slot = old_master.slots.front().first;
   const auto deadline = std::chrono::steady_clock::now() + job->options.failover_timeout;
   asio::steady_timer timer(co_await asio::this_coro::executor);

@@ -8,6 +8,7 @@
 #include <kage/proto/crc16.hpp>
 #include <kage/proto/redis_error.hpp>
 #include <kage/proto/redis_text.hpp>
+#include <kage/proto/sentinel.hpp>
 #include <kage/storage/archive.hpp>
 #include <kage/storage/catalog.hpp>
 #include <kage/storage/sha256.hpp>
@@ -182,6 +183,11 @@ asio::awaitable<void> run_sink(std::shared_ptr<restore_job> job, std::size_t ind
     if (outstanding == 0) break;
     std::span<const resp_node> r;
     if (auto ec = co_await conn.async_read(r)) {
+      if (job->target.sentinel && ec != asio::error::operation_aborted) {
+        // A failover kills the clients of the old primary; async_restore follows it.
+        fail(exit_code::redis, make_error_code(proto::sentinel_errc::primary_lost),
+             proto::describe_transport_error(conn.remote(), ec));
+      }
       fail(exit_code::redis, ec,
            proto::describe_transport_error(conn.remote(), ec) +
                " during the restore; keys sent so far are restored, run the "
@@ -192,6 +198,10 @@ asio::awaitable<void> run_sink(std::shared_ptr<restore_job> job, std::size_t ind
     const resp_node& top = r[0];
     const auto error = top.type == resp_type::error ? proto::classify_redis_error(top.value)
                                                     : proto::redis_error{};
+    if (error.code == proto::redis_errc::readonly && job->target.sentinel) {
+      fail(exit_code::redis, make_error_code(proto::sentinel_errc::primary_lost),
+           conn.remote().address() + " is no longer the primary (" + std::string(top.value) + ")");
+    }
     if (error.is_redirect()) {
       co_await async_follow(*job, index, redirects, to_redirect(error), item,
                             front.commands.substr(item.offset, item.length));
@@ -321,37 +331,29 @@ asio::awaitable<void> produce(std::shared_ptr<restore_job> job) {
   for (auto& s : job->sinks) co_await send(*s, true);
 }
 
-}  // namespace
-
-asio::awaitable<storage::manifest> async_restore(redis_target target, restore_options options,
-                                                 std::shared_ptr<storage::store> store,
-                                                 std::shared_ptr<restore_progress> progress,
-                                                 logger log) {
+// One pass over the whole backup into the masters of `view`.
+asio::awaitable<void> restore_pass(std::shared_ptr<restore_job> job, cluster_view view) {
   auto ex = co_await asio::this_coro::executor;
-  auto job = std::make_shared<restore_job>();
-  job->manifest = co_await storage::async_load_manifest(*store, options.id);
-  if (job->manifest.kind != "logical") {
-    fail(exit_code::incompatible, "backup " + job->manifest.id + " is a " + job->manifest.kind +
-                                      " backup; 'kage restore' restores logical backups");
-  }
-  auto view = co_await async_discover(target, log);
-  job->target = std::move(target);
-  job->options = std::move(options);
-  job->store = std::move(store);
-  job->progress = progress;
-  job->log = log;
+  auto& progress = *job->progress;
   job->target_version = view.redis_version;
   job->target_rdb = proto::rdb_version_for(view.redis_version);
   job->owners = view.topology.slot_owners();
-  progress->id = job->manifest.id;
-  for (const auto& o : job->manifest.objects) progress->bytes_total += o.bytes;
-
-  const auto masters = view.topology.masters();
-  for (const auto* m : masters) {
+  job->sinks.clear();
+  job->function_warned.clear();
+  progress.records_read = progress.bytes_read = 0;
+  progress.totals = {};
+  progress.targets.clear();
+  for (const auto* m : view.topology.masters()) {
     auto s = std::make_unique<sink>(ex);
-    s->conn = co_await async_connect(job->target, m->ep);
+    try {
+      s->conn = co_await async_connect(job->target, m->ep);
+    } catch (const failure& f) {
+      // Sentinel mode: the primary named a moment ago may already be gone (a failover).
+      if (!job->target.sentinel || f.error().category() == proto::redis_category()) throw;
+      fail(exit_code::redis, make_error_code(proto::sentinel_errc::primary_lost), f.what());
+    }
     job->sinks.push_back(std::move(s));
-    progress->targets.push_back({m->ep.address(), {}});
+    progress.targets.push_back({m->ep.address(), {}});
   }
 
   task_group group(ex);
@@ -364,6 +366,55 @@ asio::awaitable<storage::manifest> async_restore(redis_target target, restore_op
       fail(exit_code::interrupted, "restore interrupted; keys sent so far are restored");
     }
     throw;
+  }
+}
+
+}  // namespace
+
+asio::awaitable<storage::manifest> async_restore(redis_target target, restore_options options,
+                                                 std::shared_ptr<storage::store> store,
+                                                 std::shared_ptr<restore_progress> progress,
+                                                 logger log) {
+  auto job = std::make_shared<restore_job>();
+  job->manifest = co_await storage::async_load_manifest(*store, options.id);
+  if (job->manifest.kind != "logical") {
+    fail(exit_code::incompatible, "backup " + job->manifest.id + " is a " + job->manifest.kind +
+                                      " backup; 'kage restore' restores logical backups");
+  }
+  auto view = co_await async_discover(target, log);
+  job->target = std::move(target);
+  job->options = std::move(options);
+  job->store = std::move(store);
+  job->progress = progress;
+  job->log = log;
+  progress->id = job->manifest.id;
+  for (const auto& o : job->manifest.objects) progress->bytes_total += o.bytes;
+
+  // Sentinel mode: a failover ends a pass (primary_lost) and the restore starts over on the new
+  // primary. Writes the old primary acknowledged but never passed on are lost with it, so no
+  // position inside the backup is known to be safe: every record is sent again, and what is
+  // already there answers BUSYKEY (counted as present) unless --replace overwrites it.
+  constexpr int max_passes = 8;
+  for (int pass = 1;; ++pass) {
+    std::optional<std::string> lost;
+    try {
+      co_await restore_pass(job, view);
+    } catch (const failure& f) {
+      if (!(job->target.sentinel && f.error() == proto::sentinel_errc::primary_lost &&
+            pass < max_passes)) {
+        throw;
+      }
+      lost = f.what();
+    }
+    if (!lost) break;
+    log.warn(view.topology.masters().front()->ep.address(),
+             *lost +
+                 "; waiting for the sentinels to name the new primary, then restoring every "
+                 "record again there (keys already there count as present)");
+    view =
+        co_await async_await_primary(job->target, job->options.failover_timeout,
+                                     "the primary failed during the restore (" + *lost + ")", log);
+    progress->restarts++;
   }
   for (const auto& t : progress->targets) {
     progress->totals.restored += t.counts.restored;

@@ -3,6 +3,8 @@
 #include <kage/storage/manifest.hpp>
 #include <kage/storage/store.hpp>
 
+#include <chrono>
+
 namespace kage::engine {
 
 struct restore_options {
@@ -11,6 +13,7 @@ struct restore_options {
   bool dry_run = false;               // report what would happen; write nothing
   std::vector<std::string> patterns;  // only keys matching one of these; empty = all
   int window = 512;                   // RESTOREs in flight per target master
+  std::chrono::milliseconds failover_timeout{30000};  // Sentinel: wait this long for a primary
 };
 
 struct restore_counts {
@@ -33,6 +36,7 @@ struct restore_progress {
   std::uint64_t bytes_read = 0;
   std::uint64_t bytes_total = 0;
   restore_counts totals;  // filtered and expired are counted here only
+  int restarts = 0;       // Sentinel: passes started over on a new primary after a failover
   std::vector<target_progress> targets;
 };
 
