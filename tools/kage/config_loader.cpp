@@ -91,18 +91,29 @@ void loader::assign(const setting_spec& spec, std::string_view text, const std::
   } else if (spec.key == "redis.password_file") {
     s.password.reset();
     password_file_origin = where;
+  } else if (spec.key == "redis.sentinel.password") {
+    if (text == "<redacted>")
+      throw usage_error(where +
+                        ": the sentinel password is '<redacted>', as 'kage config' prints it; "
+                        "give the real password, or use redis.sentinel.password_file");
+    s.sentinel_password_file.clear();
+  } else if (spec.key == "redis.sentinel.password_file") {
+    s.sentinel_password.reset();
+    sentinel_password_file_origin = where;
   }
 }
 
 // Two sources for the password within one layer is a mistake worth stopping for.
 void loader::check_layer(const layer& l) const {
-  const auto& password = spec_for("redis.password");
-  const auto& file = spec_for("redis.password_file");
-  if (!l.touched.count(&password) || !l.touched.count(&file)) return;
-  bool env = l.name == "the environment";
-  throw usage_error(l.name + " gives both a password (" +
-                    std::string(env ? password.env[0] : password.key) + ") and a password file (" +
-                    std::string(env ? file.env[0] : file.key) + "); keep only one");
+  for (const auto& prefix : {std::string("redis."), std::string("redis.sentinel.")}) {
+    const auto& password = spec_for(prefix + "password");
+    const auto& file = spec_for(prefix + "password_file");
+    if (!l.touched.count(&password) || !l.touched.count(&file)) continue;
+    bool env = l.name == "the environment";
+    throw usage_error(
+        l.name + " gives both a password (" + std::string(env ? password.env[0] : password.key) +
+        ") and a password file (" + std::string(env ? file.env[0] : file.key) + "); keep only one");
+  }
 }
 
 void loader::load_file(const std::string& path) {
@@ -214,6 +225,17 @@ void loader::finish() {
                         " is empty");
     s.password = std::move(text);
   }
+  if (!s.sentinel_password_file.empty()) {
+    std::string text;
+    if (auto ec = read_whole_file(s.sentinel_password_file, text))
+      throw usage_error(sentinel_password_file_origin + ": cannot read sentinel password file " +
+                        quoted(s.sentinel_password_file) + ": " + ec.message());
+    while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+    if (text.empty())
+      throw usage_error(sentinel_password_file_origin + ": sentinel password file " +
+                        quoted(s.sentinel_password_file) + " is empty");
+    s.sentinel_password = std::move(text);
+  }
   if (!s.ca_file.empty() || !s.cert_file.empty() || !s.key_file.empty()) s.tls = true;
   if (s.cert_file.empty() != s.key_file.empty())
     throw usage_error(std::string("a TLS client certificate and its private key go together: ") +
@@ -226,8 +248,15 @@ void loader::finish() {
   bool needs_nodes = c == "backup" || c == "restore" || c == "snapshot" || c == "run";
   bool needs_location =
       needs_nodes || c == "fetch" || c == "list" || c == "verify" || c == "show" || c == "prune";
-  if (needs_nodes && s.nodes.empty())
-    throw usage_error("kage " + c + " needs a Redis node: pass --node HOST:PORT or set REDIS_NODE");
+  if (needs_nodes && s.nodes.empty() && s.sentinel_nodes.empty())
+    throw usage_error("kage " + c +
+                      " needs a Redis node: pass --node HOST:PORT or set REDIS_NODE (for a "
+                      "Sentinel deployment: --sentinel HOST:PORT or SENTINEL_NODES)");
+  if (!s.nodes.empty() && !s.sentinel_nodes.empty())
+    throw usage_error(
+        "both Redis nodes (--node, REDIS_NODE, redis.nodes) and sentinels (--sentinel, "
+        "SENTINEL_NODES, redis.sentinel.nodes) are set; name the sentinels alone for a Sentinel "
+        "deployment, the nodes alone for a cluster or a single server");
   if (c == "fetch" && s.node_id.empty())
     throw usage_error(
         "kage fetch needs --node-id ID: the cluster node id (CLUSTER MYID) whose "

@@ -22,7 +22,8 @@ struct layer {
 
 struct loader {
   settings s;
-  std::string password_file_origin;  // where the password file was named, for read errors
+  std::string password_file_origin;           // where the password file was named, for read errors
+  std::string sentinel_password_file_origin;  // the same for the sentinel password file
 
   void assign_list(const setting_spec& spec, std::vector<std::string> items,
                    const std::string& where, layer& l);

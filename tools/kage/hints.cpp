@@ -3,6 +3,7 @@
 #include <kage/base/tls.hpp>
 #include <kage/proto/error.hpp>
 #include <kage/proto/redis_error.hpp>
+#include <kage/proto/sentinel.hpp>
 #include <kage/storage/s3.hpp>
 
 #include <boost/asio/error.hpp>
@@ -75,6 +76,26 @@ std::string hint_for(const boost::system::error_code& ec, const settings& s) {
   if (ec.category() == storage::s3_category())
     return s3_hint(static_cast<storage::s3_errc>(ec.value()));
   if (ec.category() == tls_category()) return tls_hint(static_cast<tls_errc>(ec.value()), s);
+  if (ec.category() == proto::sentinel_category()) {
+    switch (static_cast<proto::sentinel_errc>(ec.value())) {
+      case proto::sentinel_errc::auth_refused:
+        return "check SENTINEL_PASSWORD, --sentinel-password-file or redis.sentinel.password, "
+               "and --sentinel-user (the sentinels' own credentials, not Redis')";
+      case proto::sentinel_errc::unreachable:
+        return "check the addresses in --sentinel/SENTINEL_NODES and that the sentinels run "
+               "(port 26379 by default)";
+      case proto::sentinel_errc::unknown_master:
+        return "pass the name from the sentinels' 'sentinel monitor NAME ...' line as "
+               "--master-name (SENTINEL_MASTER, redis.sentinel.master_name)";
+      case proto::sentinel_errc::no_agreement:
+      case proto::sentinel_errc::not_primary:
+      case proto::sentinel_errc::primary_lost:
+        return "run the command again once the failover has finished "
+               "(redis-cli -p 26379 SENTINEL GET-MASTER-ADDR-BY-NAME NAME on each sentinel)";
+      case proto::sentinel_errc::bad_reply:
+        return "";
+    }
+  }
   if (ec.category() == proto::redis_category()) {
     switch (static_cast<proto::redis_errc>(ec.value())) {
       case proto::redis_errc::noauth:

@@ -27,6 +27,16 @@ engine::restore_options restore_options_from(const settings& s) {
   o.dry_run = s.dry_run;
   o.patterns = s.patterns;
   o.window = s.window;
+  o.failover_timeout = std::chrono::milliseconds(s.failover_timeout_ms);
+  return o;
+}
+
+engine::sentinel_options sentinel_options_from(const settings& s) {
+  engine::sentinel_options o;
+  o.nodes = s.sentinel_nodes;
+  o.master_name = s.master_name;
+  o.user = s.sentinel_user;
+  o.password = s.sentinel_password;
   return o;
 }
 

@@ -13,6 +13,8 @@ engine::backup_options backup_options_from(const settings& s);
 engine::snapshot_options snapshot_options_from(const settings& s);
 // restore.replace, --dry-run, --id and the patterns, as given.
 engine::restore_options restore_options_from(const settings& s);
+// --sentinel, --master-name and the sentinel credentials; no nodes: not Sentinel.
+engine::sentinel_options sentinel_options_from(const settings& s);
 engine::fetch_options fetch_options_from(const settings& s);  // kage fetch
 
 }  // namespace kage::cli

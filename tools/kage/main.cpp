@@ -218,7 +218,7 @@ asio::awaitable<std::pair<storage::manifest, double>> async_run_shown(
     settings s, cluster_job<Options, Progress> job, Options options,
     std::shared_ptr<storage::store> store, std::shared_ptr<Progress> progress,
     progress_display::render_fn render, logger log) {
-  auto target = engine::make_target(s.nodes, redis_config_from(s));
+  auto target = engine::make_target(s.nodes, redis_config_from(s), sentinel_options_from(s));
   const auto started = std::chrono::steady_clock::now();
   storage::manifest m;
   {

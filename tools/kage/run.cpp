@@ -326,6 +326,11 @@ storage::prune_policy prune_policy_from(const daemon& d) {
 std::string startup_summary(const settings& s) {
   std::string nodes;
   for (const auto& n : s.nodes) nodes += (nodes.empty() ? "" : ",") + n;
+  if (!s.sentinel_nodes.empty()) {
+    nodes = "'" + s.master_name + "' via sentinels ";
+    for (std::size_t i = 0; i < s.sentinel_nodes.size(); ++i)
+      nodes += (i ? "," : "") + s.sentinel_nodes[i];
+  }
   std::string out =
       (s.schedule_cron.empty() ? "every " + std::to_string(s.schedule_seconds) + " s"
                                : "at cron '" + s.schedule_cron + "' (UTC)") +
@@ -444,7 +449,7 @@ engine::scheduler_hooks scheduler_hooks_for(std::shared_ptr<daemon> d) {
 asio::awaitable<int> run_daemon(settings s, logger log, run_deps deps,
                                 std::shared_ptr<run_control> control) {
   auto ex = co_await asio::this_coro::executor;
-  auto target = engine::make_target(s.nodes, deps.redis);
+  auto target = engine::make_target(s.nodes, deps.redis, sentinel_options_from(s));
   engine::schedule_config schedule;
   schedule.every_seconds = s.schedule_seconds;
   schedule.shutdown_grace_seconds = s.shutdown_grace_seconds;

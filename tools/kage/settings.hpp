@@ -28,6 +28,12 @@ struct settings {
   bool insecure = false;                // --insecure: skip certificate verification
   int connect_timeout_ms = 5000;        // --connect-timeout (ms)
   int read_timeout_ms = 30000;          // --read-timeout (ms)
+  // redis.sentinel.*: a deployment replicated by Sentinel (instead of redis.nodes)
+  std::vector<std::string> sentinel_nodes;       // SENTINEL_NODES (comma-separated), --sentinel
+  std::string master_name = "mymaster";          // SENTINEL_MASTER, --master-name
+  std::string sentinel_user;                     // SENTINEL_USER, --sentinel-user
+  std::optional<std::string> sentinel_password;  // SENTINEL_PASSWORD (secret)
+  std::string sentinel_password_file;            // SENTINEL_PASSWORD_FILE, --sentinel-password-file
 
   // backup.*
   std::vector<std::string>
