@@ -367,6 +367,22 @@ asio::awaitable<void> restore_pass(std::shared_ptr<restore_job> job, cluster_vie
     }
     throw;
   }
+  if (!job->target.sentinel) co_return;
+  // A failover that promoted a replica while this pass wrote to the old primary: what the old
+  // primary took since is lost when it rejoins as a replica, though every write was answered.
+  const auto written = view.topology.masters().front()->ep;
+  std::optional<std::string> moved;
+  try {
+    auto now = co_await async_discover(job->target, job->log);
+    if (!(now.topology.masters().front()->ep == written)) {
+      moved = "the sentinels now name " + now.topology.masters().front()->ep.address() +
+              " as the primary, not " + written.address();
+    }
+  } catch (const failure& f) {
+    if (f.error() == proto::sentinel_errc::auth_refused) throw;
+    moved = f.what();
+  }
+  if (moved) fail(exit_code::redis, make_error_code(proto::sentinel_errc::primary_lost), *moved);
 }
 
 }  // namespace
