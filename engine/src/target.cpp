@@ -142,8 +142,8 @@ asio::awaitable<cluster_view> async_discover_sentinel(const redis_target& target
   while (!(primaries[trusted] == vote.primary)) ++trusted;
 
   auto conn = co_await async_connect(target, vote.primary);
-  auto info = co_await conn->async_exec("INFO", "server");
-  auto repl = co_await conn->async_exec("INFO", "replication");
+  auto info = co_await proto::exec(*conn, "INFO", "server");
+  auto repl = co_await proto::exec(*conn, "INFO", "replication");
   if (info.is_error() || repl.is_error()) {
     fail(exit_code::redis, conn->remote().address() +
                                " refused INFO: " + (info.is_error() ? info.value : repl.value));

@@ -128,7 +128,7 @@ std::optional<sentinel_vote> vote_primary(const std::vector<endpoint>& answers) 
 asio::awaitable<sentinel_answer> async_ask_sentinel(connection& conn, std::string name) {
   const std::string where = conn.remote().address();
   sentinel_answer answer;
-  reply addr = co_await conn.async_exec("SENTINEL", "GET-MASTER-ADDR-BY-NAME", name);
+  reply addr = co_await exec(conn, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", name);
   if (addr.is_error()) {
     fail(exit_code::redis, classify_redis_error(addr.value).code,
          "sentinel " + where + " refused SENTINEL GET-MASTER-ADDR-BY-NAME: " + addr.value);
@@ -142,7 +142,7 @@ asio::awaitable<sentinel_answer> async_ask_sentinel(connection& conn, std::strin
   }
   answer.primary = *primary;
   if (!answer.primary) {
-    reply masters = co_await conn.async_exec("SENTINEL", "MASTERS");
+    reply masters = co_await exec(conn, "SENTINEL", "MASTERS");
     if (!masters.is_error()) {
       for (const auto& m : masters.elements) {
         if (const reply* n = m.find("name")) answer.known_masters.push_back(n->value);
@@ -150,10 +150,10 @@ asio::awaitable<sentinel_answer> async_ask_sentinel(connection& conn, std::strin
     }
     co_return answer;
   }
-  reply replicas = co_await conn.async_exec("SENTINEL", "REPLICAS", name);
+  reply replicas = co_await exec(conn, "SENTINEL", "REPLICAS", name);
   if (replicas.is_error()) {
     // Redis before 6.2 knows only the old name.
-    replicas = co_await conn.async_exec("SENTINEL", "SLAVES", name);
+    replicas = co_await exec(conn, "SENTINEL", "SLAVES", name);
   }
   if (replicas.is_error()) {
     fail(exit_code::redis, classify_redis_error(replicas.value).code,
