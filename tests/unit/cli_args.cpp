@@ -222,9 +222,11 @@ BOOST_AUTO_TEST_CASE(password_never_from_argv) {
     BOOST_TEST(m.find("config file") != std::string::npos, m);
     BOOST_TEST(m.find("hunter2") == std::string::npos, m);
   }
-  // No option other than --password-file carries a password.
+  // No option other than the password files carries a password.
   for (const auto& name : option_names(""))
-    BOOST_TEST((name.find("pass") == std::string::npos || name == "--password-file"), name);
+    BOOST_TEST((name.find("pass") == std::string::npos || name == "--password-file" ||
+                name == "--sentinel-password-file"),
+               name);
 }
 
 BOOST_AUTO_TEST_CASE(password_file_flag) {
@@ -300,11 +302,13 @@ BOOST_AUTO_TEST_CASE(tls_implied_and_cert_key_pairing) {
 
 BOOST_AUTO_TEST_CASE(required_settings_per_command) {
   BOOST_TEST(usage_message({"backup", "--to", "/b"}) ==
-             "kage backup needs a Redis node: pass --node HOST:PORT or set REDIS_NODE");
+             "kage backup needs a Redis node: pass --node HOST:PORT or set REDIS_NODE (for a "
+             "Sentinel deployment: --sentinel HOST:PORT or SENTINEL_NODES)");
   BOOST_TEST(usage_message({"backup", "--node", "a:1"}) ==
              "kage backup needs a backup location: pass --to LOCATION or set BACKUP_DIR");
   BOOST_TEST(usage_message({"restore", "--from", "/b"}) ==
-             "kage restore needs a Redis node: pass --node HOST:PORT or set REDIS_NODE");
+             "kage restore needs a Redis node: pass --node HOST:PORT or set REDIS_NODE (for a "
+             "Sentinel deployment: --sentinel HOST:PORT or SENTINEL_NODES)");
   BOOST_TEST(usage_message({"restore", "--node", "a:1"}) ==
              "kage restore needs a backup location: pass --from LOCATION or set BACKUP_DIR");
   for (auto cmd : {"list", "verify", "show"})
