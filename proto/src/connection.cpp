@@ -27,7 +27,11 @@ std::shared_ptr<ssl::context> make_tls_context(const tls_config& tls) {
 
 struct connection::impl : std::enable_shared_from_this<impl> {
   impl(asio::any_io_executor ex, redis_config c, std::shared_ptr<ssl::context> t)
-      : executor(ex), config(std::move(c)), tls_context(std::move(t)), watchdog(ex) {}
+      : executor(ex),
+        config(std::move(c)),
+        tls_context(std::move(t)),
+        parser(config.limits),
+        watchdog(ex) {}
 
   asio::any_io_executor executor;
   redis_config config;
@@ -44,7 +48,7 @@ struct connection::impl : std::enable_shared_from_this<impl> {
   std::size_t in_begin = 0;
   std::size_t in_end = 0;
   std::size_t consume = 0;
-  std::vector<resp_node> nodes;
+  reply_parser parser;  // the reply at in_begin, kept across reads until it is complete
 
   // One timer per connection checks the deadline of the operation in progress, so reads in
   // the hot path only store a time point instead of arming and cancelling a timer each.
@@ -137,7 +141,7 @@ struct connection::impl : std::enable_shared_from_this<impl> {
     if (in_capacity >= cap_limit) return make_error_code(errc::too_large);
     std::size_t grown = std::min(cap_limit, std::max<std::size_t>(64 * 1024, in_capacity * 2));
     auto bigger = std::make_unique<char[]>(grown);
-    std::memcpy(bigger.get(), in.get(), in_end);
+    if (in_end > 0) std::memcpy(bigger.get(), in.get(), in_end);  // in is null at first
     in = std::move(bigger);
     in_capacity = grown;
     return {};
@@ -160,14 +164,13 @@ struct connection::impl : std::enable_shared_from_this<impl> {
   asio::awaitable<error_code> read(std::span<const resp_node>& result) {
     in_begin += consume;
     consume = 0;
+    parser.reset();
     maybe_shrink();
     for (;;) {
-      nodes.clear();
-      auto parsed = parse_reply(std::string_view(in.get() + in_begin, in_end - in_begin), nodes,
-                                config.limits);
+      auto parsed = parser.parse(std::string_view(in.get() + in_begin, in_end - in_begin));
       if (parsed) {
         consume = *parsed;
-        result = nodes;
+        result = parser.nodes();
         co_return error_code{};
       }
       if (parsed.error() != make_error_code(errc::needs_more)) co_return parsed.error();
@@ -244,6 +247,7 @@ asio::awaitable<error_code> connection::async_connect(endpoint remote, std::stri
   s.timed_out = false;
   s.out.clear();
   s.in_begin = s.in_end = s.consume = 0;
+  s.parser.reset();
   if (s.tls() && !s.tls_context) s.tls_context = make_tls_context(s.config.tls);
   if (!s.tls_context) s.tls_context = std::make_shared<ssl::context>(ssl::context::tls_client);
   s.stream.emplace(s.executor, *s.tls_context);

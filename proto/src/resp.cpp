@@ -50,26 +50,31 @@ bool to_int64(std::string_view text, std::int64_t& value) noexcept {
   return ec == std::errc{} && ptr == last;
 }
 
-boost::system::result<std::size_t> parse_reply(std::string_view data, std::vector<resp_node>& out,
-                                               const resp_limits& limits) noexcept {
-  const std::size_t start = out.size();
-  auto fail = [&](errc e) {
-    out.resize(start);
-    return make_error_code(e);
-  };
-  // remaining[i] = children still expected by the i-th open aggregate.
-  std::size_t remaining[64];
-  std::uint32_t open = 0;
+namespace {
+
+// Parses elements from st.pos until the reply st describes is complete, appending their nodes
+// to out (values point into data). On needs_more, st and out stop at the start of the element
+// that is not complete yet, so a later call with more bytes goes on from there.
+boost::system::error_code parse_elements(std::string_view data, reply_parser::state& st,
+                                         std::vector<resp_node>& out,
+                                         const resp_limits& limits) noexcept {
   const std::uint32_t max_depth = std::min<std::uint32_t>(limits.max_depth, 63);
-  std::size_t pos = 0;
   do {
-    if (pos >= data.size()) return fail(errc::needs_more);
-    const char marker = data[pos];
-    auto line = read_line(data, pos + 1, limits);
-    if (!line) return fail(static_cast<errc>(line.error().value()));
-    pos = line->next;
+    const std::size_t element_start = st.pos;
+    auto need_more = [&] {
+      st.pos = element_start;
+      return make_error_code(errc::needs_more);
+    };
+    if (st.pos >= data.size()) return need_more();
+    const char marker = data[st.pos];
+    auto line = read_line(data, st.pos + 1, limits);
+    if (!line) {
+      if (line.error() == make_error_code(errc::needs_more)) return need_more();
+      return line.error();
+    }
+    std::size_t pos = line->next;
     resp_node node;
-    node.depth = open;
+    node.depth = st.open;
     node.value = line->line;
     bool aggregate_open = false;
     switch (marker) {
@@ -81,7 +86,7 @@ boost::system::result<std::size_t> parse_reply(std::string_view data, std::vecto
         break;
       case ':': {
         std::int64_t v;
-        if (!to_int64(node.value, v)) return fail(errc::protocol_error);
+        if (!to_int64(node.value, v)) return make_error_code(errc::protocol_error);
         node.type = resp_type::integer;
         break;
       }
@@ -92,27 +97,31 @@ boost::system::result<std::size_t> parse_reply(std::string_view data, std::vecto
         node.type = resp_type::big_number;
         break;
       case '#':
-        if (node.value != "t" && node.value != "f") return fail(errc::protocol_error);
+        if (node.value != "t" && node.value != "f") return make_error_code(errc::protocol_error);
         node.type = resp_type::boolean;
         break;
       case '_':
-        if (!node.value.empty()) return fail(errc::protocol_error);
+        if (!node.value.empty()) return make_error_code(errc::protocol_error);
         node.type = resp_type::null;
         break;
       case '$':
       case '!':
       case '=': {
         std::int64_t len;
-        if (!parse_length(node.value, len)) return fail(errc::protocol_error);
+        if (!parse_length(node.value, len)) return make_error_code(errc::protocol_error);
         if (len == -1) {
           node.type = resp_type::null;
           node.value = {};
           break;
         }
-        if (static_cast<std::uint64_t>(len) > limits.max_bulk) return fail(errc::too_large);
+        if (static_cast<std::uint64_t>(len) > limits.max_bulk) {
+          return make_error_code(errc::too_large);
+        }
         const auto n = static_cast<std::size_t>(len);
-        if (data.size() - pos < n + 2) return fail(errc::needs_more);
-        if (data[pos + n] != '\r' || data[pos + n + 1] != '\n') return fail(errc::protocol_error);
+        if (data.size() - pos < n + 2) return need_more();
+        if (data[pos + n] != '\r' || data[pos + n + 1] != '\n') {
+          return make_error_code(errc::protocol_error);
+        }
         node.type = marker == '$'   ? resp_type::bulk_string
                     : marker == '!' ? resp_type::blob_error
                                     : resp_type::verbatim_string;
@@ -126,7 +135,7 @@ boost::system::result<std::size_t> parse_reply(std::string_view data, std::vecto
       case '>':
       case '%': {
         std::int64_t count;
-        if (!parse_length(node.value, count)) return fail(errc::protocol_error);
+        if (!parse_length(node.value, count)) return make_error_code(errc::protocol_error);
         node.value = {};
         if (count == -1) {
           node.type = resp_type::null;
@@ -134,33 +143,77 @@ boost::system::result<std::size_t> parse_reply(std::string_view data, std::vecto
         }
         auto n = static_cast<std::size_t>(count);
         if (marker == '%') n *= 2;
-        if (n > limits.max_elements) return fail(errc::too_large);
+        if (n > limits.max_elements) return make_error_code(errc::too_large);
         node.type = marker == '*'   ? resp_type::array
                     : marker == '~' ? resp_type::set
                     : marker == '>' ? resp_type::push
                                     : resp_type::map;
         node.size = n;
         if (n > 0) {
-          if (open + 1 > max_depth) return fail(errc::too_deep);
+          if (st.open + 1 > max_depth) return make_error_code(errc::too_deep);
           aggregate_open = true;
         }
         break;
       }
       default:
-        return fail(errc::protocol_error);  // includes RESP3 attributes, never requested
+        return make_error_code(errc::protocol_error);  // includes RESP3 attributes, never requested
     }
     out.push_back(node);
+    st.pos = pos;
     if (aggregate_open) {
-      remaining[open++] = node.size;
+      st.remaining[st.open++] = node.size;
       continue;
     }
     // One element finished: close every aggregate it completes.
-    while (open > 0) {
-      if (--remaining[open - 1] != 0) break;
-      --open;
+    while (st.open > 0) {
+      if (--st.remaining[st.open - 1] != 0) break;
+      --st.open;
     }
-  } while (open > 0);
-  return pos;
+  } while (st.open > 0);
+  return {};
+}
+
+}  // namespace
+
+boost::system::result<std::size_t> parse_reply(std::string_view data, std::vector<resp_node>& out,
+                                               const resp_limits& limits) noexcept {
+  const std::size_t start = out.size();
+  reply_parser::state st;
+  if (auto ec = parse_elements(data, st, out, limits)) {
+    out.resize(start);
+    return ec;
+  }
+  return st.pos;
+}
+
+boost::system::result<std::size_t> reply_parser::parse(std::string_view data) noexcept {
+  const std::size_t before = nodes_.size();
+  if (auto ec = parse_elements(data, state_, nodes_, limits_)) {
+    if (ec != make_error_code(errc::needs_more)) reset();
+    remember_offsets(data, before);
+    return ec;
+  }
+  remember_offsets(data, before);
+  // Nodes from earlier calls point into the bytes as they were then; the caller may have moved
+  // them since (a growing read buffer), so point every node into data.
+  for (std::size_t i = 0; i < before; ++i) {
+    nodes_[i].value = data.substr(offsets_[i], nodes_[i].value.size());
+  }
+  return state_.pos;
+}
+
+void reply_parser::remember_offsets(std::string_view data, std::size_t from) {
+  offsets_.resize(nodes_.size());
+  for (std::size_t i = from; i < nodes_.size(); ++i) {
+    const auto& v = nodes_[i].value;
+    offsets_[i] = v.empty() ? 0 : static_cast<std::size_t>(v.data() - data.data());
+  }
+}
+
+void reply_parser::reset() noexcept {
+  nodes_.clear();
+  offsets_.clear();
+  state_ = {};
 }
 
 void append_command(std::string& out, std::span<const std::string_view> args) {

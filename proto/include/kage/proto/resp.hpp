@@ -53,6 +53,33 @@ struct resp_limits {
 boost::system::result<std::size_t> parse_reply(std::string_view data, std::vector<resp_node>& out,
                                                const resp_limits& limits = {}) noexcept;
 
+// The same parser, resumable: for a reply that arrives in pieces, each call goes on from the
+// element where the previous one stopped instead of parsing the reply from its start again (a
+// large reply read in small chunks would otherwise cost time quadratic in its size). Give
+// parse() the reply's bytes from its first byte, the same bytes each time plus what arrived (they
+// may have moved in memory). Once it returns the bytes consumed, nodes() holds the reply
+// (pointing into the last data) until reset(); any other error than needs_more resets it.
+class reply_parser {
+ public:
+  explicit reply_parser(const resp_limits& limits = {}) : limits_(limits) {}
+  boost::system::result<std::size_t> parse(std::string_view data) noexcept;
+  std::span<const resp_node> nodes() const noexcept { return nodes_; }
+  void reset() noexcept;
+
+  struct state {
+    std::size_t pos = 0;
+    std::uint32_t open = 0;
+    std::size_t remaining[64] = {};  // children still expected by each open aggregate
+  };
+
+ private:
+  void remember_offsets(std::string_view data, std::size_t from);
+  resp_limits limits_;
+  state state_;
+  std::vector<resp_node> nodes_;
+  std::vector<std::size_t> offsets_;  // of each node's value from the reply's first byte
+};
+
 // Integer value of an integer node (or of a bulk string holding digits); false if not a number.
 bool to_int64(std::string_view text, std::int64_t& value) noexcept;
 
