@@ -41,7 +41,9 @@ std::string xml_decode(std::string_view s) {
       out.push_back(s[i]);
       continue;
     }
-    const auto semi = s.find(';', i);
+    // An entity is short ("&#x10FFFF;"): looking further for its ';' made a body full of '&'
+    // cost time quadratic in its size.
+    const auto semi = s.substr(0, std::min(s.size(), i + 12)).find(';', i);
     if (semi == std::string_view::npos) {
       out.push_back('&');
       continue;

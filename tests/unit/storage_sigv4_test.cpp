@@ -4,6 +4,9 @@
 #include <kage/storage/s3_xml.hpp>
 #include <kage/storage/sigv4.hpp>
 
+#include <chrono>
+#include <string>
+
 using namespace kage::storage;
 
 namespace {
@@ -117,6 +120,18 @@ BOOST_AUTO_TEST_CASE(xml) {
   BOOST_TEST(e->message == "The specified bucket does not exist");
   BOOST_TEST(!parse_s3_error(list));
   BOOST_TEST(xml_escape("<a&'\">") == "&lt;a&amp;&apos;&quot;&gt;");
+}
+
+BOOST_AUTO_TEST_CASE(xml_decode_is_linear_in_the_body) {
+  // Issue 14 (found reviewing for the fuzz target): every '&' without a ';' after it searched
+  // to the end of the body, so 4 MB of '&' took minutes.
+  const std::string body(4u << 20, '&');
+  const auto start = std::chrono::steady_clock::now();
+  BOOST_TEST(xml_decode(body) == body);
+  BOOST_TEST(std::chrono::steady_clock::now() - start < std::chrono::seconds(10));
+  // Entities are still decoded, long unknown ones kept as they are.
+  BOOST_TEST(xml_decode("&#x10FFFF;&amp;&unknownentityname;&") ==
+             "\xF4\x8F\xBF\xBF&&unknownentityname;&");
 }
 
 namespace {
