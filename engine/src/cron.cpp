@@ -36,7 +36,11 @@ bool parse_field(std::string_view text, int lo, int hi, std::bitset<N>& bits) {
       }
     }
     if (a < lo || b > hi || a > b) return false;
-    for (int v = a; v <= b; v += step) bits.set(static_cast<std::size_t>(v));
+    // Stop before v + step could overflow ("5/2147483647").
+    for (int v = a;; v += step) {
+      bits.set(static_cast<std::size_t>(v));
+      if (b - v < step) break;
+    }
     if (comma == std::string_view::npos) break;
     start = comma + 1;
   }
