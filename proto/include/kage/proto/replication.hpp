@@ -38,6 +38,7 @@ class rdb_transfer_parser {
   // text), errc::protocol_error (bytes that are no transfer preamble), errc::too_large (a
   // preamble line longer than 4 KiB). Nothing more is consumed once done().
   boost::system::result<step> parse(std::string_view input) noexcept;
+  static constexpr std::size_t max_preamble_line = 4096;
 
   bool done() const noexcept { return state_ == state::done; }
   rdb_framing framing() const noexcept { return framing_; }
