@@ -120,6 +120,10 @@ void loader::load_file(const std::string& path) {
   std::string text;
   if (auto ec = read_whole_file(path, text))
     throw usage_error("cannot read config file " + quoted(path) + ": " + ec.message());
+  load_text(text, path);
+}
+
+void loader::load_text(const std::string& text, const std::string& path) {
   YAML::Node root;
   try {
     root = YAML::Load(text);

@@ -33,6 +33,7 @@ struct loader {
   void check_layer(const layer& l) const;
 
   void load_file(const std::string& path);
+  void load_text(const std::string& text, const std::string& path);  // the file's bytes
   void load_map(const YAML::Node& map, const std::string& prefix, const std::string& path,
                 std::map<std::string, int>& seen, layer& l);
   void load_value(const setting_spec& spec, const YAML::Node& value, const std::string& where,
