@@ -20,25 +20,48 @@ out=build-fuzz
 mkdir -p "$out/obj" "$out/corpus"
 flags=(-std=c++20 -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined
   -fno-sanitize-recover=undefined -Ibase/include -Iproto/include -Ik8s/include -Ik8s/src
-  -DBOOST_ASIO_NO_DEPRECATED)
-# The libraries' sources the targets need, compiled once (in parallel, only when changed).
-sources=(base/src/error.cpp base/src/endpoint.cpp proto/src/redis_error.cpp proto/src/error.cpp
+  -Istorage/include -Iengine/include -Itools -DBOOST_ASIO_NO_DEPRECATED)
+# The libraries' sources the targets need, compiled once (in parallel, only when changed) into
+# one archive, so each target links only what it uses.
+sources=(base/src/error.cpp base/src/endpoint.cpp
+  proto/src/redis_error.cpp proto/src/error.cpp proto/src/resp.cpp proto/src/redis_text.cpp
+  proto/src/rdb_frame.cpp
+  storage/src/archive.cpp storage/src/manifest.cpp storage/src/status.cpp storage/src/s3_xml.cpp
+  storage/src/json_helpers.cpp storage/src/backup_id.cpp
+  engine/src/cron.cpp
+  tools/kage/config_loader.cpp tools/kage/setting_table.cpp tools/kage/value_parsers.cpp
+  tools/kage/suggestions.cpp tools/kage/text.cpp
   k8s/src/*.cpp)
 objects=()
+jobs=0
 for src in "${sources[@]}"; do
   obj="$out/obj/$(echo "$src" | tr / _).o"
   objects+=("$obj")
   if [[ ! -f $obj || $src -nt $obj ]]; then
-    clang++ "${flags[@]}" -c "$src" -o "$obj" &
+    clang++ "${flags[@]}" -c "$src" -o "$obj.tmp" && mv "$obj.tmp" "$obj" &
+    if ((++jobs % $(nproc) == 0)); then wait; fi
   fi
 done
 wait
-libs=(-lboost_json -lboost_url -lyaml-cpp -lcrypto)
+for obj in "${objects[@]}"; do [[ -f $obj ]] || { echo "fuzz.sh: $obj did not build" >&2; exit 1; }; done
+for obj in "${objects[@]}"; do
+  if [[ ! -f $out/libkage_fuzz.a || $obj -nt $out/libkage_fuzz.a ]]; then
+    rm -f "$out/libkage_fuzz.a"
+    ar rcs "$out/libkage_fuzz.a" "${objects[@]}"
+    break
+  fi
+done
+libs=("$out/libkage_fuzz.a" -lboost_json -lboost_url -lyaml-cpp -lzstd -lcrypto -lpthread)
 targets=()
+jobs=0
 for t in tests/fuzz/fuzz_*.cpp; do
   name=$(basename "$t" .cpp)
   targets+=("$name")
-  clang++ "${flags[@]/fuzzer-no-link/fuzzer}" "$t" "${objects[@]}" "${libs[@]}" -o "$out/$name" &
+  if [[ ! -x $out/$name || $t -nt $out/$name || $out/libkage_fuzz.a -nt $out/$name ]]; then
+    rm -f "$out/$name"
+    clang++ "${flags[@]/fuzzer-no-link/fuzzer}" "$t" "${libs[@]}" -o "$out/$name" &
+    if ((++jobs % $(nproc) == 0)); then wait; fi
+  fi
 done
 wait
 for name in "${targets[@]}"; do [[ -x $out/$name ]] || { echo "fuzz.sh: $name did not build" >&2; exit 1; }; done
