@@ -2,6 +2,7 @@
 # Builds the libFuzzer targets of tests/fuzz with clang under ASan and UBSan, and runs each.
 #   bash tools/fuzz.sh                 # each target 30 s (what tools/test.sh runs: 20 s)
 #   bash tools/fuzz.sh --seconds 3600  # long runs; corpora grow in build-fuzz/corpus/<target>
+#   bash tools/fuzz.sh --runs 10000000 --seconds 86400 --target fuzz_resp  # the issue's goal
 #   bash tools/fuzz.sh --build-only
 # Needs clang and libfuzzer-14-dev (tools/install-deps.sh installs them). A crash leaves its
 # input as build-fuzz/crash-* and fails the script.
@@ -9,11 +10,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=30
 build_only=0
+runs=()
+only=
 while (($#)); do
   case $1 in
     --seconds) seconds=$2; shift 2 ;;
+    --runs) runs=(-runs="$2"); shift 2 ;;
+    --target) only=$2; shift 2 ;;
     --build-only) build_only=1; shift ;;
-    *) echo "fuzz.sh: unknown argument '$1' (--seconds N, --build-only)" >&2; exit 2 ;;
+    *) echo "fuzz.sh: unknown argument '$1' (--seconds N, --runs N, --target NAME, --build-only)" >&2; exit 2 ;;
   esac
 done
 out=build-fuzz
@@ -68,12 +73,13 @@ for name in "${targets[@]}"; do [[ -x $out/$name ]] || { echo "fuzz.sh: $name di
 ((build_only)) && exit 0
 status=0
 for name in "${targets[@]}"; do
+  [[ -z $only || $name == "$only" ]] || continue
   corpus="$out/corpus/$name"
   mkdir -p "$corpus"
   seeds=tests/fuzz/seeds/$name
-  if "$out/$name" -max_total_time="$seconds" -print_final_stats=1 -artifact_prefix="$out/crash-$name-" \
+  if "$out/$name" -max_total_time="$seconds" "${runs[@]}" -print_final_stats=1 -artifact_prefix="$out/crash-$name-" \
     "$corpus" $([[ -d $seeds ]] && echo "$seeds") >"$out/$name.log" 2>&1; then
-    echo "fuzz: $name clean, $(grep -o 'stat::number_of_executed_units: *[0-9]*' "$out/$name.log" | grep -o '[0-9]*$') executions in ${seconds} s"
+    echo "fuzz: $name clean, $(grep -o 'stat::number_of_executed_units: *[0-9]*' "$out/$name.log" | grep -o '[0-9]*$') executions in $(grep -o 'Done [0-9]* runs in [0-9]* second' "$out/$name.log" | grep -o '[0-9]* second' | head -1 || echo "${seconds} second")s"
   else
     echo "fuzz: $name FAILED; see $out/$name.log and $out/crash-$name-*" >&2
     tail -30 "$out/$name.log" >&2
