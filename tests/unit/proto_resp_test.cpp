@@ -867,7 +867,7 @@ BOOST_AUTO_TEST_CASE(reply_parser_keeps_the_elements_it_has_read) {
 }
 
 BOOST_AUTO_TEST_CASE(reply_parser_byte_by_byte_in_a_moving_buffer_matches_parse_reply) {
-  std::string wire = "*4\r\n%1\r\n+key\r\n*2\r\n$5\r\nhello\r\n$0\r\n\r\n_\r\n";
+  std::string wire = "*3\r\n%1\r\n+key\r\n*2\r\n$5\r\nhello\r\n$0\r\n\r\n_\r\n";
   wire += "$300\r\n" + std::string(300, 'v') + "\r\n";
   std::vector<resp_node> expected;
   BOOST_REQUIRE(kp::parse_reply(wire, expected));
