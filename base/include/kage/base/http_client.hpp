@@ -1,8 +1,8 @@
 #pragma once
 // HTTP/1.1 client over TCP or TLS (Beast) for one origin (scheme, host, port), with a small pool
 // of kept-alive connections. Every operation has a deadline (tcp_stream::expires_after).
-// Shared by the S3 store and, later, the Kubernetes client (which adds streamed responses and
-// a WebSocket upgrade on a connection taken from this pool).
+// Shared by the S3 store and the Kubernetes client; async_open gives the latter a response read
+// as it arrives (watch) or a connection upgraded to a WebSocket (exec), on a connection of its own.
 #include <kage/base/endpoint.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
