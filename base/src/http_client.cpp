@@ -6,6 +6,8 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 
+#include <array>
+#include <cstring>
 #include <optional>
 #include <vector>
 
@@ -26,7 +28,100 @@ struct connection {
   beast::tcp_stream& tcp() { return plain ? *plain : secure->next_layer(); }
 };
 
+using io_result = std::tuple<error_code, std::size_t>;
+
+// Awaits op(stream) on whichever stream the connection has; op returns a deferred operation
+// completing with (error_code, size_t).
+template <class Op>
+asio::awaitable<io_result> on_stream(connection& c, Op op) {
+  if (c.plain) co_return co_await op(*c.plain);
+  co_return co_await op(*c.secure);
+}
+
 }  // namespace
+
+struct http_stream::impl {
+  std::unique_ptr<connection> conn;
+  http::response_parser<http::buffer_body> parser;
+  std::array<char, 64 * 1024> chunk{};
+};
+
+http_stream::http_stream(std::unique_ptr<impl> i) : impl_(std::move(i)) {}
+http_stream::~http_stream() = default;
+
+const http_response_header& http_stream::header() const noexcept {
+  return impl_->parser.get().base();
+}
+
+int http_stream::status() const noexcept {
+  return static_cast<int>(impl_->parser.get().result_int());
+}
+
+asio::awaitable<std::pair<error_code, std::string_view>> http_stream::async_read_some(
+    std::chrono::milliseconds timeout) {
+  impl& s = *impl_;
+  while (!s.parser.is_done()) {
+    s.parser.get().body().data = s.chunk.data();
+    s.parser.get().body().size = s.chunk.size();
+    s.parser.get().body().more = true;
+    s.conn->tcp().expires_after(timeout);
+    auto [ec, ignored] = co_await on_stream(*s.conn, [&](auto& stream) {
+      return http::async_read_some(stream, s.conn->buffer, s.parser,
+                                   asio::as_tuple(asio::deferred));
+    });
+    (void)ignored;
+    if (ec == http::error::need_buffer) ec = {};
+    const std::size_t n = s.chunk.size() - s.parser.get().body().size;
+    if (ec) co_return std::make_pair(ec, std::string_view{});
+    if (n > 0) co_return std::make_pair(error_code{}, std::string_view(s.chunk.data(), n));
+  }
+  co_return std::make_pair(error_code{}, std::string_view{});
+}
+
+asio::awaitable<std::pair<error_code, std::string>> http_stream::async_read_body(
+    std::size_t limit, std::chrono::milliseconds timeout) {
+  std::string body;
+  for (;;) {
+    auto [ec, piece] = co_await async_read_some(timeout);
+    if (ec) co_return std::make_pair(ec, std::move(body));
+    if (piece.empty()) break;
+    if (body.size() + piece.size() > limit)
+      co_return std::make_pair(error_code(http::error::body_limit), std::move(body));
+    body.append(piece);
+  }
+  co_return std::make_pair(error_code{}, std::move(body));
+}
+
+asio::awaitable<std::pair<error_code, std::size_t>> http_stream::async_read_raw(
+    asio::mutable_buffer into, std::chrono::milliseconds timeout) {
+  connection& c = *impl_->conn;
+  if (c.buffer.size() > 0) {
+    const std::size_t n = asio::buffer_copy(into, c.buffer.data());
+    c.buffer.consume(n);
+    co_return std::make_pair(error_code{}, n);
+  }
+  c.tcp().expires_after(timeout);
+  auto [ec, n] = co_await on_stream(c, [&](auto& stream) {
+    return stream.async_read_some(into, asio::as_tuple(asio::deferred));
+  });
+  co_return std::make_pair(ec, n);
+}
+
+asio::awaitable<error_code> http_stream::async_write_raw(asio::const_buffer data,
+                                                         std::chrono::milliseconds timeout) {
+  connection& c = *impl_->conn;
+  c.tcp().expires_after(timeout);
+  auto [ec, n] = co_await on_stream(c, [&](auto& stream) {
+    return asio::async_write(stream, data, asio::as_tuple(asio::deferred));
+  });
+  (void)n;
+  co_return ec;
+}
+
+void http_stream::close() noexcept {
+  error_code ignored;
+  impl_->conn->tcp().socket().close(ignored);
+}
 
 struct http_client::impl {
   asio::any_io_executor executor;
@@ -115,6 +210,30 @@ http_client::http_client(asio::any_io_executor ex, http_url origin, http_client_
 }
 
 http_client::~http_client() = default;
+
+asio::awaitable<std::pair<error_code, std::unique_ptr<http_stream>>> http_client::async_open(
+    const http_request& request) {
+  auto self = impl_;
+  auto [oec, c] = co_await self->open();
+  if (oec) co_return std::make_pair(oec, nullptr);
+  c->tcp().expires_after(self->options.timeout);
+  auto [wec, written] = co_await on_stream(*c, [&](auto& stream) {
+    return http::async_write(stream, request, asio::as_tuple(asio::deferred));
+  });
+  (void)written;
+  if (wec) co_return std::make_pair(wec, nullptr);
+  auto s = std::make_unique<http_stream::impl>();
+  s->conn = std::move(c);
+  s->parser.body_limit(boost::none);  // the caller caps what it keeps
+  s->conn->tcp().expires_after(self->options.timeout);
+  auto [rec, read] = co_await on_stream(*s->conn, [&](auto& stream) {
+    return http::async_read_header(stream, s->conn->buffer, s->parser,
+                                   asio::as_tuple(asio::deferred));
+  });
+  (void)read;
+  if (rec) co_return std::make_pair(rec, nullptr);
+  co_return std::make_pair(error_code{}, std::make_unique<http_stream>(std::move(s)));
+}
 
 const http_url& http_client::origin() const noexcept {
   return impl_->origin;

@@ -1,6 +1,7 @@
 #include <kage/base/error.hpp>
 #include <kage/base/tls.hpp>
 
+#include <boost/asio/buffer.hpp>
 #include <boost/asio/ssl/context.hpp>
 
 namespace kage {
@@ -52,6 +53,9 @@ std::shared_ptr<ssl::context> make_tls_client_context(const tls_client_options& 
   if (!o.ca_file.empty()) {
     ctx->load_verify_file(o.ca_file, ec);
     must(tls_errc::ca_file, "CA file", o.ca_file);
+  } else if (!o.ca_pem.empty()) {
+    ctx->add_certificate_authority(boost::asio::buffer(o.ca_pem), ec);
+    must(tls_errc::ca_file, "CA", "(inline PEM data)");
   } else {
     ctx->set_default_verify_paths(ec);
     must(tls_errc::trust_store, "trust store", "default paths");
@@ -59,8 +63,19 @@ std::shared_ptr<ssl::context> make_tls_client_context(const tls_client_options& 
   if (!o.cert_file.empty()) {
     ctx->use_certificate_chain_file(o.cert_file, ec);
     must(tls_errc::cert_file, "client certificate", o.cert_file);
-    ctx->use_private_key_file(o.key_file, ssl::context::pem, ec);
+    if (!o.key_pem.empty() && o.key_file.empty())
+      ctx->use_private_key(boost::asio::buffer(o.key_pem), ssl::context::pem, ec);
+    else
+      ctx->use_private_key_file(o.key_file, ssl::context::pem, ec);
     must(tls_errc::key_file, "client key", o.key_file);
+  } else if (!o.cert_pem.empty()) {
+    ctx->use_certificate_chain(boost::asio::buffer(o.cert_pem), ec);
+    must(tls_errc::cert_file, "client certificate", "(inline PEM data)");
+    if (!o.key_file.empty())
+      ctx->use_private_key_file(o.key_file, ssl::context::pem, ec);
+    else
+      ctx->use_private_key(boost::asio::buffer(o.key_pem), ssl::context::pem, ec);
+    must(tls_errc::key_file, "client key", o.key_file.empty() ? "(inline PEM data)" : o.key_file);
   }
   ctx->set_verify_mode(o.verify ? ssl::verify_peer : ssl::verify_none);
   return ctx;

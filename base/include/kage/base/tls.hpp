@@ -15,6 +15,10 @@ struct tls_client_options {
   std::string ca_file;    // PEM bundle to trust; empty: the system's trust store
   std::string cert_file;  // client certificate (mutual TLS), with key_file
   std::string key_file;
+  // The same as PEM text (a kubeconfig's *-data fields); each used when its file is empty.
+  std::string ca_pem;
+  std::string cert_pem;
+  std::string key_pem;
   bool verify = true;   // off only when the user asked for it
   std::string purpose;  // names the context in messages ("Redis", "S3"); may be empty
 };
