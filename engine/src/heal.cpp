@@ -3,6 +3,7 @@
 #include <kage/proto/connection.hpp>
 
 #include <boost/asio.hpp>
+#include <boost/json.hpp>
 
 #include <algorithm>
 #include <charconv>
@@ -125,6 +126,68 @@ std::optional<std::string> stale(const heal_action& a, const heal_view& now) {
 
 }  // namespace
 
+std::vector<heal_pod> heal_pods_from(const std::vector<boost::json::value>& items) {
+  namespace json = boost::json;
+  const auto text = [](const json::object* o, std::string_view key) {
+    if (!o) return std::string();
+    const auto* v = o->if_contains(key);
+    return v && v->is_string() ? std::string(v->get_string()) : std::string();
+  };
+  const auto object = [](const json::object* o, std::string_view key) -> const json::object* {
+    if (!o) return nullptr;
+    const auto* v = o->if_contains(key);
+    return v && v->is_object() ? &v->get_object() : nullptr;
+  };
+  std::vector<heal_pod> out;
+  for (const auto& item : items) {
+    const auto* pod = item.if_object();
+    if (!pod) continue;
+    const auto* meta = object(pod, "metadata");
+    const auto* spec = object(pod, "spec");
+    const auto* status = object(pod, "status");
+    heal_pod p;
+    p.name = text(meta, "name");
+    p.ip = text(status, "podIP");
+    p.deleting =
+        meta && meta->if_contains("deletionTimestamp") && !meta->at("deletionTimestamp").is_null();
+    p.host = text(spec, "nodeName");
+    p.zone = text(object(meta, "labels"), "topology.kubernetes.io/zone");
+    if (const auto* conditions = status ? status->if_contains("conditions") : nullptr;
+        conditions && conditions->is_array()) {
+      for (const auto& c : conditions->get_array()) {
+        const auto* co = c.if_object();
+        if (text(co, "type") == "Ready") p.ready = text(co, "status") == "True";
+      }
+    }
+    out.push_back(std::move(p));
+  }
+  return out;
+}
+
+asio::awaitable<std::optional<std::chrono::milliseconds>> async_read_node_timeout(
+    const redis_target& target, std::vector<heal_pod> pods, int port) {
+  for (const auto& pod : pods) {
+    if (pod.ip.empty()) continue;
+    const proto::endpoint ep = pod_endpoint(pod.ip, port);
+    std::unique_ptr<proto::connection> conn;
+    try {
+      conn = co_await async_connect(target, ep);
+    } catch (const failure&) {
+      continue;
+    }
+    proto::reply r;
+    if (co_await conn->async_exec(words("CONFIG", "GET", "cluster-node-timeout"), r)) continue;
+    if (r.elements.size() != 2) continue;
+    long long ms = 0;
+    const auto& v = r.elements[1].value;
+    auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), ms);
+    if (ec == std::errc{} && end == v.data() + v.size() && ms > 0) {
+      co_return std::chrono::milliseconds(ms);
+    }
+  }
+  co_return std::nullopt;
+}
+
 asio::awaitable<heal_observed> async_observe(const redis_target& target, std::vector<heal_pod> pods,
                                              int port) {
   heal_observed out;
@@ -193,6 +256,7 @@ asio::awaitable<heal_round> async_heal_once(const redis_target& target, std::vec
                                             heal_policy policy, heal_memory memory, bool dry_run) {
   heal_round round;
   auto observed = co_await async_observe(target, std::move(pods), policy.port);
+  round.views = observed.views.size();
   round.plan = plan_heal(observed, policy, memory, heal_clock::now());
   if (dry_run) co_return round;
   for (const auto& action : round.plan.actions) {

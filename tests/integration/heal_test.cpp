@@ -3,7 +3,9 @@
 // Kubernetes watch that will supply it is tested on its own.
 #include <boost/test/unit_test.hpp>
 
+#include "client_kage.hpp"
 #include "client_redis.hpp"
+#include "fixture_kube.hpp"
 #include "fixture_redis.hpp"
 
 #include <kage/engine/heal.hpp>
@@ -183,6 +185,68 @@ BOOST_AUTO_TEST_CASE(an_empty_pod_joins_as_a_replica_and_a_deleted_pod_is_forgot
     }
   }
   BOOST_TEST(keys == 300u);
+}
+
+// `kage heal` from the command line, the pods listed from the fake API server.
+BOOST_AUTO_TEST_CASE(kage_heal_plans_with_dry_run_and_acts_with_once) {
+  pods p;
+  fake_kube kube;
+  const auto kubeconfig = kube.write_kubeconfig("kubeconfig", R"("token": "test-token")");
+  for (int i = 0; i < pod_count; ++i) {
+    kube.control("add_pod", R"({"name": "redis-)" + std::to_string(i) +
+                                R"(", "labels": {"app": "redis"}, "podIP": ")" + pod_ip(i) +
+                                R"(", "ready": true})");
+  }
+  // Not selected: its IP is a node of the cluster, so selecting it would change the plan.
+  kube.control("add_pod",
+               R"({"name": "other", "labels": {"app": "other"}, "podIP": "127.0.0.99"})");
+  const std::vector<std::string> base{"heal",        "--pods",       "app=redis",
+                                      "--namespace", "default",      "--kubeconfig",
+                                      kubeconfig,    "--redis-port", std::to_string(p.port)};
+  auto with = [&](std::vector<std::string> extra) {
+    auto args = base;
+    args.insert(args.end(), extra.begin(), extra.end());
+    return args;
+  };
+
+  auto dry = run_kage(with({"--dry-run", "--json"}));
+  BOOST_TEST_REQUIRE(dry.exit_code == 0, describe(dry));
+  auto plan = json_result(dry);
+  BOOST_TEST(plan.at("pods").as_int64() == pod_count);
+  const auto& actions = plan.at("actions").as_array();
+  BOOST_TEST_REQUIRE(actions.size() == 1u, describe(dry));
+  BOOST_TEST(actions[0].at("action").as_string() == "meet");
+  BOOST_TEST(actions[0].at("peer").as_string() == pod_ip(6));
+  BOOST_TEST(actions[0].at("result").as_string() == "planned");
+  BOOST_TEST(!std::string(actions[0].at("reason").as_string()).empty());
+  std::this_thread::sleep_for(500ms);
+  BOOST_TEST(p.nodes(6).find('\n') == p.nodes(6).rfind('\n'));  // changed nothing
+
+  auto text = run_kage(with({"--dry-run"}));
+  BOOST_TEST(text.exit_code == 0, describe(text));
+  BOOST_TEST(contains(text.out, "planned: meet: "), text.out);
+  BOOST_TEST(contains(text.out, "CLUSTER MEET " + pod_ip(6)), text.out);
+
+  pods::wait_until("kage heal --once makes pod 6 a replica", [&] {
+    auto once = run_kage(with({"--once"}));
+    BOOST_TEST(once.exit_code == 0, describe(once));
+    return myself_line(p.nodes(6)).find("slave") != std::string::npos;
+  });
+
+  // What goes wrong says what to do.
+  auto no_pods = run_kage({"heal", "--kubeconfig", kubeconfig});
+  BOOST_TEST(no_pods.exit_code == exit_usage);
+  BOOST_TEST(contains(no_pods.err, "--pods SELECTOR"), no_pods.err);
+  auto none = run_kage({"heal", "--pods", "app=nothing", "--namespace", "default", "--kubeconfig",
+                        kubeconfig, "--once"});
+  BOOST_TEST(none.exit_code == exit_usage);
+  BOOST_TEST(contains(none.err, "no pod in namespace 'default' matches --pods 'app=nothing'"),
+             none.err);
+  const auto wrong = kube.write_kubeconfig("wrong", R"("token": "not-the-token")");
+  auto refused = run_kage(
+      {"heal", "--pods", "app=redis", "--namespace", "default", "--kubeconfig", wrong, "--once"});
+  BOOST_TEST(refused.exit_code != 0);
+  BOOST_TEST(contains(refused.err, "cannot list the Redis pods"), refused.err);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -80,6 +80,21 @@ const std::vector<command_info>& command_table() {
        "it; it exits 0.\n",
        "  SCHEDULE_TIME=3600 REDIS_NODE=redis-0:6379 BACKUP_DIR=/backups kage run\n"
        "  kage run --config /etc/kage/kage.yaml --listen 0.0.0.0:9121 --log-format json\n"},
+      {"heal", k_heal, "keep a Redis Cluster on Kubernetes whole (join, new IPs, forget)",
+       "kage heal --pods SELECTOR [--namespace NS] [--once] [--dry-run] [--json] [OPTIONS]",
+       "Lists the pods matching --pods (a label selector), reads CLUSTER NODES from the Redis of\n"
+       "each (at the pod's IP, port --redis-port), plans what keeps the cluster whole, and acts,\n"
+       "every heal.interval_seconds until SIGTERM. Rules: an empty Ready pod is MEETed and made a\n"
+       "replica of the master with the fewest replicas; a node seen at an old IP is MEETed at its\n"
+       "pod's new one; a node is forgotten (on every node) only when a majority of masters see it\n"
+       "FAIL for heal.forget_after_seconds, no pod carries it and it serves no slots; slots no\n"
+       "live node serves are reported. While the view is uncertain (a failover, a recent change,\n"
+       "many unready pods) only the first two rules act. Each action is re-checked on its node\n"
+       "just before it is taken. --dry-run prints the plan with the reason for each action and\n"
+       "changes nothing. The Kubernetes API is found through --kubeconfig/KUBECONFIG, else\n"
+       "~/.kube/config, else the pod's service account.\n",
+       "  kage heal --pods app.kubernetes.io/instance=redis --dry-run\n"
+       "  kage heal --pods app=redis --namespace prod --once --json\n"},
       {"help", 0, "show help for kage or for one command", "kage help [COMMAND]", "",
        "  kage help backup\n"},
       {"version", 0, "print kage's version", "kage version", "", "  kage version\n"},

@@ -276,6 +276,10 @@ void loader::finish() {
     throw usage_error(
         "kage run takes one schedule: schedule.every_seconds (SCHEDULE_TIME, "
         "--every) or schedule.cron (KAGE_CRON, --cron), not both");
+  if (c == "heal" && s.pod_selector.empty())
+    throw usage_error(
+        "kage heal needs the Redis pods: pass --pods SELECTOR (a label selector such as "
+        "app.kubernetes.io/instance=redis), or set KAGE_POD_SELECTOR or k8s.pod_selector");
   if (c == "prune" && s.keep_last == 0 && s.keep_within.empty())
     throw usage_error("kage prune needs a rule: --keep-last N and/or --keep-within AGE");
   if (s.part_size_mb < 5)

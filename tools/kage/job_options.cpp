@@ -50,4 +50,19 @@ engine::fetch_options fetch_options_from(const settings& s) {
   return o;
 }
 
+proto::redis_config redis_config_from(const settings& s) {
+  proto::redis_config c;
+  c.user = s.user;
+  c.password = s.password;
+  c.tls.enabled = s.tls;
+  c.tls.ca_file = s.ca_file;
+  c.tls.cert_file = s.cert_file;
+  c.tls.key_file = s.key_file;
+  c.tls.sni = s.sni;
+  c.tls.verify = !s.insecure;
+  c.connect_timeout = std::chrono::milliseconds(s.connect_timeout_ms);
+  c.read_timeout = std::chrono::milliseconds(s.read_timeout_ms);
+  return c;
+}
+
 }  // namespace kage::cli

@@ -16,5 +16,7 @@ engine::restore_options restore_options_from(const settings& s);
 // --sentinel, --master-name and the sentinel credentials; no nodes: not Sentinel.
 engine::sentinel_options sentinel_options_from(const settings& s);
 engine::fetch_options fetch_options_from(const settings& s);  // kage fetch
+// How to reach and authenticate to Redis: user, password, TLS, deadlines.
+proto::redis_config redis_config_from(const settings& s);
 
 }  // namespace kage::cli

@@ -1,4 +1,5 @@
 // kage: back up, restore and verify Redis Clusters. See `kage --help`.
+#include "heal_command.hpp"
 #include "hints.hpp"
 #include "job_options.hpp"
 #include "progress.hpp"
@@ -79,21 +80,6 @@ logger make_logger(const settings& s) {
         std::fwrite(line.data(), 1, line.size(), stderr);
       },
       min);
-}
-
-proto::redis_config redis_config_from(const settings& s) {
-  proto::redis_config c;
-  c.user = s.user;
-  c.password = s.password;
-  c.tls.enabled = s.tls;
-  c.tls.ca_file = s.ca_file;
-  c.tls.cert_file = s.cert_file;
-  c.tls.key_file = s.key_file;
-  c.tls.sni = s.sni;
-  c.tls.verify = !s.insecure;
-  c.connect_timeout = std::chrono::milliseconds(s.connect_timeout_ms);
-  c.read_timeout = std::chrono::milliseconds(s.read_timeout_ms);
-  return c;
 }
 
 // The store a command reads or writes: a local directory, or S3 (s3://bucket/prefix, or
@@ -581,6 +567,7 @@ asio::awaitable<int> run_command(settings s, logger log) {
   if (s.command == "show") co_return co_await run_show(std::move(s), log);
   if (s.command == "verify") co_return co_await run_verify(std::move(s), log);
   if (s.command == "prune") co_return co_await run_prune(std::move(s), log);
+  if (s.command == "heal") co_return co_await run_heal(std::move(s), log);
   fail(exit_code::usage, "unknown command '" + s.command + "'");
 }
 
@@ -637,6 +624,9 @@ int main(int argc, char** argv) {
         if (s.command == "run") {
           log.info("run", std::string(name) + " received (again to quit at once)");
           control->stop();
+        } else if (s.command == "heal") {
+          log.info("heal", std::string(name) + " received: stopping (again to quit at once)");
+          cancel.emit(boost::asio::cancellation_type::terminal);
         } else {
           std::cerr << "kage: " << name
                     << ": stopping; temporary files are being removed (again to quit at once)\n";

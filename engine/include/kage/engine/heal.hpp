@@ -8,11 +8,23 @@
 #include <kage/engine/target.hpp>
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/json/fwd.hpp>
+
+#include <chrono>
+#include <optional>
 
 #include <string>
 #include <vector>
 
 namespace kage::engine {
+
+// Pods as the Kubernetes API lists them (core/v1 Pod objects): name, status.podIP, the Ready
+// condition, metadata.deletionTimestamp, spec.nodeName, the topology.kubernetes.io/zone label.
+std::vector<heal_pod> heal_pods_from(const std::vector<boost::json::value>& items);
+
+// The cluster's cluster-node-timeout, from the first pod whose node answers CONFIG GET.
+asio::awaitable<std::optional<std::chrono::milliseconds>> async_read_node_timeout(
+    const redis_target& target, std::vector<heal_pod> pods, int port);
 
 // One view per pod that answers at ip:port within the target's connect and read deadlines; a
 // pod that does not answer has none (the planner then treats what it carried with care).
@@ -34,6 +46,7 @@ asio::awaitable<heal_result> async_execute(const redis_target& target, heal_acti
 
 struct heal_round {
   heal_plan plan;
+  std::size_t views = 0;             // pods whose node answered
   std::vector<heal_result> results;  // empty for a dry run
 };
 
