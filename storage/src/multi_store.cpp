@@ -27,9 +27,9 @@ struct multi_store::shared {
     l.failure = e;
     if (locations.size() > 1)  // with one location, the job's own failure says it all
       log.error(l.where->location(),
-              "this copy failed and is dropped for the rest of the job (the other locations go "
-              "on; the next job tries it again): " +
-                  describe(e));
+                "this copy failed and is dropped for the rest of the job (the other locations go "
+                "on; the next job tries it again): " +
+                    describe(e));
   }
 };
 
@@ -57,8 +57,7 @@ asio::awaitable<bool> cancelled() {
 // A store failure drops its location; a cancellation ends the job.
 // (GCC 12 miscompiles a co_await inside a condition or a try block's if/else: keep each
 // co_await a statement of its own.)
-asio::awaitable<void> drop_or_rethrow(shared_state state, std::size_t index,
-                                      std::exception_ptr e) {
+asio::awaitable<void> drop_or_rethrow(shared_state state, std::size_t index, std::exception_ptr e) {
   const bool job_cancelled = co_await cancelled();
   if (job_cancelled || is_cancellation(e)) std::rethrow_exception(e);
   state->drop(index, e);

@@ -37,8 +37,8 @@ std::size_t count_of(const std::string& text, const std::string& needle) {
 }
 
 // The complete backups `kage list` sees in one location: id -> keys.
-std::map<std::string, std::int64_t> complete_backups(const std::string& location,
-                                                     const std::map<std::string, std::string>& env) {
+std::map<std::string, std::int64_t> complete_backups(
+    const std::string& location, const std::map<std::string, std::string>& env) {
   auto r = run_kage({"list", "--from", location, "--json"}, env);
   BOOST_TEST_REQUIRE(r.exit_code == 0, describe(r));
   std::map<std::string, std::int64_t> out;
@@ -161,12 +161,13 @@ BOOST_AUTO_TEST_CASE(s3_unreachable_for_a_cycle_then_back) {
                      run.err());
   // The local copy of that backup completed; the failure is counted for the S3 location.
   BOOST_TEST(contains(run.err(), "; complete in " + backups), run.err());
-  const std::string metrics = run_process({"python3", "-c",
-                                           "import urllib.request; print(urllib.request.urlopen("
-                                           "'http://127.0.0.1:" +
-                                               std::to_string(port) + "/metrics').read().decode())"},
-                                          {}, std::chrono::seconds(20))
-                                  .out;
+  const std::string metrics =
+      run_process({"python3", "-c",
+                   "import urllib.request; print(urllib.request.urlopen("
+                   "'http://127.0.0.1:" +
+                       std::to_string(port) + "/metrics').read().decode())"},
+                  {}, std::chrono::seconds(20))
+          .out;
   BOOST_TEST(contains(metrics, "kage_location_failures_total{location=\"s3://kage-test\"} "),
              metrics);
   BOOST_TEST(!contains(metrics, "kage_location_failures_total{location=\"s3://kage-test\"} 0"),

@@ -317,7 +317,8 @@ BOOST_AUTO_TEST_CASE(required_settings_per_command) {
                                            "set BACKUP_DIR");
   BOOST_TEST(load({"config"}).command == "config");
   // Satisfied from the environment as well.
-  BOOST_TEST(load({"backup"}, {{"REDIS_NODE", "a:1"}, {"BACKUP_DIR", "/b"}}).locations == std::vector<std::string>{"/b"});
+  BOOST_TEST(load({"backup"}, {{"REDIS_NODE", "a:1"}, {"BACKUP_DIR", "/b"}}).locations ==
+             std::vector<std::string>{"/b"});
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -359,9 +359,9 @@ BOOST_AUTO_TEST_CASE(several_locations_and_the_bucket) {
 
 BOOST_AUTO_TEST_CASE(the_existing_deployments_cycle) {
   temp_dir dir;
-  env_map legacy{{"SCHEDULE_TIME", "2"},        {"PATTERN", "a*,b*"},
-                 {"BACKUP_DIR", "/backup"},     {"S3_ENDPOINT_URL", "http://127.0.0.1:1"},
-                 {"S3_BUCKET_NAME", "bk"},      {"REDIS_NODE", "a:1"},
+  env_map legacy{{"SCHEDULE_TIME", "2"},       {"PATTERN", "a*,b*"},
+                 {"BACKUP_DIR", "/backup"},    {"S3_ENDPOINT_URL", "http://127.0.0.1:1"},
+                 {"S3_BUCKET_NAME", "bk"},     {"REDIS_NODE", "a:1"},
                  {"NODECONF_FILE_PATH", "/n"}, {"KUBECONFIG", "/k"}};
   auto s = load({"run"}, legacy);
   BOOST_TEST(s.legacy_cycle);

@@ -96,7 +96,6 @@ asio::awaitable<void> two_shards_then_manifest(ks::store& m) {
   co_await write_object(m, "id/manifest.json", "{}", 1);
 }
 
-
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(storage_locations)

@@ -13,8 +13,7 @@ using namespace detail;
 namespace {
 
 // The tree, with each value followed by where it came from ("# env REDIS_NODE").
-void emit(YAML::Emitter& out, const YAML::Node& map, const std::string& prefix,
-          const settings& s) {
+void emit(YAML::Emitter& out, const YAML::Node& map, const std::string& prefix, const settings& s) {
   out << YAML::BeginMap;
   for (const auto& pair : map) {
     const std::string name = pair.first.Scalar();

@@ -306,9 +306,9 @@ asio::awaitable<std::pair<storage::manifest, double>> async_run_shown(
 asio::awaitable<int> run_backup(settings s, logger log) {
   auto store = open_multi_store(s, co_await asio::this_coro::executor, log);
   auto progress = std::make_shared<engine::backup_progress>();
-  const auto [m, secs] = co_await async_run_shown(
-      s, engine::async_backup, backup_options_from(s), std::shared_ptr<storage::store>(store),
-      progress, backup_renderer(progress), log);
+  const auto [m, secs] = co_await async_run_shown(s, engine::async_backup, backup_options_from(s),
+                                                  std::shared_ptr<storage::store>(store), progress,
+                                                  backup_renderer(progress), log);
   const copies c = copies_of(*store);
   std::string where;
   const int code = report_copies(c, m.id, where);
@@ -435,7 +435,8 @@ asio::awaitable<int> run_list(settings s, logger log) {
       json::object o{
           {"id", b.id}, {"complete", b.complete}, {"failed", b.failed}, {"bytes", b.bytes}};
       json::array locations;
-      for (const std::size_t i : complete_in) locations.push_back(json::value(stores[i]->location()));
+      for (const std::size_t i : complete_in)
+        locations.push_back(json::value(stores[i]->location()));
       o["locations"] = std::move(locations);
       if (b.meta) {
         o["keys"] = b.meta->total_keys;

@@ -399,11 +399,11 @@ std::string startup_summary(const settings& s) {
     for (std::size_t i = 0; i < s.sentinel_nodes.size(); ++i)
       nodes += (i ? "," : "") + s.sentinel_nodes[i];
   }
-  std::string out =
-      (s.schedule_cron.empty() ? "every " + std::to_string(s.schedule_seconds) + " s"
-                               : "at cron '" + s.schedule_cron + "' (UTC)") +
-      ": " + (s.backup_kind == "both" ? std::string("snapshot and backup") : s.backup_kind) +
-      " of " + nodes + " to " + locations_text(s);
+  std::string out = (s.schedule_cron.empty() ? "every " + std::to_string(s.schedule_seconds) + " s"
+                                             : "at cron '" + s.schedule_cron + "' (UTC)") +
+                    ": " +
+                    (s.backup_kind == "both" ? std::string("snapshot and backup") : s.backup_kind) +
+                    " of " + nodes + " to " + locations_text(s);
   if (s.restore_missing) out += ", then restore-missing";
   if (s.keep_last || !s.keep_within.empty()) {
     out += ", then retention (";
@@ -439,8 +439,8 @@ asio::awaitable<void> async_restore_missing(std::shared_ptr<daemon> d,
     auto rp = std::make_shared<engine::restore_progress>();
     std::exception_ptr e;
     try {
-      co_await engine::async_restore(d->target, restore_missing_options(d->s, id),
-                                     stores[order[i]], rp, d->log);
+      co_await engine::async_restore(d->target, restore_missing_options(d->s, id), stores[order[i]],
+                                     rp, d->log);
     } catch (...) {
       e = std::current_exception();
     }
@@ -449,9 +449,9 @@ asio::awaitable<void> async_restore_missing(std::shared_ptr<daemon> d,
       co_return;
     }
     if (i + 1 == order.size() || !try_next_copy(e)) std::rethrow_exception(e);
-    d->log.warn(stores[order[i]]->location(), "reading backup " + id +
-                                                  " failed, restoring from the next location: " +
-                                                  describe(e));
+    d->log.warn(
+        stores[order[i]]->location(),
+        "reading backup " + id + " failed, restoring from the next location: " + describe(e));
   }
 }
 

@@ -40,9 +40,9 @@ struct settings {
       patterns;           // PATTERN (comma-separated), --pattern (repeatable); empty = all
   int scan_count = 1000;  // --scan-count
   int window = 512;       // --window: pipelined commands in flight per master
-  int failover_timeout_ms = 30000;    // --failover-timeout (ms)
-  std::string read_from = "primary";  // --read-from primary|prefer-replica
-  int compression_level = 1;          // --compression-level 1..19
+  int failover_timeout_ms = 30000;     // --failover-timeout (ms)
+  std::string read_from = "primary";   // --read-from primary|prefer-replica
+  int compression_level = 1;           // --compression-level 1..19
   std::vector<std::string> locations;  // --to / --from (repeatable); BACKUP_DIR; store.locations
 
   // restore.*
