@@ -176,15 +176,15 @@ void record_backup(daemon& d, const storage::manifest& m, double seconds) {
                         " s");
 }
 
-// Which copies of a backup (or snapshot) are complete; each failed copy is counted for its
-// location. Returns false when a copy failed.
+// Each location's failure counter: +1 where this job's copy failed, present for every one.
 void count_location_failures(daemon& d, const storage::multi_store& store) {
   for (const auto& l : store.locations())
     d.metrics.add("kage_location_failures_total", {{"location", l.where->location()}},
                   l.failure ? 1 : 0);
 }
 
-bool record_copies(daemon& d, const storage::multi_store& store, const std::string& what) {
+// Which copies of a backup (or snapshot) are complete, and which failed and why.
+void record_copies(daemon& d, const storage::multi_store& store, const std::string& what) {
   count_location_failures(d, store);
   std::string complete, failed;
   for (const auto& l : store.locations()) {
@@ -199,7 +199,6 @@ bool record_copies(daemon& d, const storage::multi_store& store, const std::stri
                            " (the next run writes every location again)");
   else if (store.locations().size() > 1)
     d.log.info("run", what + ": copies complete in " + complete);
-  return failed.empty();
 }
 
 void record_restore(daemon& d, const engine::restore_counts& t, const std::string& id,
