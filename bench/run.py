@@ -457,8 +457,12 @@ class Bench:
     # -- kage --------------------------------------------------------------------------------
 
     def kage_backup(self, name, backups, env=None):
-        s = self.measure(name, [([str(self.kage), "backup", "--node", self.source.seed,
-                                  "--to", str(backups), "--quiet", "--json"], None)],
+        """backups: one location, or a list of them (one backup written to all)."""
+        to = []
+        for b in backups if isinstance(backups, (list, tuple)) else [backups]:
+            to += ["--to", str(b)]
+        s = self.measure(name, [([str(self.kage), "backup", "--node", self.source.seed, *to,
+                                  "--quiet", "--json"], None)],
                          self.source, rss=True, env=env)
         result = json.loads(s.outputs[0])
         if result.get("keys") != self.keys or result.get("vanished") != 0:
@@ -751,9 +755,15 @@ class Bench:
                         peer_label="object bytes / (local backup wall + boto3 transfer wall)")
         cpu_gb_row = dict(id="s3.upload_cpu_per_gb", label=f"S3 upload CPU per GB ({data}) (s/GB)",
                           metric="value", peer_label="the CPU row's values / GB uploaded")
+        two_row = dict(id="s3.two_locations_wall",
+                       label=f"backup to two locations (local + S3) ({data}), wall (s)",
+                       metric="wall", target=("<=", 1.1),
+                       peer_label="the same backup to one location: kage backup --to s3:// "
+                                  "(the backup-into-S3 row's kage samples)")
+        all_rows = (wall_row, cpu_row, mbps_row, cpu_gb_row, two_row)
         why = self.s3_unavailable()
         if why:
-            for row in (wall_row, cpu_row, mbps_row, cpu_gb_row):
+            for row in all_rows:
                 self.add_row(**row, skipped=why)
             return
         try:
@@ -765,7 +775,8 @@ class Bench:
             self.load(0, a.s3_keys, extra=load_argv)
             self.keys = a.s3_keys
             local = self.work / "s3-local"
-            k_s3, k_local, peer = [], [], []
+            two_local = self.work / "s3-two-local"
+            k_s3, k_local, peer, k_two = [], [], [], []
 
             def clear():
                 run([sys.executable, str(S3_PEER), "clear", endpoint, S3_BUCKET], env=env)
@@ -786,13 +797,21 @@ class Bench:
                 u.transfer = json.loads(u.outputs[0])
                 peer.append(u)
 
+            def run_two_locations(rep):
+                clear()
+                shutil.rmtree(two_local, ignore_errors=True)
+                two_local.mkdir(parents=True)
+                k_two.append(self.kage_backup("s3-two-locations",
+                                              [two_local, f"s3://{S3_BUCKET}/two"], env=env))
+
             for rep in range(a.s3_reps):
                 log(f"S3 repetition {rep + 1}/{a.s3_reps} ({self.keys:,} keys of "
                     f"{a.s3_value_size} random bytes)")
-                self.rotate(rep, [("kage", run_kage), ("two_step", run_two_step)])
+                self.rotate(rep, [("kage", run_kage), ("two_step", run_two_step),
+                                  ("two_locations", run_two_locations)])
             clear()
         except BenchError as e:
-            for row in (wall_row, cpu_row, mbps_row, cpu_gb_row):
+            for row in all_rows:
                 self.add_row(**row, error=str(e))
             return
         finally:
@@ -800,6 +819,7 @@ class Bench:
                 kill_live_one(self.moto)
                 self.moto = None
             shutil.rmtree(self.work / "s3-local", ignore_errors=True)
+            shutil.rmtree(self.work / "s3-two-local", ignore_errors=True)
             if self.keys != a.n:  # the S3 data set is not the one later rows expect
                 self.source.flush()
                 self.keys = 0
@@ -818,6 +838,7 @@ class Bench:
         self.add_row(**cpu_gb_row, kage=k_s3,
                      kage_values=[(s.cpu - l.cpu) / (m / 1e3) for m, s, l in zip(mb, k_s3, k_local)],
                      peer_values=[u.transfer["transfer_cpu_s"] / (m / 1e3) for m, u in zip(mb, peer)])
+        self.add_row(**two_row, kage=k_two, peer=k_s3)
         self.s3_info = {"keys": a.s3_keys, "value_size": a.s3_value_size,
                         "object_bytes": peer[-1].transfer["bytes"],
                         "boto3_transfer_wall_s": [u.transfer["transfer_wall_s"] for u in peer],

@@ -81,6 +81,11 @@ void s3_fault_proxy::kill_and_restart() {
   start();
 }
 
+void s3_fault_proxy::stop() {
+  proc_.kill(SIGKILL);
+  proc_.wait(std::chrono::seconds(10));
+}
+
 int s3_fault_proxy::max_parts_in_flight() const {
   std::ifstream in(stats_dir_.file("stats"));
   int n = 0;

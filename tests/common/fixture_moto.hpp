@@ -42,6 +42,9 @@ class s3_fault_proxy {
   // SIGKILLs the proxy (connections in flight are reset), then starts it again on its port:
   // an S3 endpoint that dies mid-upload and comes back.
   void kill_and_restart();
+  // SIGKILLs the proxy and leaves it down (connections refused) until restart().
+  void stop();
+  void restart() { start(); }
 
  private:
   void start();

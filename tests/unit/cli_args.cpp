@@ -130,14 +130,14 @@ BOOST_AUTO_TEST_CASE(every_flag_sets_its_field) {
   BOOST_TEST(s.window == 400);
   BOOST_TEST(s.read_from == "prefer-replica");
   BOOST_TEST(s.compression_level == 19);
-  BOOST_TEST(s.location == "/backups");
+  BOOST_TEST(s.locations == std::vector<std::string>{"/backups"});
   BOOST_TEST(s.json);
   BOOST_TEST(s.quiet);
   BOOST_TEST(s.log_level == "debug");
 
   auto r = load({"restore", "--node", "a:1", "--from", "/b", "--id", "20260101T000000Z",
                  "--replace", "--dry-run"});
-  BOOST_TEST(r.location == "/b");
+  BOOST_TEST(r.locations == std::vector<std::string>{"/b"});
   BOOST_TEST(r.id == "20260101T000000Z");
   BOOST_TEST(r.replace);
   BOOST_TEST(r.dry_run);
@@ -146,7 +146,7 @@ BOOST_AUTO_TEST_CASE(every_flag_sets_its_field) {
 BOOST_AUTO_TEST_CASE(equals_form) {
   auto s = load({"backup", "--node=a:1", "--to=/b", "--window=7", "--pattern=x:*", "--tls=false"});
   BOOST_TEST(s.nodes == std::vector<std::string>{"a:1"});
-  BOOST_TEST(s.location == "/b");
+  BOOST_TEST(s.locations == std::vector<std::string>{"/b"});
   BOOST_TEST(s.window == 7);
   BOOST_TEST(s.patterns == std::vector<std::string>{"x:*"});
   BOOST_TEST(!s.tls);
@@ -193,7 +193,7 @@ BOOST_AUTO_TEST_CASE(to_and_from_belong_to_their_commands) {
   m = usage_message({"backup", "--node", "a:1", "--from", "/b"});
   BOOST_TEST(m.find("--to LOCATION") != std::string::npos, m);
   for (auto cmd : {"list", "verify", "show"}) {
-    BOOST_TEST(load({cmd, "--from", "/b"}).location == "/b");
+    BOOST_TEST(load({cmd, "--from", "/b"}).locations == std::vector<std::string>{"/b"});
     BOOST_TEST(usage_message({cmd, "--to", "/b"}).find("--from") != std::string::npos);
   }
 }
@@ -317,7 +317,8 @@ BOOST_AUTO_TEST_CASE(required_settings_per_command) {
                                            "set BACKUP_DIR");
   BOOST_TEST(load({"config"}).command == "config");
   // Satisfied from the environment as well.
-  BOOST_TEST(load({"backup"}, {{"REDIS_NODE", "a:1"}, {"BACKUP_DIR", "/b"}}).location == "/b");
+  BOOST_TEST(load({"backup"}, {{"REDIS_NODE", "a:1"}, {"BACKUP_DIR", "/b"}}).locations ==
+             std::vector<std::string>{"/b"});
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -23,14 +23,14 @@ BOOST_AUTO_TEST_CASE(precedence_flag_beats_env_beats_file) {
   auto only_file = load({"config", "--config", file});
   BOOST_TEST(only_file.nodes == std::vector<std::string>{"file:1"});
   BOOST_TEST(only_file.user == "file-user");
-  BOOST_TEST(only_file.location == "/from-file");
+  BOOST_TEST(only_file.locations == std::vector<std::string>{"/from-file"});
   BOOST_TEST(only_file.log_level == "warn");
   BOOST_TEST(only_file.config_file == file);
 
   auto with_env = load({"list", "--config", file}, env);
   BOOST_TEST(with_env.nodes == std::vector<std::string>{"env:2"});
   BOOST_TEST(with_env.user == "env-user");
-  BOOST_TEST(with_env.location == "/from-env");
+  BOOST_TEST(with_env.locations == std::vector<std::string>{"/from-env"});
   BOOST_TEST(with_env.log_level == "warn");  // set by the file alone
 
   auto with_flags = load({"restore", "--config", file, "--node", "flag:3", "--user", "flag-user",
@@ -38,7 +38,7 @@ BOOST_AUTO_TEST_CASE(precedence_flag_beats_env_beats_file) {
                          env);
   BOOST_TEST(with_flags.nodes == std::vector<std::string>{"flag:3"});
   BOOST_TEST(with_flags.user == "flag-user");
-  BOOST_TEST(with_flags.location == "/from-flag");
+  BOOST_TEST(with_flags.locations == std::vector<std::string>{"/from-flag"});
   BOOST_TEST(with_flags.log_level == "error");
 }
 
@@ -77,7 +77,7 @@ BOOST_AUTO_TEST_CASE(each_legacy_environment_variable) {
   BOOST_TEST(s.key_file == "/k.pem");
   BOOST_TEST(s.tls);
   BOOST_TEST(s.patterns == (std::vector<std::string>{"user:*", "session:*"}));
-  BOOST_TEST(s.location == "/backups");
+  BOOST_TEST(s.locations == std::vector<std::string>{"/backups"});
   BOOST_TEST(s.schedule_seconds == 3600);
   BOOST_TEST(s.s3_endpoint == "http://minio:9000");
   BOOST_TEST(s.s3_bucket == "redis-backups");
@@ -100,7 +100,7 @@ BOOST_AUTO_TEST_CASE(empty_environment_variables_are_unset) {
                                                {"KAGE_LOG_LEVEL", ""},
                                                {"REDIS_NODE", ""},
                                                {"KAGE_CONFIG", ""}});
-  BOOST_TEST(s.location == "/file");
+  BOOST_TEST(s.locations == std::vector<std::string>{"/file"});
   BOOST_TEST(s.schedule_seconds == 5);
   BOOST_TEST(!s.password);
   BOOST_TEST(s.log_level == "info");
@@ -204,7 +204,7 @@ BOOST_AUTO_TEST_CASE(full_config_file) {
   BOOST_TEST(s.window == 64);
   BOOST_TEST(s.read_from == "prefer-replica");
   BOOST_TEST(s.compression_level == 3);
-  BOOST_TEST(s.location == "/srv/backups");
+  BOOST_TEST(s.locations == std::vector<std::string>{"/srv/backups"});
   BOOST_TEST(s.s3_endpoint == "https://s3.example");
   BOOST_TEST(s.s3_bucket == "b");
   BOOST_TEST(s.replace);
@@ -316,6 +316,78 @@ BOOST_AUTO_TEST_CASE(patterns_as_list_or_string) {
              std::vector<std::string>{"c:*"});
   auto node = dir.write("n.yaml", "redis: {nodes: 'h:1'}\n");
   BOOST_TEST(load({"config", "--config", node}).nodes == std::vector<std::string>{"h:1"});
+}
+
+BOOST_AUTO_TEST_CASE(origins_name_default_file_env_and_flag) {
+  temp_dir dir;
+  auto file = dir.write("kage.yaml", "redis:\n  user: file-user\nbackup:\n  window: 7\n");
+  auto s = load({"config", "--config", file, "--window", "9"},
+                {{"REDIS_NODE", "a:1"}, {"REDIS_USER", "env-user"}});
+  BOOST_TEST(s.origins["redis.nodes"] == "env REDIS_NODE");
+  BOOST_TEST(s.origins["redis.user"] == "env REDIS_USER");  // the environment beats the file
+  BOOST_TEST(s.origins["backup.window"] == "flag --window");
+  BOOST_TEST(s.origins.count("backup.scan_count") == 0u);  // a default
+  auto f = load({"config", "--config", file});
+  BOOST_TEST(f.origins["redis.user"] == "config file " + file + ":2:9");
+  const std::string shown = describe_settings(s);
+  BOOST_TEST(shown.find("user: env-user  # env REDIS_USER") != std::string::npos, shown);
+  BOOST_TEST(shown.find("window: 9  # flag --window") != std::string::npos, shown);
+  BOOST_TEST(shown.find("scan_count: 1000  # default") != std::string::npos, shown);
+  BOOST_TEST(shown.find("\n    location:") == std::string::npos, shown);  // shown once
+}
+
+BOOST_AUTO_TEST_CASE(several_locations_and_the_bucket) {
+  temp_dir dir;
+  BOOST_TEST(store_locations(load({"backup", "--node", "a:1", "--to", "/x", "--to", "s3://b/p"})) ==
+             (std::vector<std::string>{"/x", "s3://b/p"}));
+  // BACKUP_DIR and S3_BUCKET_NAME: both get every backup, local first.
+  env_map legacy{{"BACKUP_DIR", "/backup"}, {"S3_BUCKET_NAME", "bk"}, {"REDIS_NODE", "a:1"}};
+  BOOST_TEST(store_locations(load({"backup"}, legacy)) ==
+             (std::vector<std::string>{"/backup", "s3://bk"}));
+  // A location in S3 already: the bucket is not a second one.
+  BOOST_TEST(store_locations(load({"backup", "--to", "s3://other/x"}, legacy)) ==
+             (std::vector<std::string>{"s3://other/x"}));
+  BOOST_TEST(store_locations(load({"list"}, {{"S3_BUCKET_NAME", "bk"}})) ==
+             (std::vector<std::string>{"s3://bk"}));
+  auto file = dir.write("k.yaml", "store:\n  locations: [/a, s3://b/c]\n");
+  BOOST_TEST(load({"list", "--config", file}).locations ==
+             (std::vector<std::string>{"/a", "s3://b/c"}));
+  // The flags' list replaces the file's.
+  BOOST_TEST(load({"list", "--config", file, "--from", "/z"}).locations ==
+             (std::vector<std::string>{"/z"}));
+}
+
+BOOST_AUTO_TEST_CASE(the_existing_deployments_cycle) {
+  temp_dir dir;
+  env_map legacy{{"SCHEDULE_TIME", "2"},       {"PATTERN", "a*,b*"},
+                 {"BACKUP_DIR", "/backup"},    {"S3_ENDPOINT_URL", "http://127.0.0.1:1"},
+                 {"S3_BUCKET_NAME", "bk"},     {"REDIS_NODE", "a:1"},
+                 {"NODECONF_FILE_PATH", "/n"}, {"KUBECONFIG", "/k"}};
+  auto s = load({"run"}, legacy);
+  BOOST_TEST(s.legacy_cycle);
+  BOOST_TEST(s.restore_missing);
+  BOOST_TEST(s.origins["restore.missing_after_backup"].find("existing deployments") !=
+             std::string::npos);
+  BOOST_TEST(s.patterns == (std::vector<std::string>{"a*", "b*"}));
+  // RESTORE_MISSING=false turns the restore off.
+  auto off = legacy;
+  off["RESTORE_MISSING"] = "false";
+  s = load({"run"}, off);
+  BOOST_TEST(s.legacy_cycle);
+  BOOST_TEST(!s.restore_missing);
+  BOOST_TEST(s.origins["restore.missing_after_backup"] == "env RESTORE_MISSING");
+  // A config file, or a schedule from elsewhere, is not the existing deployments' setup.
+  auto file = dir.write("empty.yaml", "");
+  s = load({"run", "--config", file}, legacy);
+  BOOST_TEST(!s.legacy_cycle);
+  BOOST_TEST(!s.restore_missing);
+  auto flagged = legacy;
+  flagged.erase("SCHEDULE_TIME");
+  s = load({"run", "--every", "5"}, flagged);
+  BOOST_TEST(!s.legacy_cycle);
+  // 'kage config' shows what 'kage run' would do.
+  s = load({"config"}, legacy);
+  BOOST_TEST(s.restore_missing);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

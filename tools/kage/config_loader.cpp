@@ -177,12 +177,21 @@ void loader::load_map(const YAML::Node& map, const std::string& prefix, const st
       throw usage_error(at(path, key.Mark()) + "unknown setting " + quoted(name) +
                         did_you_mean(hint ? hint : moved));
     }
-    load_value(*spec, value, at(path, value.Mark()) + name, l);
+    const std::string here = at(path, value.Mark());
+    load_value(*spec, value, here + name, "config file " + here.substr(0, here.size() - 2), l);
+  }
+}
+
+void loader::note(const setting_spec& spec, std::string origin) {
+  for (const auto& first : setting_table()) {
+    if (first.target != spec.target) continue;
+    if (!first.key.empty()) s.origins[std::string(first.key)] = std::move(origin);
+    return;
   }
 }
 
 void loader::load_value(const setting_spec& spec, const YAML::Node& value, const std::string& where,
-                        layer& l) {
+                        const std::string& origin, layer& l) {
   // "user:" or 'user: ""' (as 'kage config' prints unset values) leaves the setting alone.
   if (value.IsNull()) return;
   bool is_list = std::holds_alternative<std::vector<std::string> settings::*>(spec.target);
@@ -193,6 +202,7 @@ void loader::load_value(const setting_spec& spec, const YAML::Node& value, const
         bad_value(where, "a list of strings", what_it_is(item) + " in the list");
       items.push_back(item.Scalar());
     }
+    note(spec, origin);
     return assign_list(spec, std::move(items), where, l);
   }
   if (!value.IsScalar())
@@ -201,6 +211,7 @@ void loader::load_value(const setting_spec& spec, const YAML::Node& value, const
                       ", got " + what_it_is(value));
   if (value.Scalar().empty() && !is_list) return;
   assign(spec, value.Scalar(), where, l);
+  note(spec, origin);
 }
 
 void loader::load_env(const std::map<std::string, std::string>& env) {
@@ -211,6 +222,7 @@ void loader::load_env(const std::map<std::string, std::string>& env) {
       auto it = env.find(std::string(name));
       if (it == env.end() || it->second.empty()) continue;  // empty counts as unset
       assign(spec, it->second, "environment variable " + std::string(name), l);
+      note(spec, "env " + std::string(name));
     }
   }
   check_layer(l);
@@ -280,12 +292,23 @@ void loader::finish() {
     throw usage_error(
         "kage heal needs the Redis pods: pass --pods SELECTOR (a label selector such as "
         "app.kubernetes.io/instance=redis), or set KAGE_POD_SELECTOR or k8s.pod_selector");
+  // The existing deployments' cycle: their tool restored missing keys every cycle. 'kage
+  // config' shows what 'kage run' would do with the same settings.
+  if ((c == "run" || c == "config") && s.config_file.empty() &&
+      s.origins["schedule.every_seconds"] == "env SCHEDULE_TIME") {
+    s.legacy_cycle = true;
+    if (!s.origins.count("restore.missing_after_backup")) {
+      s.restore_missing = true;
+      s.origins["restore.missing_after_backup"] =
+          "default with the existing deployments' variables (SCHEDULE_TIME, no config file)";
+    }
+  }
   if (c == "prune" && s.keep_last == 0 && s.keep_within.empty())
     throw usage_error("kage prune needs a rule: --keep-last N and/or --keep-within AGE");
   if (s.part_size_mb < 5)
     throw usage_error("store.s3.part_size_mb: S3 parts must be at least 5 MiB, got " +
                       std::to_string(s.part_size_mb));
-  if (needs_location && s.location.empty() && s.s3_bucket.empty())
+  if (needs_location && store_locations(s).empty())
     throw usage_error("kage " + c + " needs a backup location: pass " +
                       (c == "backup" || c == "snapshot" ? "--to" : "--from") +
                       " LOCATION or set BACKUP_DIR");

@@ -37,7 +37,9 @@ struct loader {
   void load_map(const YAML::Node& map, const std::string& prefix, const std::string& path,
                 std::map<std::string, int>& seen, layer& l);
   void load_value(const setting_spec& spec, const YAML::Node& value, const std::string& where,
-                  layer& l);
+                  const std::string& origin, layer& l);
+  // Records where a setting's value came from (settings::origins), under its canonical key.
+  void note(const setting_spec& spec, std::string origin);
   void load_env(const std::map<std::string, std::string>& env);
   void finish();
 };

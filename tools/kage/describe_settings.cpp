@@ -10,11 +10,42 @@ namespace kage::cli {
 
 using namespace detail;
 
+namespace {
+
+// The tree, with each value followed by where it came from ("# env REDIS_NODE").
+void emit(YAML::Emitter& out, const YAML::Node& map, const std::string& prefix, const settings& s) {
+  out << YAML::BeginMap;
+  for (const auto& pair : map) {
+    const std::string name = pair.first.Scalar();
+    const std::string key = prefix.empty() ? name : prefix + "." + name;
+    out << YAML::Key << name << YAML::Value;
+    if (pair.second.IsMap()) {
+      emit(out, pair.second, key, s);
+      continue;
+    }
+    out << pair.second;
+    const auto it = s.origins.find(key);
+    out << YAML::Comment(it == s.origins.end() ? "default" : it->second);
+  }
+  out << YAML::EndMap;
+}
+
+// A member two keys share (store.location and store.locations) is shown once, under the first.
+bool shown_earlier(const setting_spec& spec) {
+  for (const auto& other : setting_table()) {
+    if (&other == &spec) return false;
+    if (!other.key.empty() && other.target == spec.target) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
 std::string describe_settings(const settings& s) {
   // Built as a tree so sections nest like the config file; yaml-cpp keeps insertion order.
   YAML::Node root(YAML::NodeType::Map);  // a default Node has no storage for copies to share
   for (const auto& spec : setting_table()) {
-    if (spec.key.empty()) continue;
+    if (spec.key.empty() || shown_earlier(spec)) continue;
     std::vector<std::string> parts;
     for (auto rest = spec.key;;) {
       auto dot = rest.find('.');
@@ -51,9 +82,14 @@ std::string describe_settings(const settings& s) {
         spec.target);
   }
   YAML::Emitter out;
-  out << root;
-  std::string text = "# kage: effective settings (defaults < config file < environment < flags)\n";
+  emit(out, root, "", s);
+  std::string text =
+      "# kage: effective settings (defaults < config file < environment < flags); after each "
+      "value, where it came from\n";
   if (!s.config_file.empty()) text += "# config file: " + s.config_file + "\n";
+  std::string where;
+  for (const auto& l : store_locations(s)) where += (where.empty() ? "" : ", ") + l;
+  if (!where.empty()) text += "# backups go to: " + where + "\n";
   return text + out.c_str() + "\n";
 }
 

@@ -21,7 +21,7 @@ std::string wrong_command_message(std::string_view flag, const command_info& cmd
            "' writes to --to LOCATION";
   if ((flag == "--to" || flag == "--from") && cmd.bit == k_config)
     return head +
-           ": 'kage config' shows store.location as set by the config file or "
+           ": 'kage config' shows store.locations as set by the config file or "
            "BACKUP_DIR";
   std::string users;
   for (const auto& c : command_table())

@@ -147,6 +147,11 @@ std::string describe_with_hint(const std::exception_ptr& error, const settings& 
   return text;
 }
 
+bool try_next_copy(const std::exception_ptr& error) noexcept {
+  const exit_code code = exit_code_of(error);
+  return code == exit_code::store || code == exit_code::integrity;
+}
+
 exit_code exit_code_of(const std::exception_ptr& error) noexcept {
   if (!error) return exit_code::ok;
   try {

@@ -24,4 +24,7 @@ std::string describe_with_hint(const std::exception_ptr& error, const settings& 
 // failure otherwise.
 exit_code exit_code_of(const std::exception_ptr& error) noexcept;
 
+// A read that failed in one location (store or integrity) may succeed from another copy.
+bool try_next_copy(const std::exception_ptr& error) noexcept;
+
 }  // namespace kage::cli

@@ -12,6 +12,8 @@
 #include <kage/engine/snapshot.hpp>
 #include <kage/engine/verify.hpp>
 #include <kage/storage/catalog.hpp>
+#include <kage/storage/locations.hpp>
+#include <kage/storage/multi_store.hpp>
 #include <kage/storage/s3.hpp>
 
 #include <boost/asio.hpp>
@@ -82,11 +84,11 @@ logger make_logger(const settings& s) {
       min);
 }
 
-// The store a command reads or writes: a local directory, or S3 (s3://bucket/prefix, or
-// S3_BUCKET_NAME with no location). Credentials: environment or config file first, then the
-// mounted secret directory for whatever is still missing.
-std::shared_ptr<storage::store> open_store_for(const settings& s, asio::any_io_executor ex,
-                                               const logger& log,
+// One location a command reads or writes: a local directory, or S3 (s3://bucket/prefix).
+// Credentials: environment or config file first, then the mounted secret directory for
+// whatever is still missing.
+std::shared_ptr<storage::store> open_store_for(const settings& s, const std::string& location,
+                                               asio::any_io_executor ex, const logger& log,
                                                std::shared_ptr<std::uint64_t> s3_retries = {}) {
   storage::store_options o;
   o.executor = ex;
@@ -104,15 +106,88 @@ std::shared_ptr<storage::store> open_store_for(const settings& s, asio::any_io_e
   o.s3.credentials.access_key_id = s.aws_access_key_id;
   o.s3.credentials.secret_access_key = s.aws_secret_access_key.value_or("");
   o.s3.credentials.session_token = s.aws_session_token.value_or("");
-  const bool s3 = s.location.starts_with("s3://") || (s.location.empty() && !s.s3_bucket.empty());
-  if (s3 && o.s3.credentials.empty()) {
+  if (location.starts_with("s3://") && o.s3.credentials.empty()) {
     auto mounted = storage::read_credentials_dir(s.credentials_dir);
     auto& c = o.s3.credentials;
     if (c.access_key_id.empty()) c.access_key_id = mounted.access_key_id;
     if (c.secret_access_key.empty()) c.secret_access_key = mounted.secret_access_key;
     if (c.session_token.empty()) c.session_token = mounted.session_token;
   }
-  return storage::open_store(s.location, o);
+  return storage::open_store(location, o);
+}
+
+// Every location (store_locations), in order of preference.
+std::vector<std::shared_ptr<storage::store>> open_stores(
+    const settings& s, asio::any_io_executor ex, const logger& log,
+    std::shared_ptr<std::uint64_t> s3_retries = {}) {
+  std::vector<std::shared_ptr<storage::store>> out;
+  for (const auto& l : store_locations(s)) out.push_back(open_store_for(s, l, ex, log, s3_retries));
+  return out;
+}
+
+// Where a backup is written: every location at once (one pass over Redis, teed).
+std::shared_ptr<storage::multi_store> open_multi_store(
+    const settings& s, asio::any_io_executor ex, const logger& log,
+    std::shared_ptr<std::uint64_t> s3_retries = {}) {
+  return std::make_shared<storage::multi_store>(open_stores(s, ex, log, std::move(s3_retries)),
+                                                log);
+}
+
+// The store a reading command uses alone (list, prune and restore handle several themselves).
+struct read_plan {
+  std::vector<std::shared_ptr<storage::store>> order;  // preferred first
+  std::string id;                                      // s.id, or the newest complete one
+};
+
+// With several locations: those where the backup is complete, first first (local before S3 by
+// default). When none has it, every location: the first one's error says what is missing.
+asio::awaitable<read_plan> async_read_plan(settings s, logger log) {
+  read_plan plan;
+  plan.id = s.id;
+  auto stores = open_stores(s, co_await asio::this_coro::executor, log);
+  if (stores.size() > 1) {
+    const auto listings = co_await storage::async_list_locations(stores, log);
+    std::string id = s.id;
+    for (const std::size_t i : storage::read_order(listings, id)) plan.order.push_back(stores[i]);
+    if (!plan.order.empty()) plan.id = id;
+  }
+  if (plan.order.empty()) plan.order = std::move(stores);
+  co_return plan;
+}
+
+// "a, b" and the failed copies' errors, after a job wrote to several locations.
+struct copies {
+  std::vector<std::string> complete;
+  std::vector<std::pair<std::string, std::string>> failed;  // location, error
+};
+
+copies copies_of(const storage::multi_store& m) {
+  copies c;
+  for (const auto& l : m.locations()) {
+    if (l.failure)
+      c.failed.emplace_back(l.where->location(), describe(l.failure));
+    else
+      c.complete.push_back(l.where->location());
+  }
+  return c;
+}
+
+json::array copies_json(const copies& c) {
+  json::array a;
+  for (const auto& l : c.complete) a.push_back(json::object{{"location", l}, {"complete", true}});
+  for (const auto& [l, error] : c.failed)
+    a.push_back(json::object{{"location", l}, {"complete", false}, {"error", error}});
+  return a;
+}
+
+// "LOC/ID[, LOC2/ID]", then a line per failed copy on stderr. The exit code: 0, or store's
+// when a copy failed (the backup is usable from the others, but not everywhere it was asked).
+int report_copies(const copies& c, const std::string& id, std::string& where) {
+  for (const auto& l : c.complete) where += (where.empty() ? "" : ", ") + l + "/" + id;
+  for (const auto& [l, error] : c.failed)
+    std::cerr << "kage: error: the copy in " << l << " failed (the others are complete): " << error
+              << "\n";
+  return c.failed.empty() ? 0 : static_cast<int>(exit_code::store);
 }
 
 // "90s", "30m", "12h", "7d" -> milliseconds.
@@ -215,16 +290,20 @@ asio::awaitable<std::pair<storage::manifest, double>> async_run_shown(
 }
 
 asio::awaitable<int> run_backup(settings s, logger log) {
-  std::shared_ptr<storage::store> store =
-      open_store_for(s, co_await asio::this_coro::executor, log);
+  auto store = open_multi_store(s, co_await asio::this_coro::executor, log);
   auto progress = std::make_shared<engine::backup_progress>();
   const auto [m, secs] = co_await async_run_shown(s, engine::async_backup, backup_options_from(s),
-                                                  store, progress, backup_renderer(progress), log);
+                                                  std::shared_ptr<storage::store>(store), progress,
+                                                  backup_renderer(progress), log);
+  const copies c = copies_of(*store);
+  std::string where;
+  const int code = report_copies(c, m.id, where);
   if (s.json) {
-    json::object out{{"result", "ok"},
+    json::object out{{"result", code ? "partial" : "ok"},
                      {"command", "backup"},
                      {"id", m.id},
-                     {"location", store->location()},
+                     {"location", c.complete.front()},
+                     {"copies", copies_json(c)},
                      {"keys", m.total_keys},
                      {"vanished", m.total_vanished},
                      {"bytes", m.total_bytes},
@@ -237,17 +316,46 @@ asio::awaitable<int> run_backup(settings s, logger log) {
           seconds_text(secs) + " (" + rate(m.total_keys, secs) + " keys/s)" +
           (m.total_vanished ? ", " + with_commas(m.total_vanished) + " vanished during the scan"
                             : "") +
-          " -> " + store->location() + "/" + m.id + "\n");
+          " -> " + where + "\n");
   }
-  co_return 0;
+  co_return code;
+}
+
+// Restores from the first location that has the backup complete; when reading that copy fails
+// (store or integrity), from the next. A restore never overwrites unless --replace, so reading
+// again from another copy is safe.
+struct restored {
+  storage::manifest m;
+  double secs = 0;
+  std::shared_ptr<engine::restore_progress> progress;
+};
+
+asio::awaitable<restored> async_restore_from_copies(settings s, logger log) {
+  const read_plan plan = co_await async_read_plan(s, log);
+  auto options = restore_options_from(s);
+  options.id = plan.id;
+  for (std::size_t i = 0;; ++i) {
+    auto progress = std::make_shared<engine::restore_progress>();
+    std::pair<storage::manifest, double> result;
+    std::exception_ptr e;
+    try {
+      result = co_await async_run_shown(s, engine::async_restore, options, plan.order[i], progress,
+                                        restore_renderer(progress), log);
+    } catch (...) {
+      e = std::current_exception();
+    }
+    if (!e) co_return restored{std::move(result.first), result.second, progress};
+    if (i + 1 == plan.order.size() || !try_next_copy(e)) std::rethrow_exception(e);
+    log.warn(plan.order[i]->location(),
+             "reading the backup failed, restoring from the next location: " + describe(e));
+  }
 }
 
 asio::awaitable<int> run_restore(settings s, logger log) {
-  std::shared_ptr<storage::store> store =
-      open_store_for(s, co_await asio::this_coro::executor, log);
-  auto progress = std::make_shared<engine::restore_progress>();
-  const auto [m, secs] = co_await async_run_shown(s, engine::async_restore, restore_options_from(s),
-                                                  store, progress, restore_renderer(progress), log);
+  const restored r = co_await async_restore_from_copies(s, log);
+  const auto& m = r.m;
+  const double secs = r.secs;
+  const auto& progress = r.progress;
   const auto& t = progress->totals;
   if (s.json) {
     json::array targets;
@@ -286,15 +394,36 @@ asio::awaitable<int> run_restore(settings s, logger log) {
   co_return 0;
 }
 
+std::string complete_in_text(const storage::merged_entry& b,
+                             const std::vector<std::shared_ptr<storage::store>>& stores) {
+  std::string out;
+  for (const std::size_t i : b.complete_in) out += (out.empty() ? "" : ",") + stores[i]->location();
+  return out;
+}
+
+// One row per backup across the locations (merge_listings): with several, where each is
+// complete; a location that cannot be listed is skipped with a warning.
 asio::awaitable<int> run_list(settings s, logger log) {
-  std::shared_ptr<storage::store> store =
-      open_store_for(s, co_await asio::this_coro::executor, log);
-  auto backups = co_await storage::async_list_backups(*store);
+  auto stores = open_stores(s, co_await asio::this_coro::executor, log);
+  // With one location its error is the command's; with several, one that fails is skipped.
+  std::vector<storage::location_listing> listings =
+      co_await storage::async_list_locations(stores, log);
+  bool any = false;
+  for (const auto& l : listings) any = any || l.has_value();
+  if (!any) {
+    auto again = co_await storage::async_list_backups(*stores[0]);  // throws what went wrong
+    listings[0] = std::move(again);
+  }
+  const auto backups = storage::merge_listings(listings);
   if (s.json) {
     json::array a;
-    for (const auto& b : backups) {
+    for (const auto& [b, complete_in] : backups) {
       json::object o{
           {"id", b.id}, {"complete", b.complete}, {"failed", b.failed}, {"bytes", b.bytes}};
+      json::array locations;
+      for (const std::size_t i : complete_in)
+        locations.push_back(json::value(stores[i]->location()));
+      o["locations"] = std::move(locations);
       if (b.meta) {
         o["keys"] = b.meta->total_keys;
         o["kind"] = b.meta->kind;
@@ -310,22 +439,27 @@ asio::awaitable<int> run_list(settings s, logger log) {
     co_return 0;
   }
   if (backups.empty()) {
-    print("no backups in " + store->location() + "\n");
+    std::string all;
+    for (const auto& st : stores) all += (all.empty() ? "" : ", ") + st->location();
+    print("no backups in " + all + "\n");
     co_return 0;
   }
-  char line[256];
-  std::snprintf(line, sizeof line, "%-22s %-10s %-8s %14s %10s  %s\n", "ID", "STATUS", "KIND",
-                "KEYS", "SIZE", "REDIS");
+  const bool several = stores.size() > 1;
+  char line[512];
+  std::snprintf(line, sizeof line, "%-22s %-10s %-8s %14s %10s  %s%s\n", "ID", "STATUS", "KIND",
+                "KEYS", "SIZE", "REDIS", several ? "  COMPLETE IN" : "");
   print(line);
-  for (const auto& b : backups) {
+  for (const auto& row : backups) {
+    const auto& b = row.entry;
     std::snprintf(
-        line, sizeof line, "%-22s %-10s %-8s %14s %10s  %s\n", b.id.c_str(),
+        line, sizeof line, "%-22s %-10s %-8s %14s %10s  %s%s\n", b.id.c_str(),
         b.complete ? "complete"
         : b.failed ? "failed"
                    : "incomplete",
         b.meta ? b.meta->kind.c_str() : "-",
         b.meta && b.meta->kind != "snapshot" ? with_commas(b.meta->total_keys).c_str() : "-",
-        human_bytes(b.bytes).c_str(), b.meta ? b.meta->redis_version.c_str() : b.problem.c_str());
+        human_bytes(b.bytes).c_str(), b.meta ? b.meta->redis_version.c_str() : b.problem.c_str(),
+        several ? ("  " + complete_in_text(row, stores)).c_str() : "");
     print(line);
   }
   co_return 0;
@@ -356,9 +490,9 @@ std::string describe_snapshot(const storage::manifest& m, const std::string& loc
 }
 
 asio::awaitable<int> run_show(settings s, logger log) {
-  std::shared_ptr<storage::store> store =
-      open_store_for(s, co_await asio::this_coro::executor, log);
-  auto m = co_await storage::async_load_manifest(*store, s.id);
+  const read_plan plan = co_await async_read_plan(s, log);
+  const std::shared_ptr<storage::store> store = plan.order.front();
+  auto m = co_await storage::async_load_manifest(*store, plan.id);
   if (s.json) {
     print(storage::to_json(m) + "\n");
     co_return 0;
@@ -393,14 +527,14 @@ asio::awaitable<int> run_show(settings s, logger log) {
 }
 
 asio::awaitable<int> run_verify(settings s, logger log) {
-  std::shared_ptr<storage::store> store =
-      open_store_for(s, co_await asio::this_coro::executor, log);
+  const read_plan plan = co_await async_read_plan(s, log);
+  const std::shared_ptr<storage::store> store = plan.order.front();
   auto progress = std::make_shared<engine::verify_progress>();
   const progress_display::render_fn render = verify_renderer(progress);
   engine::verify_report r;
   {
     progress_display display(co_await asio::this_coro::executor, !s.quiet && !s.json, render);
-    r = co_await engine::async_verify(store, s.id, progress);
+    r = co_await engine::async_verify(store, plan.id, progress);
   }
   if (s.json) {
     json::array objects;
@@ -435,22 +569,12 @@ json::array json_strings(const std::vector<std::string>& v) {
   return a;
 }
 
-asio::awaitable<int> run_prune(settings s, logger log) {
-  std::shared_ptr<storage::store> store =
-      open_store_for(s, co_await asio::this_coro::executor, log);
-  storage::prune_policy p;
-  p.keep_last = s.keep_last;
-  p.keep_within_ms = s.keep_within.empty() ? -1 : parse_age(s.keep_within, "--keep-within");
-  p.grace_ms = parse_age(s.prune_grace, "--grace");
-  p.allow_empty = s.allow_empty;
-  p.dry_run = s.dry_run;
-  p.now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                 std::chrono::system_clock::now().time_since_epoch())
-                 .count();
-  auto r = co_await storage::async_prune(*store, p);
+void print_prune(const settings& s, const storage::prune_report& r, const std::string& location,
+                 bool several) {
   if (s.json) {
     print(json::serialize(json::object{{"result", "ok"},
                                        {"command", "prune"},
+                                       {"location", location},
                                        {"dry_run", s.dry_run},
                                        {"kept", json_strings(r.kept)},
                                        {"deleted", json_strings(r.deleted)},
@@ -458,8 +582,9 @@ asio::awaitable<int> run_prune(settings s, logger log) {
                                        {"kept_incomplete", json_strings(r.kept_incomplete)},
                                        {"kept_damaged", json_strings(r.kept_damaged)}}) +
           "\n");
-    co_return 0;
+    return;
   }
+  if (several) print(location + ":\n");
   const std::string verb = s.dry_run ? "would delete" : "deleted";
   for (const auto& id : r.kept_damaged) {
     print("  kept " + id +
@@ -474,6 +599,24 @@ asio::awaitable<int> run_prune(settings s, logger log) {
         std::to_string(r.deleted.size()) + " and " + std::to_string(r.deleted_incomplete.size()) +
         " interrupted; " + std::to_string(r.kept_incomplete.size()) +
         " interrupted backup(s) are younger than --grace " + s.prune_grace + "\n");
+}
+
+// Retention applies to each location on its own (each keeps its newest N).
+asio::awaitable<int> run_prune(settings s, logger log) {
+  const auto stores = open_stores(s, co_await asio::this_coro::executor, log);
+  storage::prune_policy p;
+  p.keep_last = s.keep_last;
+  p.keep_within_ms = s.keep_within.empty() ? -1 : parse_age(s.keep_within, "--keep-within");
+  p.grace_ms = parse_age(s.prune_grace, "--grace");
+  p.allow_empty = s.allow_empty;
+  p.dry_run = s.dry_run;
+  p.now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                 std::chrono::system_clock::now().time_since_epoch())
+                 .count();
+  for (const auto& store : stores) {
+    auto r = co_await storage::async_prune(*store, p);
+    print_prune(s, r, store->location(), stores.size() > 1);
+  }
   co_return 0;
 }
 
@@ -500,17 +643,20 @@ progress_display::render_fn snapshot_renderer(std::shared_ptr<engine::snapshot_p
 }
 
 asio::awaitable<int> run_snapshot(settings s, logger log) {
-  std::shared_ptr<storage::store> store =
-      open_store_for(s, co_await asio::this_coro::executor, log);
+  auto store = open_multi_store(s, co_await asio::this_coro::executor, log);
   auto progress = std::make_shared<engine::snapshot_progress>();
-  const auto [m, secs] =
-      co_await async_run_shown(s, engine::async_snapshot, snapshot_options_from(s), store, progress,
-                               snapshot_renderer(progress), log);
+  const auto [m, secs] = co_await async_run_shown(
+      s, engine::async_snapshot, snapshot_options_from(s), std::shared_ptr<storage::store>(store),
+      progress, snapshot_renderer(progress), log);
+  const copies c = copies_of(*store);
+  std::string where;
+  const int code = report_copies(c, m.id, where);
   if (s.json) {
-    json::object out{{"result", "ok"},
+    json::object out{{"result", code ? "partial" : "ok"},
                      {"command", "snapshot"},
                      {"id", m.id},
-                     {"location", store->location()},
+                     {"location", c.complete.front()},
+                     {"copies", copies_json(c)},
                      {"bytes", m.total_bytes},
                      {"shards", m.objects.size()},
                      {"nodes", m.node_configs.size()},
@@ -523,14 +669,15 @@ asio::awaitable<int> run_snapshot(settings s, logger log) {
           human_bytes(secs > 0
                           ? static_cast<std::uint64_t>(static_cast<double>(m.total_bytes) / secs)
                           : m.total_bytes) +
-          "/s) -> " + store->location() + "/" + m.id + "\n");
+          "/s) -> " + where + "\n");
   }
-  co_return 0;
+  co_return code;
 }
 
 asio::awaitable<int> run_fetch(settings s, logger log) {
+  // Reads each object from the first location that has it (multi_store::async_open).
   std::shared_ptr<storage::store> store =
-      open_store_for(s, co_await asio::this_coro::executor, log);
+      open_multi_store(s, co_await asio::this_coro::executor, log);
   const auto r = co_await engine::async_fetch(store, fetch_options_from(s));
   if (s.json) {
     json::object out{
@@ -550,7 +697,7 @@ run_deps run_deps_from(const settings& s, const logger& log) {
   run_deps d;
   d.s3_retries = std::make_shared<std::uint64_t>(0);
   d.open_store = [s, log, retries = d.s3_retries](asio::any_io_executor ex) {
-    return open_store_for(s, ex, log, retries);
+    return open_multi_store(s, ex, log, retries);
   };
   d.redis = redis_config_from(s);
   d.keep_within_ms = s.keep_within.empty() ? -1 : parse_age(s.keep_within, "keep_within");

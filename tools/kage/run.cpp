@@ -15,6 +15,7 @@
 #include <kage/engine/restore.hpp>
 #include <kage/engine/scheduler.hpp>
 #include <kage/storage/catalog.hpp>
+#include <kage/storage/locations.hpp>
 
 #include <boost/asio.hpp>
 
@@ -129,6 +130,9 @@ void describe_metrics(daemon& d) {
   m.describe("kage_restore_keys_total", "counter",
              "Keys seen by restore-missing passes by outcome (restored, present, expired).");
   m.describe("kage_retention_deleted_total", "counter", "Backups deleted by retention.");
+  m.describe("kage_location_failures_total", "counter",
+             "Copies that failed in a location (a backup, a snapshot or retention there) while "
+             "the job went on with the others.");
   m.set("kage_build_info", {{"version", KAGE_VERSION}}, 1);
   m.set("kage_up", {}, 1);
   m.set("kage_ready", {}, 0);
@@ -172,6 +176,31 @@ void record_backup(daemon& d, const storage::manifest& m, double seconds) {
                         " s");
 }
 
+// Each location's failure counter: +1 where this job's copy failed, present for every one.
+void count_location_failures(daemon& d, const storage::multi_store& store) {
+  for (const auto& l : store.locations())
+    d.metrics.add("kage_location_failures_total", {{"location", l.where->location()}},
+                  l.failure ? 1 : 0);
+}
+
+// Which copies of a backup (or snapshot) are complete, and which failed and why.
+void record_copies(daemon& d, const storage::multi_store& store, const std::string& what) {
+  count_location_failures(d, store);
+  std::string complete, failed;
+  for (const auto& l : store.locations()) {
+    const std::string where = l.where->location();
+    if (l.failure)
+      failed += (failed.empty() ? "" : "; ") + where + " (" + describe(l.failure) + ")";
+    else
+      complete += (complete.empty() ? "" : ", ") + where;
+  }
+  if (!failed.empty())
+    d.log.error("run", what + ": copy FAILED in " + failed + "; complete in " + complete +
+                           " (the next run writes every location again)");
+  else if (store.locations().size() > 1)
+    d.log.info("run", what + ": copies complete in " + complete);
+}
+
 void record_restore(daemon& d, const engine::restore_counts& t, const std::string& id,
                     double seconds) {
   record_success(d, "restore", seconds);
@@ -184,6 +213,20 @@ void record_restore(daemon& d, const engine::restore_counts& t, const std::strin
   d.log.info("run", "restore-missing from " + id + ": " + std::to_string(t.restored) +
                         " restored, " + std::to_string(t.present) + " already present, " +
                         std::to_string(t.expired) + " expired");
+}
+
+void add_report(storage::prune_report& total, const storage::prune_report& r) {
+  using list = std::vector<std::string> storage::prune_report::*;
+  for (const list part : {&storage::prune_report::kept, &storage::prune_report::deleted,
+                          &storage::prune_report::deleted_incomplete}) {
+    (total.*part).insert((total.*part).end(), (r.*part).begin(), (r.*part).end());
+  }
+}
+
+void record_prune_in(daemon& d, const storage::prune_report& r, const std::string& location) {
+  d.log.info("run", "retention in " + location + ": kept " + std::to_string(r.kept.size()) +
+                        ", deleted " +
+                        std::to_string(r.deleted.size() + r.deleted_incomplete.size()));
 }
 
 void record_prune(daemon& d, const storage::prune_report& r, double seconds) {
@@ -323,6 +366,30 @@ storage::prune_policy prune_policy_from(const daemon& d) {
   return p;
 }
 
+std::string locations_text(const settings& s) {
+  std::string out;
+  for (const auto& l : store_locations(s)) out += (out.empty() ? "" : " and ") + l;
+  return out;
+}
+
+// One line for the existing deployments' cycle: each behaviour and the setting that turns it off.
+std::string legacy_summary(const settings& s) {
+  std::string patterns;
+  for (const auto& p : s.patterns) patterns += (patterns.empty() ? "" : ",") + p;
+  std::string out =
+      "the existing deployments' variables are in use (SCHEDULE_TIME, no config file), so each "
+      "cycle does what their tool did: back up " +
+      (patterns.empty() ? std::string("every key (PATTERN limits it)")
+                        : "the keys matching " + patterns + " (PATTERN; unset it for every key)") +
+      " to every location, " + locations_text(s) +
+      " (BACKUP_DIR, S3_BUCKET_NAME: unset one to drop that copy), then ";
+  out += s.restore_missing
+             ? "restore the keys missing from the cluster from the backup before, never "
+               "overwriting (RESTORE_MISSING=false turns it off)"
+             : "no restore of missing keys (RESTORE_MISSING=false; unset it to restore them)";
+  return out + "; a config file (--config, KAGE_CONFIG) replaces these defaults";
+}
+
 std::string startup_summary(const settings& s) {
   std::string nodes;
   for (const auto& n : s.nodes) nodes += (nodes.empty() ? "" : ",") + n;
@@ -331,11 +398,11 @@ std::string startup_summary(const settings& s) {
     for (std::size_t i = 0; i < s.sentinel_nodes.size(); ++i)
       nodes += (i ? "," : "") + s.sentinel_nodes[i];
   }
-  std::string out =
-      (s.schedule_cron.empty() ? "every " + std::to_string(s.schedule_seconds) + " s"
-                               : "at cron '" + s.schedule_cron + "' (UTC)") +
-      ": " + (s.backup_kind == "both" ? std::string("snapshot and backup") : s.backup_kind) +
-      " of " + nodes + " to " + (s.location.empty() ? "s3://" + s.s3_bucket : s.location);
+  std::string out = (s.schedule_cron.empty() ? "every " + std::to_string(s.schedule_seconds) + " s"
+                                             : "at cron '" + s.schedule_cron + "' (UTC)") +
+                    ": " +
+                    (s.backup_kind == "both" ? std::string("snapshot and backup") : s.backup_kind) +
+                    " of " + nodes + " to " + locations_text(s);
   if (s.restore_missing) out += ", then restore-missing";
   if (s.keep_last || !s.keep_within.empty()) {
     out += ", then retention (";
@@ -348,24 +415,96 @@ std::string startup_summary(const settings& s) {
   return out;
 }
 
+// Restore-missing from the newest complete backup before the one just taken, so that a key
+// deleted since then comes back (from the one just taken on the first run), read from the first
+// location that has it complete and from the next when that fails. Never overwrites.
+asio::awaitable<void> async_restore_missing(std::shared_ptr<daemon> d,
+                                            std::vector<std::shared_ptr<storage::store>> stores,
+                                            std::string just_taken) {
+  d->sched.set_stage("restore");
+  const auto t0 = steady::now();
+  const auto listings = co_await storage::async_list_locations(stores, d->log);
+  std::string id;
+  auto order = storage::read_order(listings, id, just_taken);
+  if (order.empty()) {
+    id = just_taken;
+    order = storage::read_order(listings, id);
+  }
+  if (order.empty())
+    fail(exit_code::store, "backup " + just_taken +
+                               " is complete in no location any more, so there is nothing to "
+                               "restore missing keys from");
+  for (std::size_t i = 0;; ++i) {
+    auto rp = std::make_shared<engine::restore_progress>();
+    std::exception_ptr e;
+    try {
+      co_await engine::async_restore(d->target, restore_missing_options(d->s, id), stores[order[i]],
+                                     rp, d->log);
+    } catch (...) {
+      e = std::current_exception();
+    }
+    if (!e) {
+      record_restore(*d, rp->totals, id, since(t0));
+      co_return;
+    }
+    if (i + 1 == order.size() || !try_next_copy(e)) std::rethrow_exception(e);
+    d->log.warn(
+        stores[order[i]]->location(),
+        "reading backup " + id + " failed, restoring from the next location: " + describe(e));
+  }
+}
+
+// Retention in each location on its own; one that fails is counted and the others still pruned.
+asio::awaitable<void> async_retention(std::shared_ptr<daemon> d,
+                                      std::vector<std::shared_ptr<storage::store>> stores) {
+  d->sched.set_stage("retention");
+  const auto t0 = steady::now();
+  storage::prune_report total;
+  std::exception_ptr first;
+  std::size_t failed = 0;
+  for (const auto& st : stores) {
+    std::exception_ptr e;
+    try {
+      const auto r = co_await storage::async_prune(*st, prune_policy_from(*d));
+      if (stores.size() > 1) record_prune_in(*d, r, st->location());
+      add_report(total, r);
+    } catch (...) {
+      e = std::current_exception();
+    }
+    if (!e) continue;
+    if (stores.size() == 1 || storage::is_cancellation(e)) std::rethrow_exception(e);
+    d->metrics.add("kage_location_failures_total", {{"location", st->location()}});
+    d->log.error("run", "retention in " + st->location() +
+                            " failed (the other locations are pruned): " + describe(e));
+    if (!first) first = e;
+    ++failed;
+  }
+  if (failed == stores.size()) std::rethrow_exception(first);
+  record_prune(*d, total, since(t0));
+  record_s3_retries(*d);
+}
+
 // One run: backup, then restore-missing, then retention. Throws what the failed step threw.
-// A stop request skips the steps not yet started, except retention after a backup that
-// finished: it is that backup's bookkeeping (KEEP_LAST holds across restarts), it is short,
-// and the grace timer still bounds it.
+// Each step that writes gets its own multi_store: a location that failed one is tried again by
+// the next. A stop request skips the steps not yet started, except retention after a backup
+// that finished: it is that backup's bookkeeping (KEEP_LAST holds across restarts), it is
+// short, and the grace timer still bounds it.
 asio::awaitable<void> async_job(std::shared_ptr<daemon> d) {
   auto ex = co_await asio::this_coro::executor;
   d->sched.set_stage(d->s.backup_kind != "logical" ? "snapshot" : "backup");
-  auto store = d->deps.open_store(ex);
+  std::shared_ptr<storage::multi_store> store;
   auto t0 = steady::now();
   bool wrote = false;
   if (d->s.backup_kind != "logical") {
     d->sched.set_stage("snapshot");
+    store = d->deps.open_store(ex);
     auto sp = std::make_shared<engine::snapshot_progress>();
     const storage::manifest snap =
         co_await engine::async_snapshot(d->target, snapshot_options_from(d->s), store, sp, d->log);
     record_success(*d, "snapshot", since(t0));
     d->log.info("run", "snapshot " + snap.id + " complete: " + std::to_string(snap.total_bytes) +
                            " bytes of RDB in " + std::to_string(since(t0)) + " s");
+    record_copies(*d, *store, "snapshot " + snap.id);
     record_s3_retries(*d);
     wrote = true;
     t0 = steady::now();
@@ -373,30 +512,30 @@ asio::awaitable<void> async_job(std::shared_ptr<daemon> d) {
   storage::manifest m;
   if (d->s.backup_kind != "snapshot" && !d->control->stopping()) {
     d->sched.set_stage("backup");
+    store = d->deps.open_store(ex);
     auto progress = std::make_shared<engine::backup_progress>();
-    m = co_await engine::async_backup(d->target, backup_options_from(d->s), store, progress,
-                                      d->log);
+    std::exception_ptr e;
+    try {
+      m = co_await engine::async_backup(d->target, backup_options_from(d->s), store, progress,
+                                        d->log);
+    } catch (...) {
+      e = std::current_exception();
+    }
+    if (e) {
+      count_location_failures(*d, *store);  // every location failed, or Redis did
+      std::rethrow_exception(e);
+    }
     record_backup(*d, m, since(t0));
+    record_copies(*d, *store, "backup " + m.id);
     record_s3_retries(*d);
     wrote = true;
   }
 
-  if (d->s.restore_missing && !m.id.empty() && !d->control->stopping()) {
-    d->sched.set_stage("restore");
-    t0 = steady::now();
-    auto rp = std::make_shared<engine::restore_progress>();
-    co_await engine::async_restore(d->target, restore_missing_options(d->s, m.id), store, rp,
-                                   d->log);
-    record_restore(*d, rp->totals, m.id, since(t0));
-  }
+  if (d->s.restore_missing && !m.id.empty() && !d->control->stopping())
+    co_await async_restore_missing(d, store->stores(), m.id);
 
-  if (wrote && (d->s.keep_last || d->deps.keep_within_ms >= 0)) {
-    d->sched.set_stage("retention");
-    t0 = steady::now();
-    auto r = co_await storage::async_prune(*store, prune_policy_from(*d));
-    record_prune(*d, r, since(t0));
-    record_s3_retries(*d);
-  }
+  if (wrote && (d->s.keep_last || d->deps.keep_within_ms >= 0))
+    co_await async_retention(d, store->stores());
 }
 
 // "" when the cluster answers (every slot served) and the store lists.
@@ -405,12 +544,15 @@ asio::awaitable<std::string> async_check(std::shared_ptr<daemon> d) {
   auto [e1, view] = co_await asio::co_spawn(ex, engine::async_discover(d->target, logger()),
                                             asio::as_tuple(asio::deferred));
   if (e1) co_return "cluster: " + describe_error(e1, d->s).second;
-  std::shared_ptr<storage::store> store;
+  std::shared_ptr<storage::multi_store> store;
   try {
     store = d->deps.open_store(ex);
   } catch (...) {
     co_return "store: " + describe_with_hint(std::current_exception(), d->s);
   }
+  // Every location's failure count is there from the start, so increase() sees the first.
+  for (const auto& l : store->locations())
+    d->metrics.add("kage_location_failures_total", {{"location", l.where->location()}}, 0);
   // A prefix no backup uses: proves the location answers without listing every backup.
   auto [e2, objects] = co_await asio::co_spawn(ex, store->async_list("kage-readyz/"),
                                                asio::as_tuple(asio::deferred));
@@ -469,6 +611,7 @@ asio::awaitable<int> run_daemon(settings s, logger log, run_deps deps,
                    report_task(d->log, "HTTP server"));
   }
   d->log.info("run", startup_summary(d->s));
+  if (d->s.legacy_cycle) d->log.info("run", legacy_summary(d->s));
 
   // Reachability problems at start are reported but not fatal: Redis or the store may come
   // up after kage (a sidecar starts with its Redis). Bad settings already failed to load.

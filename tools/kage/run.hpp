@@ -5,7 +5,7 @@
 
 #include <kage/base/log.hpp>
 #include <kage/proto/connection.hpp>
-#include <kage/storage/store.hpp>
+#include <kage/storage/multi_store.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -17,7 +17,8 @@ namespace kage::cli {
 
 // What main.cpp knows how to build from the settings.
 struct run_deps {
-  std::function<std::shared_ptr<storage::store>(boost::asio::any_io_executor)> open_store;
+  // Every location a job writes to (one multi_store per job step), in order of preference.
+  std::function<std::shared_ptr<storage::multi_store>(boost::asio::any_io_executor)> open_store;
   proto::redis_config redis;
   std::int64_t keep_within_ms = -1;  // store.retention.keep_within, -1: not set
   std::int64_t prune_grace_ms = 24 * 3600 * 1000;

@@ -13,6 +13,14 @@ namespace kage::cli {
 
 using namespace detail;
 
+std::vector<std::string> store_locations(const settings& s) {
+  std::vector<std::string> out = s.locations;
+  bool in_s3 = false;
+  for (const auto& l : out) in_s3 = in_s3 || l.starts_with("s3://");
+  if (!s.s3_bucket.empty() && !in_s3) out.push_back("s3://" + s.s3_bucket);
+  return out;
+}
+
 settings load_settings(int argc, const char* const* argv,
                        const std::map<std::string, std::string>& env) {
   settings result;
@@ -89,9 +97,11 @@ settings load_settings(int argc, const char* const* argv,
   l.load_env(env);
 
   layer flags{"the command line", {}};
-  for (const auto& u : uses)
+  for (const auto& u : uses) {
     l.assign(*u.spec, u.value ? std::string_view(*u.value) : std::string_view("true"), u.flag,
              flags);
+    l.note(*u.spec, "flag " + u.flag);
+  }
   l.check_layer(flags);
   l.s.config_file = config_file;
 

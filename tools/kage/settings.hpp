@@ -40,10 +40,10 @@ struct settings {
       patterns;           // PATTERN (comma-separated), --pattern (repeatable); empty = all
   int scan_count = 1000;  // --scan-count
   int window = 512;       // --window: pipelined commands in flight per master
-  int failover_timeout_ms = 30000;    // --failover-timeout (ms)
-  std::string read_from = "primary";  // --read-from primary|prefer-replica
-  int compression_level = 1;          // --compression-level 1..19
-  std::string location;               // --to / --from; BACKUP_DIR; store.location
+  int failover_timeout_ms = 30000;     // --failover-timeout (ms)
+  std::string read_from = "primary";   // --read-from primary|prefer-replica
+  int compression_level = 1;           // --compression-level 1..19
+  std::vector<std::string> locations;  // --to / --from (repeatable); BACKUP_DIR; store.locations
 
   // restore.*
   std::string id;        // --id
@@ -105,7 +105,19 @@ struct settings {
   std::string log_level = "info";   // --log-level, KAGE_LOG_LEVEL
   std::string log_format = "text";  // --log-format text|json, KAGE_LOG_FORMAT
   std::string config_file;          // --config, KAGE_CONFIG
+
+  // Where each setting's value came from, by YAML key: "default", "config file F:L:C",
+  // "env NAME", "flag --x", or the existing deployments' default (see legacy_cycle).
+  std::map<std::string, std::string> origins;
+  // kage run configured only by the existing deployments' variables (SCHEDULE_TIME, no config
+  // file): each cycle backs up to every location, then restores missing keys (RESTORE_MISSING
+  // defaults to true).
+  bool legacy_cycle = false;
 };
+
+// Every location a backup goes to, in order of preference for reads: the given locations, then
+// s3://S3_BUCKET_NAME when a bucket is set and no location is in S3 already.
+std::vector<std::string> store_locations(const settings& s);
 
 // Thrown for every usage problem: unknown flag, bad value, unknown YAML key, unreadable file.
 // Messages name the source ("kage.yaml:12:3: unknown key 'redis.nodez'", "--window: ...").
