@@ -3,8 +3,11 @@
 
 #include <kage/base/error.hpp>
 
+#include <boost/json.hpp>
+
 #include <algorithm>
 #include <map>
+#include <random>
 
 namespace kage::storage {
 
@@ -109,6 +112,12 @@ std::string plural(std::size_t n, const char* one, const char* many) {
   return std::to_string(n) + " " + (n == 1 ? one : many);
 }
 
+// A plain function: GCC 12 miscompiles braced lists of string literals inside coroutines.
+std::string claim_json(const std::string& id, const std::string& owner, const std::string& nonce) {
+  return boost::json::serialize(
+      boost::json::object{{"id", id}, {"owner", owner}, {"nonce", nonce}});
+}
+
 }  // namespace
 
 asio::awaitable<std::vector<backup_entry>> async_list_backups(store& s) {
@@ -182,6 +191,25 @@ asio::awaitable<manifest> async_load_manifest(store& s, std::string id) {
   }
   throw failure(exit_code::incompatible,
                 "no complete backup in " + s.location() + " (" + why + ")");
+}
+
+asio::awaitable<std::string> async_claim_backup_id(store& s, std::int64_t unix_ms,
+                                                   std::string owner) {
+  std::random_device random;
+  const std::string nonce = std::to_string(random()) + "-" + std::to_string(random());
+  // A few milliseconds later is still the run's start to any reader; 1000 taken ids in a row
+  // means the store is not behaving.
+  for (std::int64_t n = 0; n < 1000; ++n) {
+    const std::string id = make_backup_id(unix_ms + n);
+    const std::string key = id + "/" + std::string(claim_name);
+    const std::string claim = claim_json(id, owner, nonce);
+    if (!co_await s.async_create_new(key, claim)) continue;
+    if (co_await async_read_all(s, key, 1 << 16) != claim) continue;  // another run's after all
+    co_return id;
+  }
+  throw failure(exit_code::store, "cannot claim a backup id in " + s.location() +
+                                      ": 1000 ids in a row from " + make_backup_id(unix_ms) +
+                                      " are taken; check the backup location");
 }
 
 asio::awaitable<prune_report> async_prune(store& s, prune_policy policy) {

@@ -169,6 +169,23 @@ class local_store final : public store {
     co_return std::make_unique<local_writer>(std::move(file));
   }
 
+  asio::awaitable<bool> async_create_new(std::string key, std::string bytes) override {
+    check_key(key);
+    const fs::path final_path = root_ / key;
+    create_directories(final_path.parent_path());
+    std::error_code ec;
+    durable_file file(final_path, ec);
+    if (!ec) ec = file.write(bytes);
+    if (!ec) ec = file.sync();
+    if (!ec) ec = file.place_new();
+    if (ec == std::errc::file_exists) co_return false;
+    if (!ec) ec = sync_directory(final_path.parent_path());
+    if (ec)
+      store_failure("cannot create " + final_path.string() + ": " + ec.message() + "; " +
+                    write_advice(ec.value()));
+    co_return true;
+  }
+
   asio::awaitable<std::unique_ptr<object_reader>> async_open(std::string key) override {
     check_key(key);
     const fs::path path = root_ / key;

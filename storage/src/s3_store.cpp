@@ -277,9 +277,10 @@ struct s3_context {
         r.encrypted = sse == "aws:kms" || sse == "aws:kms:dsse" ||
                       !out.response["x-amz-server-side-encryption-customer-algorithm"].empty();
         auto err = parse_s3_error(r.body);
-        // CompleteMultipartUpload can answer 200 with an <Error> body.
+        // CompleteMultipartUpload can answer 200 with an <Error> body; an accepted 4xx (412 to
+        // a conditional PUT, 404 to a HEAD) carries one by nature.
         const bool ok = std::find(accepted.begin(), accepted.end(), r.status) != accepted.end() &&
-                        !(err && method != http::verb::get);
+                        !(err && method != http::verb::get && r.status / 100 == 2);
         if (ok) co_return r;
         const std::string code = err ? err->code : "";
         problem = what + " " + describe(key) + " failed: HTTP " + std::to_string(r.status) +
@@ -560,6 +561,18 @@ class s3_store final : public store {
 
   asio::awaitable<std::unique_ptr<object_writer>> async_create(std::string key) override {
     co_return std::make_unique<s3_writer>(ctx_, std::move(key), co_await asio::this_coro::executor);
+  }
+
+  asio::awaitable<bool> async_create_new(std::string key, std::string bytes) override {
+    body_check sent = check_for(ctx_->options.checksum, bytes);
+    sent.headers.emplace_back("if-none-match", "*");
+    // 412: the key exists. 409: a concurrent conditional write to it is under way (AWS asks to
+    // retry; the other writer is the one that gets it).
+    auto r = co_await ctx_->request(http::verb::put, key, kv(), sent.headers, std::move(bytes),
+                                    "conditional PUT", statuses(200, 412, 409), sent.payload_hash);
+    if (r.status != 200) co_return false;
+    check_stored(*ctx_, key, "object", sent, r);
+    co_return true;
   }
 
   asio::awaitable<std::unique_ptr<object_reader>> async_open(std::string key) override {

@@ -185,3 +185,28 @@ BOOST_AUTO_TEST_CASE(backup_by_id_errors) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+// Issue 14, defect 1: two runs starting in one millisecond used to share an id.
+BOOST_AUTO_TEST_SUITE(backup_id_claims)
+
+BOOST_FIXTURE_TEST_CASE(create_new_is_exclusive, catalog_fixture) {
+  BOOST_TEST(run(store->async_create_new("x/claim.json", "first")));
+  BOOST_TEST(!run(store->async_create_new("x/claim.json", "second")));
+  BOOST_TEST(run(ks::async_read_all(*store, "x/claim.json")) == "first");
+  // No temporary file is left by the refused one.
+  std::size_t files = 0;
+  for (const auto& e : fs::directory_iterator(root / "x")) files += e.is_regular_file();
+  BOOST_TEST(files == 1u);
+}
+
+BOOST_FIXTURE_TEST_CASE(runs_in_one_millisecond_get_distinct_ids, catalog_fixture) {
+  const std::int64_t t = 1795313515123;  // 20261122T021155.123Z
+  const auto a = run(ks::async_claim_backup_id(*store, t, "run a"));
+  const auto b = run(ks::async_claim_backup_id(*store, t, "run b"));
+  BOOST_TEST(a == "20261122T021155.123Z");
+  BOOST_TEST(b == "20261122T021155.124Z");
+  BOOST_TEST(run(ks::async_read_all(*store, a + "/claim.json")).find("run a") != std::string::npos);
+  BOOST_TEST(run(ks::async_read_all(*store, b + "/claim.json")).find("run b") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -53,6 +53,10 @@ class store {
   // Human-readable location, e.g. "/var/backups/redis" or "s3://bucket/prefix".
   virtual std::string location() const = 0;
   virtual asio::awaitable<std::unique_ptr<object_writer>> async_create(std::string key) = 0;
+  // Stores a small object only when no object has that key yet: true when this call created it,
+  // false when one was there. Of concurrent callers exactly one gets true (the local store links
+  // the file into place, S3 is sent If-None-Match: *).
+  virtual asio::awaitable<bool> async_create_new(std::string key, std::string bytes) = 0;
   // Throws failure(store, store_errc::not_found) naming the key when it does not exist.
   virtual asio::awaitable<std::unique_ptr<object_reader>> async_open(std::string key) = 0;
   // Every object whose key starts with prefix, sorted by key. Temporary files are not listed.

@@ -1,0 +1,78 @@
+// Issue 14's defects found by hostile input, each driven through the kage binary: concurrent
+// runs into one location, lying and trickling Redis nodes (tests/common/fake_redis.py), runs
+// killed mid-way, restores into a cluster that is not ready yet.
+#include <boost/test/unit_test.hpp>
+
+#include "client_kage.hpp"
+#include "client_redis.hpp"
+#include "fixture_redis.hpp"
+
+#include <filesystem>
+#include <map>
+#include <set>
+
+using namespace kage::test;
+namespace fs = std::filesystem;
+
+namespace {
+
+// tests/common/fake_redis.py on a free port, ready to answer.
+struct fake_redis {
+  int port = free_port();
+  background_process proc;
+  explicit fake_redis(const std::string& mode) {
+    proc.start({"python3", source_dir() + "/tests/common/fake_redis.py", "--port",
+                std::to_string(port), "--mode", mode});
+    BOOST_TEST_REQUIRE(proc.wait_for_output("ready", std::chrono::seconds(10)),
+                       "fake_redis did not start: " << proc.err());
+  }
+  std::string address() const { return "127.0.0.1:" + std::to_string(port); }
+};
+
+std::vector<command> numbered_keys(const std::string& prefix, int n) {
+  std::vector<command> c;
+  for (int i = 0; i < n; ++i) c.push_back({"SET", prefix + std::to_string(i), "v"});
+  return c;
+}
+
+}  // namespace
+
+// Defect 1: ids were the start time in ms, unclaimed; two runs in one millisecond shared one.
+BOOST_AUTO_TEST_SUITE(one_writer_per_id)
+
+BOOST_AUTO_TEST_CASE(concurrent_backups_into_one_directory_get_distinct_ids) {
+  redis_server a{redis_options{}}, b{redis_options{}};
+  test_client(a.address()).load(numbered_keys("a:", 50));
+  test_client(b.address()).load(numbered_keys("b:", 80));
+  temp_dir store("store");
+  constexpr int rounds = 4, runs = 8;
+  for (int round = 0; round < rounds; ++round) {
+    std::vector<background_process> procs(runs);
+    for (int i = 0; i < runs; ++i)
+      procs[i].start({kage_binary(), "backup", "--node", (i % 2 ? b : a).address(), "--to",
+                      store.path(), "--quiet"});
+    for (auto& p : procs) {
+      const auto r = p.wait(std::chrono::seconds(120));
+      BOOST_TEST_REQUIRE(r.exit_code == 0, describe(r));
+    }
+  }
+  // One backup per run, each with the keys of the server it read.
+  const auto ids = backup_ids(store.path());
+  BOOST_TEST(ids.size() == std::size_t{rounds * runs});
+  std::map<std::string, int> per_server;
+  for (const auto& id : ids) {
+    const auto m = manifest(store.path(), id);
+    BOOST_TEST(m.at("id").as_string() == id);
+    const auto& o = m.at("objects").as_array().at(0).as_object();
+    const std::string from(o.at("master_address").as_string());
+    ++per_server[from];
+    BOOST_TEST(m.at("total_keys").to_number<int>() == (from == a.address() ? 50 : 80), id);
+    BOOST_TEST(fs::exists(store.file(id + "/claim.json")), id);
+  }
+  BOOST_TEST(per_server[a.address()] == rounds * runs / 2);
+  BOOST_TEST(per_server[b.address()] == rounds * runs / 2);
+  const auto v = run_kage({"verify", "--from", store.path(), "--id", ids.back()});
+  BOOST_TEST(v.exit_code == 0, describe(v));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
