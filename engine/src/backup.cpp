@@ -214,7 +214,7 @@ asio::awaitable<shard_outcome> run_shard_once(std::shared_ptr<backup_job> job, s
 
   shard_scanner scanner({source.ep.address(), opt.patterns, opt.scan_count,
                          static_cast<std::size_t>(opt.window), opt.max_inflight_bytes,
-                         probe_key_for(master.slots)});
+                         probe_key_for(master.slots), proto::rdb_version_for(job->redis_version)});
   co_await async_probe_ttl(job, *conn, scanner);
   const std::optional<std::string> functions = co_await async_read_functions(job, *conn);
 

@@ -76,3 +76,37 @@ BOOST_AUTO_TEST_CASE(concurrent_backups_into_one_directory_get_distinct_ids) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+// Defect 3: whatever DUMP returned was archived and the backup called complete.
+BOOST_AUTO_TEST_SUITE(dump_payloads_checked_as_read)
+
+BOOST_AUTO_TEST_CASE(an_honest_fake_node_backs_up) {
+  // The fake itself is sound: its payload passes, so the failures below are the checks'.
+  fake_redis node("honest");
+  temp_dir store("store");
+  auto r = run_kage({"backup", "--node", node.address(), "--to", store.path(), "--quiet"});
+  BOOST_TEST_REQUIRE(r.exit_code == 0, describe(r));
+  r = run_kage({"verify", "--from", store.path()});
+  BOOST_TEST(r.exit_code == 0, describe(r));
+}
+
+BOOST_AUTO_TEST_CASE(a_lying_dump_reply_fails_the_backup) {
+  const std::map<std::string, std::string> expected = {
+      {"flipped-crc", "returned a payload that fails its own CRC64 check"},
+      {"text", "returned a payload that fails its own CRC64 check"},
+      {"integer", "answered '5', not a DUMP payload"},
+  };
+  for (const auto& [mode, message] : expected) {
+    fake_redis node(mode);
+    temp_dir store("store");
+    auto r = run_kage({"backup", "--node", node.address(), "--to", store.path()});
+    BOOST_TEST(r.exit_code == exit_redis, mode << "\n" << describe(r));
+    BOOST_TEST(contains(r.err, "DUMP of 'k' on " + node.address() + " " + message), mode << "\n"
+                                                                                         << r.err);
+    BOOST_TEST(leftovers_of_failure(store.path()).empty(), mode);
+    r = run_kage({"list", "--from", store.path()});
+    BOOST_TEST(!contains(r.out, " complete "), mode << "\n" << describe(r));
+  }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
