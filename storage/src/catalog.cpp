@@ -120,6 +120,11 @@ std::string claim_json(const std::string& id, const std::string& owner, const st
 
 }  // namespace
 
+std::string describe_leftover(const leftover& l) {
+  if (!l.upload_id.empty()) return l.key + " (unfinished upload " + l.upload_id + ")";
+  return l.key + " (temporary file, " + std::to_string(l.size) + " bytes)";
+}
+
 asio::awaitable<std::vector<backup_entry>> async_list_backups(store& s) {
   std::vector<backup_entry> out;
   for (const auto& [id, group] : co_await async_groups(s)) {
@@ -253,7 +258,17 @@ asio::awaitable<prune_report> async_prune(store& s, prune_policy policy) {
       report.kept_incomplete.push_back(b.id);
     }
   }
+  std::vector<leftover> stale;
+  for (auto& l : co_await s.async_list_leftovers()) {
+    if (policy.now_ms - l.started_ms >= policy.grace_ms) {
+      report.deleted_leftovers.push_back(describe_leftover(l));
+      stale.push_back(std::move(l));
+    } else {
+      report.kept_leftovers.push_back(describe_leftover(l));
+    }
+  }
   if (policy.dry_run) co_return report;
+  if (!stale.empty()) co_await s.async_remove_leftovers(std::move(stale));
   // One listing for everything; manifests go first (in one batch), so an interrupted prune
   // leaves incomplete backups behind, never "complete" ones with missing objects.
   std::sort(doomed.begin(), doomed.end());

@@ -3,6 +3,7 @@
 #include <kage/base/error.hpp>
 #include <kage/base/http_client.hpp>
 #include <kage/base/tls.hpp>
+#include <kage/storage/backup_id.hpp>
 #include <kage/storage/s3.hpp>
 #include <kage/storage/s3_xml.hpp>
 #include <kage/storage/sha256.hpp>
@@ -617,6 +618,55 @@ class s3_store final : public store {
     std::sort(out.begin(), out.end(),
               [](const object_info& a, const object_info& b) { return a.key < b.key; });
     co_return out;
+  }
+
+  asio::awaitable<std::vector<leftover>> async_list_leftovers() override {
+    std::vector<leftover> out;
+    const std::string root = ctx_->options.prefix.empty() ? "" : ctx_->options.prefix + "/";
+    std::string key_marker, upload_marker;
+    // As in async_list: the prefix only up to its first '/'.
+    for (int page = 0;; ++page) {
+      if (page == 10000)
+        fail(exit_code::store, "ListMultipartUploads of " + location() +
+                                   " did not end after 10000 pages; check the S3 server");
+      kvs q = kv("uploads", "", "prefix", root.substr(0, root.find('/')));
+      if (!key_marker.empty() || !upload_marker.empty()) {
+        q.emplace_back(std::string("key-marker"), key_marker);
+        q.emplace_back(std::string("upload-id-marker"), upload_marker);
+      }
+      auto r = co_await ctx_->request(http::verb::get, "", q, kv(), std::string(),
+                                      "ListMultipartUploads of", statuses(200));
+      for (auto u : xml_elements(r.body, "Upload")) {
+        const std::string key = xml_text(u, "Key").value_or("");
+        if (!key.starts_with(root)) continue;
+        leftover l;
+        l.key = key.substr(root.size());
+        l.upload_id = xml_text(u, "UploadId").value_or("");
+        // An unreadable time counts as now: such an upload is kept until --grace 0.
+        l.started_ms = rfc3339_ms_time(xml_text(u, "Initiated").value_or(""))
+                           .value_or(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                         std::chrono::system_clock::now().time_since_epoch())
+                                         .count());
+        if (!l.upload_id.empty()) out.push_back(std::move(l));
+      }
+      if (xml_text(r.body, "IsTruncated").value_or("false") != "true") break;
+      auto next_key = xml_text(r.body, "NextKeyMarker").value_or("");
+      auto next_upload = xml_text(r.body, "NextUploadIdMarker").value_or("");
+      if (next_key == key_marker && next_upload == upload_marker)
+        fail(exit_code::store, "ListMultipartUploads of " + location() +
+                                   " repeats its page (the same markers again); check the S3 "
+                                   "server or its proxy");
+      key_marker = std::move(next_key);
+      upload_marker = std::move(next_upload);
+    }
+    co_return out;
+  }
+
+  asio::awaitable<void> async_remove_leftovers(std::vector<leftover> items) override {
+    for (auto& item : items) {
+      co_await ctx_->request(http::verb::delete_, item.key, kv("uploadId", item.upload_id), kv(),
+                             std::string(), "AbortMultipartUpload of", statuses(204, 200, 404));
+    }
   }
 
   asio::awaitable<void> async_remove(std::vector<std::string> keys) override {

@@ -5,11 +5,13 @@
 
 #include "client_kage.hpp"
 #include "client_redis.hpp"
+#include "fixture_moto.hpp"
 #include "fixture_redis.hpp"
 
 #include <filesystem>
 #include <map>
 #include <set>
+#include <thread>
 
 using namespace kage::test;
 namespace fs = std::filesystem;
@@ -107,6 +109,75 @@ BOOST_AUTO_TEST_CASE(a_lying_dump_reply_fails_the_backup) {
     r = run_kage({"list", "--from", store.path()});
     BOOST_TEST(!contains(r.out, " complete "), mode << "\n" << describe(r));
   }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// Defect 4: runs killed mid-way left temporary files and open uploads that list hid and prune
+// never removed.
+BOOST_AUTO_TEST_SUITE(leftovers_of_killed_runs)
+
+BOOST_AUTO_TEST_CASE(sigkill_mid_backup_then_prune_removes_the_temporary_files) {
+  redis_server server{redis_options{}};
+  test_client(server.address()).load(random_keys("k", 40000, 500));
+  temp_dir store("store");
+  // One key in flight at a time: slow enough to be caught mid-way.
+  background_process backup({kage_binary(), "backup", "--node", server.address(), "--to",
+                             store.path(), "--window", "1", "--quiet"});
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (leftovers_of_failure(store.path()).empty() && backup.running() &&
+         std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // some bytes in it
+  BOOST_TEST_REQUIRE(backup.running(), "the backup finished before SIGKILL");
+  backup.kill(SIGKILL);
+  backup.wait(std::chrono::seconds(10));
+  const auto left = leftovers_of_failure(store.path());
+  BOOST_TEST_REQUIRE(left.size() == 1u);
+  BOOST_TEST(contains(left[0], ".shard-00.resp.zst.tmp-"), left[0]);
+
+  auto r = run_kage({"list", "--from", store.path()});
+  BOOST_TEST(r.exit_code == 0, describe(r));
+  BOOST_TEST(contains(r.out, "1 temporary file(s) or unfinished upload(s) left by interrupted"),
+             r.out);
+  r = run_kage({"prune", "--from", store.path(), "--keep-last", "10", "--grace", "1h"});
+  BOOST_TEST(r.exit_code == 0, describe(r));
+  BOOST_TEST(leftovers_of_failure(store.path()).size() == 1u);  // younger than the grace period
+  r = run_kage({"prune", "--from", store.path(), "--keep-last", "10", "--grace", "0s"});
+  BOOST_TEST(r.exit_code == 0, describe(r));
+  BOOST_TEST(contains(r.out, "(temporary file, "), r.out);
+  BOOST_TEST(leftovers_of_failure(store.path()).empty());
+  BOOST_TEST(backup_ids(store.path()).empty());  // the claimed, interrupted backup went too
+}
+
+BOOST_AUTO_TEST_CASE(sigkill_mid_upload_then_prune_aborts_the_upload) {
+  moto_server s3;
+  redis_server server{redis_options{}};
+  test_client(server.address()).load(random_keys("k", 30000, 1000));  // ~30 MB: several parts
+  s3_fault_proxy proxy(s3, "delay-parts:1000");
+  auto env = s3.env();
+  env["S3_ENDPOINT_URL"] = proxy.endpoint();
+  background_process backup(
+      {kage_binary(), "backup", "--node", server.address(), "--to", "s3://kage-test/kill",
+       "--part-size-mb", "5", "--parts-in-flight", "2"},
+      env);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  BOOST_TEST_REQUIRE(backup.running(), "the backup finished before SIGKILL");
+  backup.kill(SIGKILL);
+  backup.wait(std::chrono::seconds(10));
+  const auto open_uploads = [&] {
+    return boost::json::parse(s3.tool({"uploads"})).as_array().size();
+  };
+  BOOST_TEST_REQUIRE(open_uploads() == 1u);
+
+  auto r = run_kage({"list", "--from", "s3://kage-test/kill"}, s3.env());
+  BOOST_TEST(r.exit_code == 0, describe(r));
+  BOOST_TEST(contains(r.out, "(unfinished upload "), r.out);
+  r = run_kage({"prune", "--from", "s3://kage-test/kill", "--keep-last", "10", "--grace", "0s"},
+               s3.env());
+  BOOST_TEST(r.exit_code == 0, describe(r));
+  BOOST_TEST(contains(r.out, "(unfinished upload "), r.out);
+  BOOST_TEST(open_uploads() == 0u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -323,8 +323,17 @@ asio::awaitable<int> run_list(settings s, logger log) {
     print(json::serialize(a) + "\n");
     co_return 0;
   }
+  // Left by runs that were killed: they take space, and only prune removes them.
+  const auto leftovers = co_await store->async_list_leftovers();
+  const std::string leftover_note =
+      leftovers.empty() ? ""
+                        : std::to_string(leftovers.size()) +
+                              " temporary file(s) or unfinished upload(s) left by interrupted "
+                              "runs, e.g. " +
+                              storage::describe_leftover(leftovers.front()) +
+                              "; 'kage prune' removes those older than --grace\n";
   if (backups.empty()) {
-    print("no backups in " + store->location() + "\n");
+    print("no backups in " + store->location() + "\n" + leftover_note);
     co_return 0;
   }
   char line[256];
@@ -342,6 +351,7 @@ asio::awaitable<int> run_list(settings s, logger log) {
         human_bytes(b.bytes).c_str(), b.meta ? b.meta->redis_version.c_str() : b.problem.c_str());
     print(line);
   }
+  print(leftover_note);
   co_return 0;
 }
 
@@ -470,7 +480,9 @@ asio::awaitable<int> run_prune(settings s, logger log) {
                                        {"deleted", json_strings(r.deleted)},
                                        {"deleted_incomplete", json_strings(r.deleted_incomplete)},
                                        {"kept_incomplete", json_strings(r.kept_incomplete)},
-                                       {"kept_damaged", json_strings(r.kept_damaged)}}) +
+                                       {"kept_damaged", json_strings(r.kept_damaged)},
+                                       {"deleted_leftovers", json_strings(r.deleted_leftovers)},
+                                       {"kept_leftovers", json_strings(r.kept_leftovers)}}) +
           "\n");
     co_return 0;
   }
@@ -483,6 +495,11 @@ asio::awaitable<int> run_prune(settings s, logger log) {
   }
   for (const auto& id : r.deleted) print("  " + verb + " " + id + "\n");
   for (const auto& id : r.deleted_incomplete) print("  " + verb + " " + id + " (interrupted)\n");
+  for (const auto& l : r.deleted_leftovers) print("  " + verb + " " + l + "\n");
+  if (!r.kept_leftovers.empty())
+    print("  kept " + std::to_string(r.kept_leftovers.size()) +
+          " temporary file(s) or unfinished upload(s) younger than --grace " + s.prune_grace +
+          " (a run may still be writing them)\n");
   print(std::string(s.dry_run ? "dry run of prune: " : "prune: ") + "kept " +
         std::to_string(r.kept.size()) + " complete backup(s), " + verb + " " +
         std::to_string(r.deleted.size()) + " and " + std::to_string(r.deleted_incomplete.size()) +

@@ -53,9 +53,17 @@ struct prune_report {
   std::vector<std::string> deleted_incomplete;  // interrupted ones past the grace period
   std::vector<std::string> kept_incomplete;     // interrupted, still within the grace period
   std::vector<std::string> kept_damaged;        // a manifest kage cannot read: never deleted
+  // Temporary files and unfinished uploads of interrupted runs (describe_leftover), past the
+  // grace period (deleted) or not.
+  std::vector<std::string> deleted_leftovers;
+  std::vector<std::string> kept_leftovers;
 };
 
-// Applies the policy; with dry_run only reports. Deletes a backup's manifest first, so an
+// "<key> (temporary file, 6.3 MB)" / "<key> (unfinished upload <id>)", for listings.
+std::string describe_leftover(const leftover& l);
+
+// Applies the policy; with dry_run only reports. Leftovers of interrupted runs older than the
+// grace period go too. Deletes a backup's manifest first, so an
 // interrupted prune leaves an incomplete backup (removed by the next prune), never a
 // "complete" one with missing objects.
 asio::awaitable<prune_report> async_prune(store& s, prune_policy policy);

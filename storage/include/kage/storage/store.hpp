@@ -47,6 +47,15 @@ struct object_info {
   std::uint64_t size = 0;
 };
 
+// What a writer that died left behind, invisible to async_list: a temporary file (local) or a
+// multipart upload never completed nor aborted (S3).
+struct leftover {
+  std::string key;              // the temporary file under the root, or the upload's object key
+  std::string upload_id;        // S3 only
+  std::uint64_t size = 0;       // bytes (local; 0 when the store does not say)
+  std::int64_t started_ms = 0;  // unix ms: last modified (local) or initiated (S3)
+};
+
 class store {
  public:
   virtual ~store() = default;
@@ -62,6 +71,10 @@ class store {
   // Every object whose key starts with prefix, sorted by key. Temporary files are not listed.
   virtual asio::awaitable<std::vector<object_info>> async_list(std::string prefix) = 0;
   virtual asio::awaitable<void> async_remove(std::vector<std::string> keys) = 0;
+  // Every leftover of an interrupted writer under the store's root, and their removal (an
+  // upload is aborted). Removing one that is already gone is not an error.
+  virtual asio::awaitable<std::vector<leftover>> async_list_leftovers() = 0;
+  virtual asio::awaitable<void> async_remove_leftovers(std::vector<leftover> items) = 0;
 };
 
 // "/path", "file:///path" -> local store (directory created on first write).
