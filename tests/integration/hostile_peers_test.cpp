@@ -181,3 +181,44 @@ BOOST_AUTO_TEST_CASE(sigkill_mid_upload_then_prune_aborts_the_upload) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+// Defect 11: a master answering CLUSTERDOWN (a cluster created a moment ago, a failover) failed
+// the restore; backup already waited.
+BOOST_AUTO_TEST_SUITE(restore_waits_for_the_cluster)
+
+BOOST_AUTO_TEST_CASE(a_master_briefly_reporting_clusterdown) {
+  redis_server source{redis_options{}};
+  test_client src(source.address());
+  src.load(every_type_commands("r:", 100));
+  const auto before = src.snapshot();
+  temp_dir store("store");
+  auto r = run_kage({"backup", "--node", source.address(), "--to", store.path(), "--quiet"});
+  BOOST_TEST_REQUIRE(r.exit_code == 0, describe(r));
+
+  redis_cluster target(3, 0, cluster_node());
+  // The owner of slot 0 forgets it: it alone says the cluster is down, the others still see it
+  // serving its slots.
+  redis_server& down = *target.masters().front();
+  const std::string seed = target.masters().back()->address();
+  down.cli({"CLUSTER", "DELSLOTS", "0"});
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (info_field(down.cli({"CLUSTER", "INFO"}), "cluster_state") != "fail") {
+    BOOST_TEST_REQUIRE((std::chrono::steady_clock::now() < deadline), "cluster_state stays ok");
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  background_process restore(
+      {kage_binary(), "restore", "--node", seed, "--from", store.path(), "--json"});
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  BOOST_TEST_REQUIRE(restore.running(), "the restore ended while a master refused:\n"
+                                            << restore.out() << restore.err());
+  down.cli({"CLUSTER", "ADDSLOTS", "0"});
+  r = restore.wait(std::chrono::seconds(120));
+  BOOST_TEST_REQUIRE(r.exit_code == 0, describe(r));
+  BOOST_TEST(contains(r.err, "CLUSTERDOWN"), r.err);  // it did wait
+  BOOST_TEST(json_result(r).at("restored").as_int64() == static_cast<std::int64_t>(before.size()));
+  const auto after = test_client(seed).snapshot();
+  BOOST_TEST(after.size() == before.size());
+  BOOST_TEST((after == before));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
