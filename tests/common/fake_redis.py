@@ -5,6 +5,8 @@ handshake, INFO and SCAN like Redis 7.0, but lies where --mode says.
   --mode flipped-crc  DUMP answers a payload whose CRC64 does not match
   --mode text         DUMP answers the bulk string 'hello world'
   --mode integer      DUMP answers :5
+  --mode trickle      every reply after the handshake is sent one byte per second
+  --mode trickle-all  every reply, the handshake's too, is sent one byte per second
 
 Listens on 127.0.0.1:--port; prints "ready" once listening. Standard library only.
 """
@@ -14,6 +16,7 @@ import socketserver
 import struct
 import sys
 import threading
+import time
 
 CRC64_POLY = 0x95AC9329AC4BC9B5  # Jones, reflected: Redis' crc64
 
@@ -63,9 +66,15 @@ def read_command(f):
 
 
 class Handler(socketserver.StreamRequestHandler):
-    def send(self, data):
-        self.wfile.write(data)
-        self.wfile.flush()
+    def send(self, data, trickle):
+        if not trickle:
+            self.wfile.write(data)
+            self.wfile.flush()
+            return
+        for i in range(len(data)):
+            self.wfile.write(data[i:i + 1])
+            self.wfile.flush()
+            time.sleep(1)
 
     def handle(self):
         mode = self.server.mode
@@ -75,6 +84,7 @@ class Handler(socketserver.StreamRequestHandler):
                 return
             name = args[0].upper() if args else b""
             sub = args[1].upper() if len(args) > 1 else b""
+            handshake = name in (b"CLIENT", b"PING", b"AUTH", b"HELLO")
             if name == b"CLIENT":
                 reply = b"+OK\r\n"
             elif name == b"PING":
@@ -104,7 +114,7 @@ class Handler(socketserver.StreamRequestHandler):
                     reply = bulk(payload)
             else:
                 reply = b"-ERR unknown command '" + name + b"'\r\n"
-            self.send(reply)
+            self.send(reply, mode == "trickle-all" or (mode == "trickle" and not handshake))
 
 
 class Server(socketserver.ThreadingTCPServer):
@@ -116,7 +126,7 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--mode", required=True, choices=[
-        "flipped-crc", "text", "integer", "honest"])
+        "flipped-crc", "text", "integer", "trickle", "trickle-all", "honest"])
     a = p.parse_args()
     assert crc64(b"123456789") == 0xE9C6D914C4B8D9CA
     srv = Server(("127.0.0.1", a.port), Handler)

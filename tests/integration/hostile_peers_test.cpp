@@ -222,3 +222,28 @@ BOOST_AUTO_TEST_CASE(a_master_briefly_reporting_clusterdown) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+// Defect 2: --read-timeout bounded only the gap between reads; a peer trickling one byte a
+// second held a handshake or a reply forever.
+BOOST_AUTO_TEST_SUITE(whole_reply_deadline)
+
+BOOST_AUTO_TEST_CASE(a_trickling_node_fails_within_the_read_timeout) {
+  for (const std::string mode : {"trickle", "trickle-all"}) {
+    fake_redis node(mode);
+    temp_dir store("store");
+    const auto start = std::chrono::steady_clock::now();
+    auto r = run_kage({"backup", "--node", node.address(), "--to", store.path(), "--read-timeout",
+                       "3000", "--connect-timeout", "3000"},
+                      {}, std::chrono::seconds(90));
+    const auto took = std::chrono::steady_clock::now() - start;
+    BOOST_TEST(!r.timed_out, mode);
+    BOOST_TEST(r.exit_code == exit_redis, mode << "\n" << describe(r));
+    BOOST_TEST(contains(r.err, node.address() + " did not answer in time"), mode << "\n" << r.err);
+    // 3 s for the reply, a few more for the watchdog's period and a loaded machine; a reply
+    // read to its end at a byte a second takes 40 s and more.
+    BOOST_TEST((took < std::chrono::seconds(15)), mode);
+    BOOST_TEST(leftovers_of_failure(store.path()).empty(), mode);
+  }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
