@@ -161,13 +161,16 @@ BOOST_AUTO_TEST_CASE(sigkill_mid_upload_then_prune_aborts_the_upload) {
       {kage_binary(), "backup", "--node", server.address(), "--to", "s3://kage-test/kill",
        "--part-size-mb", "5", "--parts-in-flight", "2"},
       env);
-  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
-  BOOST_TEST_REQUIRE(backup.running(), "the backup finished before SIGKILL");
-  backup.kill(SIGKILL);
-  backup.wait(std::chrono::seconds(10));
   const auto open_uploads = [&] {
     return boost::json::parse(s3.tool({"uploads"})).as_array().size();
   };
+  // Killed once its multipart upload is open (parts are held back 1 s each by the proxy).
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (open_uploads() == 0 && backup.running() && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  BOOST_TEST_REQUIRE(backup.running(), "the backup finished before SIGKILL");
+  backup.kill(SIGKILL);
+  backup.wait(std::chrono::seconds(10));
   BOOST_TEST_REQUIRE(open_uploads() == 1u);
 
   auto r = run_kage({"list", "--from", "s3://kage-test/kill"}, s3.env());
