@@ -302,10 +302,12 @@ asio::awaitable<void> produce_object(std::shared_ptr<restore_job> job, std::size
   auto reader = co_await job->store->async_open(key);
   archive_stream stream(*reader, prog.bytes_read);
   auto damaged = [&](const std::string& what) {
-    fail(exit_code::integrity, "backup object " + location + "/" + key + " is damaged (" + what +
-                                   "); records before the damage were restored. Run "
-                                   "'kage verify --from " +
-                                   location + " --id " + job->manifest.id + "' for a full report");
+    fail(exit_code::integrity,
+         "backup object " + location + "/" + key + " is damaged (" + what + "); records before " +
+             (opt.dry_run ? "the damage were checked (dry run: nothing was written)"
+                          : "the damage were restored") +
+             ". Run 'kage verify --from " + location + " --id " + job->manifest.id +
+             "' for a full report");
   };
   for (;;) {
     auto rec = co_await stream.async_next();

@@ -261,7 +261,12 @@ struct s3_context {
       s3_errc error = s3_errc::unreachable;
       s3_response r;
       if (out.ec == asio::error::operation_aborted) throw boost::system::system_error(out.ec);
-      if (out.ec) {
+      if (out.ec == http::error::body_limit) {
+        // An answer, not silence: retrying gets the same answer.
+        fail(exit_code::store, s3_errc::request_refused,
+             what + " " + describe(key) + " failed: the S3 endpoint answered with a body larger " +
+                 "than kage accepts for it; check the endpoint (is it S3?) and its proxy");
+      } else if (out.ec) {
         problem = "cannot reach the S3 endpoint " + options.endpoint + ": " + out.ec.message();
       } else {
         r.status = out.response.result_int();
@@ -606,7 +611,12 @@ class s3_store final : public store {
         if (!key.starts_with(wanted)) continue;
         object_info info;
         info.key = key.substr(root.size());
-        info.size = std::stoull(xml_text(c, "Size").value_or("0"));
+        const std::string size = xml_text(c, "Size").value_or("0");
+        const auto [end, ec] = std::from_chars(size.data(), size.data() + size.size(), info.size);
+        if (ec != std::errc() || end != size.data() + size.size())
+          fail(exit_code::store, "ListObjectsV2 of " + ctx_->describe(prefix) + " gave object " +
+                                     key + " the size '" + size +
+                                     "', which is not a number; check the S3 server or its proxy");
         out.push_back(std::move(info));
       }
       if (const std::string problem = paging.on_page(r.body); !problem.empty()) {

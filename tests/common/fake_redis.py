@@ -5,6 +5,7 @@ handshake, INFO and SCAN like Redis 7.0, but lies where --mode says.
   --mode flipped-crc  DUMP answers a payload whose CRC64 does not match
   --mode text         DUMP answers the bulk string 'hello world'
   --mode integer      DUMP answers :5
+  --mode escape       DUMP answers an error whose text holds terminal escape sequences
   --mode trickle      every reply after the handshake is sent one byte per second
   --mode trickle-all  every reply, the handshake's too, is sent one byte per second
 
@@ -110,6 +111,8 @@ class Handler(socketserver.StreamRequestHandler):
                     reply = bulk(b"hello world")
                 elif mode == "integer":
                     reply = b":5\r\n"
+                elif mode == "escape":
+                    reply = b"-ERR \x1b[2J\x1b[31mscreen cleared\x1b[0m\r\n"
                 else:
                     reply = bulk(payload)
             else:
@@ -126,7 +129,7 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--mode", required=True, choices=[
-        "flipped-crc", "text", "integer", "trickle", "trickle-all", "honest"])
+        "flipped-crc", "text", "integer", "escape", "trickle", "trickle-all", "honest"])
     a = p.parse_args()
     assert crc64(b"123456789") == 0xE9C6D914C4B8D9CA
     srv = Server(("127.0.0.1", a.port), Handler)

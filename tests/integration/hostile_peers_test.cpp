@@ -250,3 +250,23 @@ BOOST_AUTO_TEST_CASE(a_trickling_node_fails_within_the_read_timeout) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+// Defect 10: messages. Server text with terminal escape sequences was printed raw.
+BOOST_AUTO_TEST_SUITE(messages)
+
+BOOST_AUTO_TEST_CASE(terminal_escapes_in_server_errors_are_shown_not_obeyed) {
+  fake_redis node("escape");
+  temp_dir store("store");
+  auto r = run_kage({"backup", "--node", node.address(), "--to", store.path()});
+  BOOST_TEST(r.exit_code == exit_redis, describe(r));
+  BOOST_TEST(!contains(r.err, "\x1b"), r.err);
+  BOOST_TEST(contains(r.err, "ERR \\x1b[2J\\x1b[31mscreen cleared\\x1b[0m"), r.err);
+  // With --log-format json the final error is a JSON line too (escaped by JSON).
+  r = run_kage({"backup", "--node", node.address(), "--to", store.path(), "--log-format", "json"});
+  BOOST_TEST(r.exit_code == exit_redis, describe(r));
+  BOOST_TEST(!contains(r.err, "kage: error:"), r.err);
+  BOOST_TEST(contains(r.err, "\"level\":\"error\""), r.err);
+  BOOST_TEST(!contains(r.err, "\x1b"), r.err);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -58,6 +58,25 @@ std::string json_log_line(log_level level, std::string_view component, std::stri
   return json::serialize(o) + "\n";
 }
 
+// Text for a terminal: control bytes a server put into its error text (escape sequences that
+// could rewrite the screen) are shown as \xNN; newlines and tabs stay.
+std::string terminal_safe(std::string_view text) {
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(text.size());
+  for (const char ch : text) {
+    const auto c = static_cast<unsigned char>(ch);
+    if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f) {
+      out += "\\x";
+      out.push_back(hex[c >> 4]);
+      out.push_back(hex[c & 15]);
+    } else {
+      out.push_back(ch);
+    }
+  }
+  return out;
+}
+
 logger make_logger(const settings& s) {
   log_level min = log_level::info;
   if (s.log_level == "debug") min = log_level::debug;
@@ -75,7 +94,7 @@ logger make_logger(const settings& s) {
       [](log_level level, std::string_view component, std::string_view message) {
         std::string line = "kage: " + std::string(to_string(level)) + ": ";
         if (!component.empty()) line += std::string(component) + ": ";
-        line += std::string(message) + "\n";
+        line += terminal_safe(message) + "\n";
         std::fwrite(line.data(), 1, line.size(), stderr);
       },
       min);
@@ -609,7 +628,11 @@ int report_error(const settings& s, const std::string& message, int code) {
                                               {"error", message}})
               << "\n";
   }
-  std::cerr << "kage: error: " << message << "\n";
+  if (s.log_format == "json") {
+    std::cerr << json_log_line(log_level::error, s.command, message);
+  } else {
+    std::cerr << "kage: error: " << terminal_safe(message) << "\n";
+  }
   return code;
 }
 
