@@ -171,7 +171,7 @@ BOOST_AUTO_TEST_CASE(sigkill_mid_upload_then_prune_aborts_the_upload) {
   BOOST_TEST_REQUIRE(backup.running(), "the backup finished before SIGKILL");
   backup.kill(SIGKILL);
   backup.wait(std::chrono::seconds(10));
-  BOOST_TEST_REQUIRE(open_uploads() == 1u);
+  BOOST_TEST_REQUIRE(open_uploads() == 1u, "the backup said: " << backup.err());
 
   auto r = run_kage({"list", "--from", "s3://kage-test/kill"}, s3.env());
   BOOST_TEST(r.exit_code == 0, describe(r));
