@@ -154,7 +154,7 @@ BOOST_AUTO_TEST_CASE(sigkill_mid_upload_then_prune_aborts_the_upload) {
   moto_server s3;
   redis_server server{redis_options{}};
   test_client(server.address()).load(random_keys("k", 30000, 1000));  // ~30 MB: several parts
-  s3_fault_proxy proxy(s3, "delay-parts:1000");
+  s3_fault_proxy proxy(s3, "delay-parts:3000");
   auto env = s3.env();
   env["S3_ENDPOINT_URL"] = proxy.endpoint();
   background_process backup(
@@ -164,7 +164,8 @@ BOOST_AUTO_TEST_CASE(sigkill_mid_upload_then_prune_aborts_the_upload) {
   const auto open_uploads = [&] {
     return boost::json::parse(s3.tool({"uploads"})).as_array().size();
   };
-  // Killed once its multipart upload is open (parts are held back 1 s each by the proxy).
+  // Killed once its multipart upload is open: 6 parts, 2 at a time, each held back 3 s by the
+  // proxy, leave about 9 s between the upload opening and completing.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   while (open_uploads() == 0 && backup.running() && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
