@@ -27,6 +27,7 @@
 #include <kage/proto/crc16.hpp>
 #include <kage/proto/redis_text.hpp>
 #include <kage/storage/archive.hpp>
+#include <kage/storage/catalog.hpp>
 #include <kage/storage/sha256.hpp>
 
 #include <boost/asio.hpp>
@@ -213,7 +214,7 @@ asio::awaitable<shard_outcome> run_shard_once(std::shared_ptr<backup_job> job, s
 
   shard_scanner scanner({source.ep.address(), opt.patterns, opt.scan_count,
                          static_cast<std::size_t>(opt.window), opt.max_inflight_bytes,
-                         probe_key_for(master.slots)});
+                         probe_key_for(master.slots), proto::rdb_version_for(job->redis_version)});
   co_await async_probe_ttl(job, *conn, scanner);
   const std::optional<std::string> functions = co_await async_read_functions(job, *conn);
 
@@ -349,12 +350,13 @@ asio::awaitable<void> backup_shard(std::shared_ptr<backup_job> job, std::size_t 
 // Shards that finished were committed; remove them so no half backup is left behind.
 asio::awaitable<void> remove_objects(std::shared_ptr<backup_job> job) {
   std::vector<std::string> done;
+  done.push_back(job->id + "/" + std::string(storage::claim_name));
   for (const auto& o : job->objects) {
     if (!o.name.empty()) done.push_back(job->id + "/" + o.name);
   }
   std::exception_ptr error;
   try {
-    if (!done.empty()) co_await job->store->async_remove(done);
+    co_await job->store->async_remove(done);
   } catch (...) {
     error = std::current_exception();
   }
@@ -464,11 +466,8 @@ asio::awaitable<storage::manifest> async_backup(redis_target target, backup_opti
     m.total_vanished += o.vanished;
   }
   m.finished_at = storage::rfc3339_ms(unix_ms());
-  // The manifest is the commit point: written last, through a temporary name.
-  auto writer =
-      co_await job->store->async_create(job->id + "/" + std::string(storage::manifest_name));
-  co_await writer->async_write(storage::to_json(m));
-  co_await writer->async_commit();
+  // The manifest is the commit point: written last, and only if no other run wrote one.
+  co_await async_commit_manifest(job->store, job->id, storage::to_json(m));
   co_return m;
 }
 

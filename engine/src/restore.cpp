@@ -2,6 +2,7 @@
 #include "clock.hpp"
 #include "redirects.hpp"
 
+#include <kage/base/backoff.hpp>
 #include <kage/base/error.hpp>
 #include <kage/base/task_group.hpp>
 #include <kage/engine/restore.hpp>
@@ -18,6 +19,7 @@
 
 #include <deque>
 #include <map>
+#include <optional>
 #include <set>
 
 namespace kage::engine {
@@ -155,6 +157,36 @@ asio::awaitable<void> async_follow(restore_job& job, std::size_t target_index,
   count_reply(job, target_index, item, r.type, r.value);
 }
 
+// Commands a master answered with CLUSTERDOWN, TRYAGAIN, LOADING or MASTERDOWN, to send again
+// once it can serve keys, within the options' cluster_wait of the first such answer.
+struct resend_state {
+  batch again;
+  std::string last_error;  // the server's words, for the message when time runs out
+  std::optional<std::chrono::steady_clock::time_point> since;
+  int attempt = 0;
+  backoff delay{backoff_policy{std::chrono::milliseconds(100), std::chrono::milliseconds(2000)}};
+};
+
+// Waits before sending again; fails once the master kept refusing past the deadline.
+asio::awaitable<void> async_wait_to_resend(std::shared_ptr<restore_job> job, std::size_t index,
+                                           resend_state& r) {
+  const std::string& where = job->progress->targets[index].master;
+  if (std::chrono::steady_clock::now() - *r.since > job->options.cluster_wait) {
+    fail(exit_code::redis, proto::classify_redis_error(r.last_error).code,
+         where + " kept answering '" + r.last_error + "' for " +
+             std::to_string(job->options.cluster_wait.count() / 1000) +
+             " s; keys sent so far are restored. Check 'redis-cli --cluster check " + where +
+             "' and run the restore again");
+  }
+  if (r.attempt++ == 0)
+    job->log.warn(where, "answered '" + r.last_error +
+                             "'; sending its refused commands again until the cluster is ok");
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  timer.expires_after(r.delay.delay(r.attempt));
+  auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::deferred));
+  if (ec) throw boost::system::system_error(ec);  // cancelled
+}
+
 asio::awaitable<void> run_sink(std::shared_ptr<restore_job> job, std::size_t index) {
   auto& s = *job->sinks[index];
   auto& conn = *s.conn;
@@ -166,10 +198,22 @@ asio::awaitable<void> run_sink(std::shared_ptr<restore_job> job, std::size_t ind
   bool last_seen = false;
   std::size_t bytes_in_flight = 0;
   constexpr std::size_t max_bytes = std::size_t{64} << 20;
+  resend_state resend;
   for (;;) {
+    // Refused commands go again once every reply is in; nothing new is taken meanwhile.
+    if (outstanding == 0 && !resend.again.items.empty()) {
+      co_await async_wait_to_resend(job, index, resend);
+      batch b = std::exchange(resend.again, batch{});
+      conn.output().append(b.commands);
+      outstanding += b.items.size();
+      bytes_in_flight += b.commands.size();
+      in_flight.push_back(std::move(b));
+      continue;
+    }
     // Bounded by commands and by bytes: large values must not pile up here or in Redis.
-    if (!last_seen && (outstanding == 0 || (outstanding < window && bytes_in_flight < max_bytes &&
-                                            s.channel.ready()))) {
+    if (!last_seen && resend.again.items.empty() &&
+        (outstanding == 0 ||
+         (outstanding < window && bytes_in_flight < max_bytes && s.channel.ready()))) {
       auto [ec, b] = co_await s.channel.async_receive(asio::as_tuple(asio::deferred));
       if (ec) throw boost::system::system_error(ec);
       last_seen = b.last;
@@ -202,10 +246,20 @@ asio::awaitable<void> run_sink(std::shared_ptr<restore_job> job, std::size_t ind
       fail(exit_code::redis, make_error_code(proto::sentinel_errc::primary_lost),
            conn.remote().address() + " is no longer the primary (" + std::string(top.value) + ")");
     }
-    if (error.is_redirect()) {
+    if (error.is_transient()) {
+      // Not refused for good: the same command goes again (it restored nothing).
+      if (!resend.since) resend.since = std::chrono::steady_clock::now();
+      resend.last_error.assign(top.value);
+      batch_item again = item;
+      again.offset = resend.again.commands.size();
+      resend.again.commands.append(front.commands, item.offset, item.length);
+      resend.again.items.push_back(std::move(again));
+    } else if (error.is_redirect()) {
+      resend.since.reset();
       co_await async_follow(*job, index, redirects, to_redirect(error), item,
                             front.commands.substr(item.offset, item.length));
     } else {
+      resend.since.reset();
       count_reply(*job, index, item, top.type, top.value);
     }
     --outstanding;
@@ -248,10 +302,12 @@ asio::awaitable<void> produce_object(std::shared_ptr<restore_job> job, std::size
   auto reader = co_await job->store->async_open(key);
   archive_stream stream(*reader, prog.bytes_read);
   auto damaged = [&](const std::string& what) {
-    fail(exit_code::integrity, "backup object " + location + "/" + key + " is damaged (" + what +
-                                   "); records before the damage were restored. Run "
-                                   "'kage verify --from " +
-                                   location + " --id " + job->manifest.id + "' for a full report");
+    fail(exit_code::integrity,
+         "backup object " + location + "/" + key + " is damaged (" + what + "); records before " +
+             (opt.dry_run ? "the damage were checked (dry run: nothing was written)"
+                          : "the damage were restored") +
+             ". Run 'kage verify --from " + location + " --id " + job->manifest.id +
+             "' for a full report");
   };
   for (;;) {
     auto rec = co_await stream.async_next();

@@ -183,10 +183,32 @@ shard_scanner::step shard_scanner::on_dump(pending& p, const resp_node& top, std
     st.kind = step_kind::vanished;  // deleted or expired between SCAN and DUMP
     return st;
   }
+  average_value_ = average_value_ * 0.9 + static_cast<double>(top.value.size()) * 0.1;
+  return take_payload(current_key_, s_.where, top, ttl, now_ms);
+}
+
+shard_scanner::step shard_scanner::take_payload(std::string_view key, std::string_view node,
+                                                const resp_node& dump, std::int64_t ttl,
+                                                std::int64_t now_ms) const {
+  // Archived as it comes: a payload that is not what Redis writes makes a backup that only
+  // verify or restore would reject, later.
+  const std::string what = "DUMP of '" + proto::printable(key) + "' on " + std::string(node);
+  if (dump.type != resp_type::bulk_string)
+    return failed(proto::errc::protocol_error,
+                  what + " answered " +
+                      (proto::is_aggregate(dump.type) ? std::string("an aggregate reply")
+                                                      : "'" + proto::printable(dump.value) + "'") +
+                      ", not a DUMP payload (a bulk string); the backup was abandoned");
+  if (const auto problem = proto::dump_payload_problem(dump.value, s_.max_rdb_version);
+      !problem.empty())
+    return failed(proto::errc::protocol_error,
+                  what + " returned a payload that " + problem +
+                      "; the node or the connection corrupted it, so the backup was abandoned");
+  step st;
+  st.key = key;
   st.kind = step_kind::key;
   st.expire_at_ms = expire_at(ttl, absolute_ttl_, now_ms);
-  st.payload = top.value;
-  average_value_ = average_value_ * 0.9 + static_cast<double>(top.value.size()) * 0.1;
+  st.payload = dump.value;
   return st;
 }
 
@@ -211,14 +233,14 @@ shard_scanner::step shard_scanner::on_redirected(std::string_view key, std::stri
   }
   std::int64_t t = -2;
   proto::to_int64(ttl.value, t);
-  if (dump.type != resp_type::bulk_string || t == -2) {
+  if (dump.type == resp_type::null || t == -2) {
     st.kind = step_kind::vanished;
     return st;
   }
-  st.kind = step_kind::key;
-  st.expire_at_ms = expire_at(t, absolute_ttl_, now_ms);
-  st.payload = dump.value;
-  return st;
+  resp_node node_reply;
+  node_reply.type = dump.type;
+  node_reply.value = dump.value;
+  return take_payload(key, node, node_reply, t, now_ms);
 }
 
 }  // namespace kage::engine

@@ -21,7 +21,8 @@ struct scan_settings {
   int scan_count = 1000;              // SCAN COUNT, and how many keys may wait for their DUMP
   std::size_t window = 256;           // keys whose PEXPIRETIME/PTTL + DUMP are in flight
   std::size_t max_inflight_bytes = std::size_t{64} << 20;  // estimated DUMP bytes in flight
-  std::string probe_key;  // a key of the shard, for the PEXPIRETIME probe
+  std::string probe_key;    // a key of the shard, for the PEXPIRETIME probe
+  int max_rdb_version = 0;  // newest RDB version a DUMP may name (0: not checked)
 };
 
 class shard_scanner {
@@ -84,6 +85,9 @@ class shard_scanner {
   step on_dump(pending& p, const proto::resp_node& top, std::int64_t now_ms);
   step failed(boost::system::error_code code, std::string message) const;
   step failed(const proto::redis_error& e, std::string message) const;
+  // A key step for a DUMP reply, or failed when the reply is not a whole DUMP payload.
+  step take_payload(std::string_view key, std::string_view node, const proto::resp_node& dump,
+                    std::int64_t ttl, std::int64_t now_ms) const;
 
   scan_settings s_;
   std::string count_;

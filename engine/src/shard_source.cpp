@@ -3,10 +3,35 @@
 #include "clock.hpp"
 
 #include <kage/base/error.hpp>
+#include <kage/storage/catalog.hpp>
 
 #include <boost/asio.hpp>
 
+#include <unistd.h>
+
+#include <climits>
+
 namespace kage::engine {
+
+namespace {
+
+// Who holds a backup id, for a person reading claim.json.
+std::string claim_owner() {
+  char host[HOST_NAME_MAX + 1] = {};
+  if (::gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
+  return "kage " KAGE_VERSION " pid " + std::to_string(::getpid()) + " on " + host;
+}
+
+}  // namespace
+
+asio::awaitable<void> async_commit_manifest(std::shared_ptr<storage::store> store, std::string id,
+                                            std::string json) {
+  const std::string key = id + "/" + std::string(storage::manifest_name);
+  if (!co_await store->async_create_new(key, std::move(json)))
+    fail(exit_code::store, "backup " + id + " in " + store->location() +
+                               " already has a manifest that this run did not write (another "
+                               "run used the same id); this run's backup is not complete");
+}
 
 asio::awaitable<void> async_begin(writing_job& job, redis_target target,
                                   std::shared_ptr<storage::store> store, logger log) {
@@ -15,7 +40,8 @@ asio::awaitable<void> async_begin(writing_job& job, redis_target target,
   job.target = std::move(target);
   job.store = std::move(store);
   job.log = std::move(log);
-  job.id = storage::make_backup_id(job.started_ms);
+  // Claimed, not just computed: runs starting in one millisecond must not share an id.
+  job.id = co_await storage::async_claim_backup_id(*job.store, job.started_ms, claim_owner());
   job.redis_version = view.redis_version;
   job.topology = std::move(view.topology);
 }

@@ -21,9 +21,15 @@ struct writing_job {
   proto::topology topology;
 };
 
-// Discovers the cluster and fills every field of `job`.
+// Discovers the cluster, claims a new backup id in the store (<id>/claim.json) and fills every
+// field of `job`.
 asio::awaitable<void> async_begin(writing_job& job, redis_target target,
                                   std::shared_ptr<storage::store> store, logger log);
+
+// Writes <id>/manifest.json, the commit point, only when no manifest is there: "complete" is
+// this run's manifest. Throws failure(store) when another is there.
+asio::awaitable<void> async_commit_manifest(std::shared_ptr<storage::store> store, std::string id,
+                                            std::string json);
 
 // A manifest with what the job knows at its start: id, versions, start time, topology.
 storage::manifest manifest_begun(const writing_job& job);

@@ -415,12 +415,9 @@ asio::awaitable<storage::manifest> async_snapshot(redis_target target, snapshot_
   m.node_configs = job->node_configs;
   m.cluster_view = job->cluster_view;
   m.finished_at = storage::rfc3339_ms(unix_ms());
-  // The manifest is the commit point: written last, through a temporary name.
+  // The manifest is the commit point: written last, and only if no other run wrote one.
   const std::string manifest_json = storage::to_json(m);
-  auto writer =
-      co_await job->store->async_create(job->id + "/" + std::string(storage::manifest_name));
-  co_await writer->async_write(manifest_json);
-  co_await writer->async_commit();
+  co_await async_commit_manifest(job->store, job->id, manifest_json);
 
   st.phase = "Completed";
   st.completed_at = m.finished_at;

@@ -38,11 +38,11 @@ asio::awaitable<std::unique_ptr<storage::object_reader>> async_open_object(stora
 
 // "" when the payload of the record passes its own CRC64 check.
 std::string payload_problem(const storage::archive_record& r) {
-  const auto footer = proto::inspect_dump_payload(r.payload);
-  if (footer && footer->checksum_ok) return "";
+  const std::string problem = proto::dump_payload_problem(r.payload);
+  if (problem.empty()) return "";
   return r.type == storage::archive_record::kind::key
-             ? "the payload of key '" + proto::printable(r.key) + "' fails its own CRC64 check"
-             : "the Redis Functions payload fails its own CRC64 check";
+             ? "the payload of key '" + proto::printable(r.key) + "' " + problem
+             : "the Redis Functions payload " + problem;
 }
 
 asio::awaitable<object_check> check_object(storage::store& store, const storage::manifest& m,

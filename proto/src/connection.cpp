@@ -166,6 +166,11 @@ struct connection::impl : std::enable_shared_from_this<impl> {
     consume = 0;
     parser.reset();
     maybe_shrink();
+    // The read timeout bounds the whole reply, not only the gap between reads: a peer trickling
+    // a byte a second must not hold a job forever. A large reply gets one more millisecond for
+    // each KiB that arrived (it must come at 1 MiB/s at least).
+    const clock::time_point started = clock::now();
+    std::size_t received = 0;
     for (;;) {
       auto parsed = parser.parse(std::string_view(in.get() + in_begin, in_end - in_begin));
       if (parsed) {
@@ -179,11 +184,12 @@ struct connection::impl : std::enable_shared_from_this<impl> {
       }
       if (!open) co_return make_error_code(timed_out ? errc::timeout : errc::closed);
       if (auto ec = reserve_for_read()) co_return ec;
-      arm(config.read_timeout);
+      deadline = started + config.read_timeout + std::chrono::milliseconds(received >> 10);
       auto [ec, n] = co_await read_some(asio::buffer(in.get() + in_end, in_capacity - in_end));
       disarm();
       if (ec) co_return map(ec);
       in_end += n;
+      received += n;
     }
   }
 

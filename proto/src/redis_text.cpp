@@ -122,6 +122,17 @@ std::optional<dump_footer> inspect_dump_payload(std::string_view payload) noexce
   return f;
 }
 
+std::string dump_payload_problem(std::string_view payload, int max_rdb_version) {
+  const auto footer = inspect_dump_payload(payload);
+  if (!footer)
+    return "is " + std::to_string(payload.size()) + " bytes, too short to be a DUMP payload";
+  if (!footer->checksum_ok) return "fails its own CRC64 check";
+  if (max_rdb_version > 0 && (footer->rdb_version < 1 || footer->rdb_version > max_rdb_version))
+    return "names RDB version " + std::to_string(footer->rdb_version) + ", not 1 to " +
+           std::to_string(max_rdb_version) + " as the server's Redis version writes";
+  return "";
+}
+
 std::string printable(std::string_view bytes, std::size_t max) {
   static constexpr char hex[] = "0123456789abcdef";
   std::string out;

@@ -88,4 +88,11 @@ bool valid_rfc3339_ms(std::string_view s) noexcept {
          number(s, 14, 2) <= 59 && number(s, 17, 2) <= 59;
 }
 
+std::optional<std::int64_t> rfc3339_ms_time(std::string_view s) {
+  if (!valid_rfc3339_ms(s)) return std::nullopt;
+  std::string id(s);  // the id form is the same time without its separators
+  std::erase_if(id, [](char c) { return c == '-' || c == ':'; });
+  return backup_id_time(id);
+}
+
 }  // namespace kage::storage

@@ -3,8 +3,11 @@
 
 #include <kage/base/error.hpp>
 
+#include <boost/json.hpp>
+
 #include <algorithm>
 #include <map>
+#include <random>
 
 namespace kage::storage {
 
@@ -109,7 +112,18 @@ std::string plural(std::size_t n, const char* one, const char* many) {
   return std::to_string(n) + " " + (n == 1 ? one : many);
 }
 
+// A plain function: GCC 12 miscompiles braced lists of string literals inside coroutines.
+std::string claim_json(const std::string& id, const std::string& owner, const std::string& nonce) {
+  return boost::json::serialize(
+      boost::json::object{{"id", id}, {"owner", owner}, {"nonce", nonce}});
+}
+
 }  // namespace
+
+std::string describe_leftover(const leftover& l) {
+  if (!l.upload_id.empty()) return l.key + " (unfinished upload " + l.upload_id + ")";
+  return l.key + " (temporary file, " + std::to_string(l.size) + " bytes)";
+}
 
 asio::awaitable<std::vector<backup_entry>> async_list_backups(store& s) {
   std::vector<backup_entry> out;
@@ -184,6 +198,25 @@ asio::awaitable<manifest> async_load_manifest(store& s, std::string id) {
                 "no complete backup in " + s.location() + " (" + why + ")");
 }
 
+asio::awaitable<std::string> async_claim_backup_id(store& s, std::int64_t unix_ms,
+                                                   std::string owner) {
+  std::random_device random;
+  const std::string nonce = std::to_string(random()) + "-" + std::to_string(random());
+  // A few milliseconds later is still the run's start to any reader; 1000 taken ids in a row
+  // means the store is not behaving.
+  for (std::int64_t n = 0; n < 1000; ++n) {
+    const std::string id = make_backup_id(unix_ms + n);
+    const std::string key = id + "/" + std::string(claim_name);
+    const std::string claim = claim_json(id, owner, nonce);
+    if (!co_await s.async_create_new(key, claim)) continue;
+    if (co_await async_read_all(s, key, 1 << 16) != claim) continue;  // another run's after all
+    co_return id;
+  }
+  throw failure(exit_code::store, "cannot claim a backup id in " + s.location() +
+                                      ": 1000 ids in a row from " + make_backup_id(unix_ms) +
+                                      " are taken; check the backup location");
+}
+
 asio::awaitable<prune_report> async_prune(store& s, prune_policy policy) {
   prune_report report;
   auto backups = co_await async_list_backups(s);
@@ -225,7 +258,17 @@ asio::awaitable<prune_report> async_prune(store& s, prune_policy policy) {
       report.kept_incomplete.push_back(b.id);
     }
   }
+  std::vector<leftover> stale;
+  for (auto& l : co_await s.async_list_leftovers()) {
+    if (policy.now_ms - l.started_ms >= policy.grace_ms) {
+      report.deleted_leftovers.push_back(describe_leftover(l));
+      stale.push_back(std::move(l));
+    } else {
+      report.kept_leftovers.push_back(describe_leftover(l));
+    }
+  }
   if (policy.dry_run) co_return report;
+  if (!stale.empty()) co_await s.async_remove_leftovers(std::move(stale));
   // One listing for everything; manifests go first (in one batch), so an interrupted prune
   // leaves incomplete backups behind, never "complete" ones with missing objects.
   std::sort(doomed.begin(), doomed.end());

@@ -82,6 +82,14 @@ std::error_code durable_file::place() noexcept {
   return {};
 }
 
+std::error_code durable_file::place_new() noexcept {
+  if (::link(temp_.c_str(), final_.c_str()) != 0) return last_error();
+  placed_ = true;
+  ::unlink(temp_.c_str());
+  temp_.clear();
+  return {};
+}
+
 void durable_file::discard() noexcept {
   if (fd_ >= 0) ::close(std::exchange(fd_, -1));
   if (!placed_ && !temp_.empty()) {

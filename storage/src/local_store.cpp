@@ -169,6 +169,23 @@ class local_store final : public store {
     co_return std::make_unique<local_writer>(std::move(file));
   }
 
+  asio::awaitable<bool> async_create_new(std::string key, std::string bytes) override {
+    check_key(key);
+    const fs::path final_path = root_ / key;
+    create_directories(final_path.parent_path());
+    std::error_code ec;
+    durable_file file(final_path, ec);
+    if (!ec) ec = file.write(bytes);
+    if (!ec) ec = file.sync();
+    if (!ec) ec = file.place_new();
+    if (ec == std::errc::file_exists) co_return false;
+    if (!ec) ec = sync_directory(final_path.parent_path());
+    if (ec)
+      store_failure("cannot create " + final_path.string() + ": " + ec.message() + "; " +
+                    write_advice(ec.value()));
+    co_return true;
+  }
+
   asio::awaitable<std::unique_ptr<object_reader>> async_open(std::string key) override {
     check_key(key);
     const fs::path path = root_ / key;
@@ -232,6 +249,49 @@ class local_store final : public store {
         dirs.insert(d);
     }
     // Deepest first; a directory that still holds something stays (rmdir refuses).
+    for (auto it = dirs.rbegin(); it != dirs.rend(); ++it) ::rmdir((root_ / *it).c_str());
+    co_return;
+  }
+
+  asio::awaitable<std::vector<leftover>> async_list_leftovers() override {
+    std::vector<leftover> out;
+    std::error_code ec;
+    fs::recursive_directory_iterator it(root_, fs::directory_options::skip_permission_denied, ec);
+    if (ec) {
+      if (ec == std::errc::no_such_file_or_directory) co_return out;
+      store_failure("cannot list " + location_ + ": " + ec.message() +
+                    "; check the permissions of the backup location");
+    }
+    for (; it != fs::recursive_directory_iterator(); it.increment(ec)) {
+      if (!is_temp_name(it->path().filename().string())) continue;
+      struct stat st {};
+      if (::lstat(it->path().c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+      out.push_back({it->path().lexically_relative(root_).string(), "",
+                     static_cast<std::uint64_t>(st.st_size),
+                     std::int64_t{st.st_mtim.tv_sec} * 1000 + st.st_mtim.tv_nsec / 1000000});
+    }
+    if (ec && ec != std::errc::no_such_file_or_directory)
+      store_failure("cannot list " + location_ + ": " + ec.message() +
+                    "; check the permissions of the backup location");
+    std::sort(out.begin(), out.end(),
+              [](const leftover& a, const leftover& b) { return a.key < b.key; });
+    co_return out;
+  }
+
+  asio::awaitable<void> async_remove_leftovers(std::vector<leftover> items) override {
+    std::set<fs::path> dirs;
+    for (const auto& item : items) {
+      // Only temporary files, and only under the root.
+      const fs::path rel(item.key);
+      bool safe = !rel.empty() && rel.is_relative() && is_temp_name(rel.filename().string());
+      for (const auto& part : rel) safe = safe && part != ".." && part != ".";
+      if (!safe) throw std::logic_error("not a temporary file under the root: " + item.key);
+      const fs::path path = root_ / rel;
+      if (::unlink(path.c_str()) != 0 && errno != ENOENT)
+        store_failure("cannot remove " + path.string() + ": " + errno_text(errno) +
+                      "; check the permissions of the backup location");
+      for (fs::path d = rel.parent_path(); !d.empty(); d = d.parent_path()) dirs.insert(d);
+    }
     for (auto it = dirs.rbegin(); it != dirs.rend(); ++it) ::rmdir((root_ / *it).c_str());
     co_return;
   }

@@ -276,4 +276,59 @@ asio::awaitable<void> multi_store::async_remove(std::vector<std::string> keys) {
   if (first) std::rethrow_exception(first);
 }
 
+asio::awaitable<bool> multi_store::async_create_new(std::string key, std::string bytes) {
+  std::vector<std::size_t> created;
+  std::exception_ptr last;
+  bool taken = false;
+  for (std::size_t i = 0; i < state_->locations.size() && !taken; ++i) {
+    if (!state_->alive(i)) continue;
+    std::exception_ptr e;
+    bool made = false;
+    try {
+      made = co_await state_->locations[i].where->async_create_new(key, bytes);
+    } catch (...) {
+      e = std::current_exception();
+    }
+    if (e) {
+      co_await drop_or_rethrow(state_, i, e);
+      last = e;
+      continue;
+    }
+    if (made) {
+      created.push_back(i);
+    } else {
+      taken = true;
+    }
+  }
+  if (taken) {
+    for (const std::size_t i : created) {
+      std::vector<std::string> keys{key};
+      try {
+        co_await state_->locations[i].where->async_remove(std::move(keys));
+      } catch (...) {
+      }
+    }
+    co_return false;
+  }
+  if (created.empty()) std::rethrow_exception(last ? last : state_->first_failure());
+  co_return true;
+}
+
+asio::awaitable<std::vector<leftover>> multi_store::async_list_leftovers() {
+  std::vector<leftover> out;
+  for (std::size_t i = 0; i < state_->locations.size(); ++i) {
+    if (!state_->alive(i)) continue;
+    auto found = co_await state_->locations[i].where->async_list_leftovers();
+    out.insert(out.end(), found.begin(), found.end());
+  }
+  co_return out;
+}
+
+asio::awaitable<void> multi_store::async_remove_leftovers(std::vector<leftover> items) {
+  for (std::size_t i = 0; i < state_->locations.size(); ++i) {
+    if (!state_->alive(i)) continue;
+    co_await state_->locations[i].where->async_remove_leftovers(items);
+  }
+}
+
 }  // namespace kage::storage

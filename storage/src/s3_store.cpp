@@ -3,6 +3,7 @@
 #include <kage/base/error.hpp>
 #include <kage/base/http_client.hpp>
 #include <kage/base/tls.hpp>
+#include <kage/storage/backup_id.hpp>
 #include <kage/storage/s3.hpp>
 #include <kage/storage/s3_xml.hpp>
 #include <kage/storage/sha256.hpp>
@@ -260,7 +261,12 @@ struct s3_context {
       s3_errc error = s3_errc::unreachable;
       s3_response r;
       if (out.ec == asio::error::operation_aborted) throw boost::system::system_error(out.ec);
-      if (out.ec) {
+      if (out.ec == http::error::body_limit) {
+        // An answer, not silence: retrying gets the same answer.
+        fail(exit_code::store, s3_errc::request_refused,
+             what + " " + describe(key) + " failed: the S3 endpoint answered with a body larger " +
+                 "than kage accepts for it; check the endpoint (is it S3?) and its proxy");
+      } else if (out.ec) {
         problem = "cannot reach the S3 endpoint " + options.endpoint + ": " + out.ec.message();
       } else {
         r.status = out.response.result_int();
@@ -277,9 +283,10 @@ struct s3_context {
         r.encrypted = sse == "aws:kms" || sse == "aws:kms:dsse" ||
                       !out.response["x-amz-server-side-encryption-customer-algorithm"].empty();
         auto err = parse_s3_error(r.body);
-        // CompleteMultipartUpload can answer 200 with an <Error> body.
+        // CompleteMultipartUpload can answer 200 with an <Error> body; an accepted 4xx (412 to
+        // a conditional PUT, 404 to a HEAD) carries one by nature.
         const bool ok = std::find(accepted.begin(), accepted.end(), r.status) != accepted.end() &&
-                        !(err && method != http::verb::get);
+                        !(err && method != http::verb::get && r.status / 100 == 2);
         if (ok) co_return r;
         const std::string code = err ? err->code : "";
         problem = what + " " + describe(key) + " failed: HTTP " + std::to_string(r.status) +
@@ -562,6 +569,18 @@ class s3_store final : public store {
     co_return std::make_unique<s3_writer>(ctx_, std::move(key), co_await asio::this_coro::executor);
   }
 
+  asio::awaitable<bool> async_create_new(std::string key, std::string bytes) override {
+    body_check sent = check_for(ctx_->options.checksum, bytes);
+    sent.headers.emplace_back("if-none-match", "*");
+    // 412: the key exists. 409: a concurrent conditional write to it is under way (AWS asks to
+    // retry; the other writer is the one that gets it).
+    auto r = co_await ctx_->request(http::verb::put, key, kv(), sent.headers, std::move(bytes),
+                                    "conditional PUT", statuses(200, 412, 409), sent.payload_hash);
+    if (r.status != 200) co_return false;
+    check_stored(*ctx_, key, "object", sent, r);
+    co_return true;
+  }
+
   asio::awaitable<std::unique_ptr<object_reader>> async_open(std::string key) override {
     // HEAD has no body: a 404 carries no <Error>, so name it ourselves.
     auto r = co_await ctx_->request(http::verb::head, key, kv(), kv(), std::string(), "HEAD",
@@ -592,7 +611,12 @@ class s3_store final : public store {
         if (!key.starts_with(wanted)) continue;
         object_info info;
         info.key = key.substr(root.size());
-        info.size = std::stoull(xml_text(c, "Size").value_or("0"));
+        const std::string size = xml_text(c, "Size").value_or("0");
+        const auto [end, ec] = std::from_chars(size.data(), size.data() + size.size(), info.size);
+        if (ec != std::errc() || end != size.data() + size.size())
+          fail(exit_code::store, "ListObjectsV2 of " + ctx_->describe(prefix) + " gave object " +
+                                     key + " the size '" + size +
+                                     "', which is not a number; check the S3 server or its proxy");
         out.push_back(std::move(info));
       }
       if (const std::string problem = paging.on_page(r.body); !problem.empty()) {
@@ -604,6 +628,55 @@ class s3_store final : public store {
     std::sort(out.begin(), out.end(),
               [](const object_info& a, const object_info& b) { return a.key < b.key; });
     co_return out;
+  }
+
+  asio::awaitable<std::vector<leftover>> async_list_leftovers() override {
+    std::vector<leftover> out;
+    const std::string root = ctx_->options.prefix.empty() ? "" : ctx_->options.prefix + "/";
+    std::string key_marker, upload_marker;
+    // As in async_list: the prefix only up to its first '/'.
+    for (int page = 0;; ++page) {
+      if (page == 10000)
+        fail(exit_code::store, "ListMultipartUploads of " + location() +
+                                   " did not end after 10000 pages; check the S3 server");
+      kvs q = kv("uploads", "", "prefix", root.substr(0, root.find('/')));
+      if (!key_marker.empty() || !upload_marker.empty()) {
+        q.emplace_back(std::string("key-marker"), key_marker);
+        q.emplace_back(std::string("upload-id-marker"), upload_marker);
+      }
+      auto r = co_await ctx_->request(http::verb::get, "", q, kv(), std::string(),
+                                      "ListMultipartUploads of", statuses(200));
+      for (auto u : xml_elements(r.body, "Upload")) {
+        const std::string key = xml_text(u, "Key").value_or("");
+        if (!key.starts_with(root)) continue;
+        leftover l;
+        l.key = key.substr(root.size());
+        l.upload_id = xml_text(u, "UploadId").value_or("");
+        // An unreadable time counts as now: such an upload is kept until --grace 0.
+        l.started_ms = rfc3339_ms_time(xml_text(u, "Initiated").value_or(""))
+                           .value_or(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                         std::chrono::system_clock::now().time_since_epoch())
+                                         .count());
+        if (!l.upload_id.empty()) out.push_back(std::move(l));
+      }
+      if (xml_text(r.body, "IsTruncated").value_or("false") != "true") break;
+      auto next_key = xml_text(r.body, "NextKeyMarker").value_or("");
+      auto next_upload = xml_text(r.body, "NextUploadIdMarker").value_or("");
+      if (next_key == key_marker && next_upload == upload_marker)
+        fail(exit_code::store, "ListMultipartUploads of " + location() +
+                                   " repeats its page (the same markers again); check the S3 "
+                                   "server or its proxy");
+      key_marker = std::move(next_key);
+      upload_marker = std::move(next_upload);
+    }
+    co_return out;
+  }
+
+  asio::awaitable<void> async_remove_leftovers(std::vector<leftover> items) override {
+    for (auto& item : items) {
+      co_await ctx_->request(http::verb::delete_, item.key, kv("uploadId", item.upload_id), kv(),
+                             std::string(), "AbortMultipartUpload of", statuses(204, 200, 404));
+    }
   }
 
   asio::awaitable<void> async_remove(std::vector<std::string> keys) override {

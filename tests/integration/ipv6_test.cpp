@@ -111,7 +111,7 @@ BOOST_AUTO_TEST_CASE(s3_endpoint_on_ipv6_loopback) {
   const std::string id(json_result(r).at("id").as_string());
   // boto3 sees the objects kage wrote through http://[::1]:PORT.
   const auto objects = json::parse(s3.tool({"objects", "v6/" + id + "/"})).as_array();
-  BOOST_TEST(objects.size() == 2u);  // one shard + manifest
+  BOOST_TEST(objects.size() == 3u);  // one shard, manifest, claim.json
 
   r = run_kage({"verify", "--from", "s3://kage-test/v6"}, s3.env());
   BOOST_TEST(r.exit_code == 0, describe(r));

@@ -57,7 +57,7 @@ BOOST_AUTO_TEST_CASE(cluster_backup_to_s3_and_restore_from_it) {
 
   // boto3 reads the same bytes kage described in its manifest; multipart ETags look right.
   auto objs = objects(s3, "prod/" + id + "/");
-  BOOST_TEST_REQUIRE(objs.size() == 4u);  // 3 shards + manifest
+  BOOST_TEST_REQUIRE(objs.size() == 5u);  // 3 shards, manifest, claim.json
   auto manifest_text = s3.tool({"objects", "prod/" + id + "/manifest.json"});
   r = run_kage({"show", "--from", "s3://kage-test/prod", "--json"}, s3.env());
   BOOST_TEST_REQUIRE(r.exit_code == 0, describe(r));
@@ -271,7 +271,7 @@ BOOST_AUTO_TEST_CASE(https_with_a_test_ca) {
                       env);
     BOOST_TEST_REQUIRE(r.exit_code == 0, describe(r));
     auto objs = objects(s3, prefix + "/");
-    BOOST_TEST_REQUIRE(objs.size() == 2u);  // the shard and the manifest
+    BOOST_TEST_REQUIRE(objs.size() == 3u);  // the shard, the manifest and claim.json
     for (const auto& o : objs) {
       const std::string key(o.at("key").as_string()), etag(o.at("etag").as_string());
       const std::string stored(o.at("checksum_sha256").as_string());

@@ -3,6 +3,7 @@
 #include "shard_scanner.hpp"
 
 #include <kage/proto/error.hpp>
+#include <kage/proto/redis_text.hpp>
 #include <kage/proto/resp.hpp>
 
 #include <boost/test/unit_test.hpp>
@@ -57,6 +58,20 @@ std::string error(std::string_view text) {
   return "-" + std::string(text) + "\r\n";
 }
 const std::string null_bulk = "$-1\r\n";
+
+// A DUMP payload as Redis makes it: body, RDB version (LE), CRC64 (LE) of both.
+std::string dump_of(std::string_view body, std::uint16_t rdb_version = 11) {
+  std::string p(body);
+  p.push_back(static_cast<char>(rdb_version & 0xff));
+  p.push_back(static_cast<char>(rdb_version >> 8));
+  const std::uint64_t crc = kp::crc64(0, p);
+  for (int i = 0; i < 8; ++i) p.push_back(static_cast<char>((crc >> (8 * i)) & 0xff));
+  return p;
+}
+// The body of a payload made by dump_of, for messages.
+std::string_view body_of(std::string_view payload) {
+  return payload.substr(0, payload.size() >= 10 ? payload.size() - 10 : 0);
+}
 std::string scan_page(std::string_view cursor, const std::vector<std::string>& keys) {
   std::string r = "*2\r\n" + bulk(cursor) + "*" + std::to_string(keys.size()) + "\r\n";
   for (const auto& k : keys) r += bulk(k);
@@ -72,7 +87,7 @@ std::string describe(const shard_scanner::step& s) {
       return "ttl_mode";
     case step_kind::key:
       return "key " + std::string(s.key) + " at " + std::to_string(s.expire_at_ms) + " " +
-             std::string(s.payload);
+             std::string(body_of(s.payload));
     case step_kind::vanished:
       return "vanished " + std::string(s.key);
     case step_kind::redirect:
@@ -124,15 +139,15 @@ BOOST_AUTO_TEST_CASE(scan_then_pipelined_expiry_and_dump) {
   BOOST_TEST(write(scanner) ==
              (strings{"PEXPIRETIME a", "DUMP a", "PEXPIRETIME b", "DUMP b", "SCAN 17 COUNT 1000"}));
   BOOST_TEST(describe(feed(scanner, integer(-1))) == "none");
-  BOOST_TEST(describe(feed(scanner, bulk("payload-a"))) == "key a at 0 payload-a");
+  BOOST_TEST(describe(feed(scanner, bulk(dump_of("payload-a")))) == "key a at 0 payload-a");
   BOOST_TEST(describe(feed(scanner, integer(now + 5000))) == "none");
-  BOOST_TEST(describe(feed(scanner, bulk("payload-b"))) ==
+  BOOST_TEST(describe(feed(scanner, bulk(dump_of("payload-b")))) ==
              "key b at " + std::to_string(now + 5000) + " payload-b");
   BOOST_TEST(write(scanner).empty());
   BOOST_TEST(describe(feed(scanner, scan_page("0", {"c"}))) == "none");
   BOOST_TEST(write(scanner) == (strings{"PEXPIRETIME c", "DUMP c"}));  // cursor 0: no more SCAN
   feed(scanner, integer(-1));
-  BOOST_TEST(describe(feed(scanner, bulk("payload-c"))) == "key c at 0 payload-c");
+  BOOST_TEST(describe(feed(scanner, bulk(dump_of("payload-c")))) == "key c at 0 payload-c");
   BOOST_TEST(write(scanner).empty());
   BOOST_TEST(scanner.idle());
 }
@@ -146,7 +161,7 @@ BOOST_AUTO_TEST_CASE(window_bounds_the_keys_in_flight) {
   BOOST_TEST(write(scanner) == (strings{"PEXPIRETIME a", "DUMP a", "PEXPIRETIME b", "DUMP b"}));
   feed(scanner, integer(-1));
   BOOST_TEST(write(scanner).empty());  // a's DUMP is still in flight
-  feed(scanner, bulk("pa"));
+  feed(scanner, bulk(dump_of("pa")));
   BOOST_TEST(write(scanner) == (strings{"PEXPIRETIME c", "DUMP c", "SCAN 5 COUNT 2"}));
 }
 
@@ -170,7 +185,7 @@ BOOST_AUTO_TEST_CASE(patterns_scan_once_each_and_skip_keys_seen) {
   BOOST_TEST(write(scanner) ==
              (strings{"PEXPIRETIME user:1", "DUMP user:1", "SCAN 0 MATCH *:1 COUNT 1000"}));
   feed(scanner, integer(-1));
-  feed(scanner, bulk("p"));
+  feed(scanner, bulk(dump_of("p")));
   feed(scanner, scan_page("0", {"user:1", "order:1"}));  // user:1 was taken in the first pass
   BOOST_TEST(write(scanner) == (strings{"PEXPIRETIME order:1", "DUMP order:1"}));
 }
@@ -189,7 +204,7 @@ BOOST_AUTO_TEST_CASE(pexpiretime_missing_falls_back_to_pttl) {
     BOOST_TEST(write(scanner) == (strings{"PTTL k", "DUMP k"}));
     feed(scanner, integer(5000));
     // A PTTL is relative: the key expires 5 s after its reply was read.
-    BOOST_TEST(describe(feed(scanner, bulk("p"), now + 10)) ==
+    BOOST_TEST(describe(feed(scanner, bulk(dump_of("p")), now + 10)) ==
                "key k at " + std::to_string(now + 10 + 5000) + " p");
     BOOST_TEST(scanner.redirect_commands("k") ==
                (strings{"*2\r\n$4\r\nPTTL\r\n$1\r\nk\r\n", "*2\r\n$4\r\nDUMP\r\n$1\r\nk\r\n"}));
@@ -219,7 +234,7 @@ BOOST_AUTO_TEST_CASE(moved_is_followed_with_expiry_and_dump_together) {
   BOOST_TEST(take_commands(commands) == (strings{"PEXPIRETIME k", "DUMP k"}));
 
   kp::reply ttl{kp::resp_type::integer, "-1", {}};
-  kp::reply dump{kp::resp_type::bulk_string, "payload", {}};
+  kp::reply dump{kp::resp_type::bulk_string, dump_of("payload"), {}};
   BOOST_TEST(describe(scanner.on_redirected("k", "127.0.0.1:7001", ttl, dump, now)) ==
              "key k at 0 payload");
   ttl.value = "-2";  // gone there too
@@ -253,7 +268,7 @@ BOOST_AUTO_TEST_CASE(ask_on_the_dump_alone) {
   BOOST_TEST(st.error.port == 7003);
   // The next key is not disturbed.
   feed(scanner, integer(-1));
-  BOOST_TEST(describe(feed(scanner, bulk("pl"))) == "key l at 0 pl");
+  BOOST_TEST(describe(feed(scanner, bulk(dump_of("pl")))) == "key l at 0 pl");
 }
 
 BOOST_AUTO_TEST_CASE(a_key_vanishing_between_scan_and_dump) {
@@ -265,7 +280,7 @@ BOOST_AUTO_TEST_CASE(a_key_vanishing_between_scan_and_dump) {
   feed(scanner, integer(-2));
   BOOST_TEST(describe(feed(scanner, null_bulk)) == "vanished gone");
   feed(scanner, integer(-2));  // expired after the TTL was asked, the DUMP still found it
-  BOOST_TEST(describe(feed(scanner, bulk("p"))) == "vanished expired");
+  BOOST_TEST(describe(feed(scanner, bulk(dump_of("p")))) == "vanished expired");
   feed(scanner, integer(-1));
   BOOST_TEST(describe(feed(scanner, null_bulk)) == "vanished deleted-late");
   BOOST_TEST(write(scanner).empty());
@@ -347,14 +362,14 @@ BOOST_AUTO_TEST_CASE(replies_split_at_every_byte) {
       integer(-2),                             // the probe
       scan_page("9", {"a", "moved", "gone"}),  // SCAN 0
       integer(-1),
-      bulk("pa"),  // a
+      bulk(dump_of("pa")),  // a
       error("MOVED 77 127.0.0.1:7001"),
       error("MOVED 77 127.0.0.1:7001"),  // moved
       scan_page("0", {"b"}),             // SCAN 9
       integer(-2),
       null_bulk,  // gone
       integer(now + 1),
-      bulk(std::string(300, 'x')),  // b
+      bulk(dump_of(std::string(300, 'x'))),  // b
   };
   std::string stream;
   for (const auto& r : replies) stream += r;
@@ -413,6 +428,44 @@ BOOST_AUTO_TEST_CASE(replies_split_at_every_byte) {
   for (std::size_t cut = 0; cut <= stream.size(); ++cut) {
     BOOST_TEST(run(cut) == whole, "cut at byte " << cut);
   }
+}
+
+// Issue 14, defect 3: whatever DUMP returned used to be archived, and only verify noticed.
+BOOST_AUTO_TEST_CASE(dump_replies_that_are_not_whole_payloads_end_the_backup) {
+  std::string flipped = dump_of("payload");
+  flipped[2] = static_cast<char>(flipped[2] ^ 1);
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {bulk(flipped), "returned a payload that fails its own CRC64 check"},
+      {bulk("hello world"), "returned a payload that fails its own CRC64 check"},
+      {bulk("short"), "returned a payload that is 5 bytes, too short to be a DUMP payload"},
+      {bulk(dump_of("payload", 99)), "returned a payload that names RDB version 99, not 1 to 11"},
+      {integer(5), "answered '5', not a DUMP payload"},
+      {"+OK\r\n", "answered 'OK', not a DUMP payload"},
+      {"*1\r\n" + bulk("x"), "answered an aggregate reply, not a DUMP payload"},
+  };
+  for (const auto& [reply, expected] : cases) {
+    auto s = settings();
+    s.max_rdb_version = 11;
+    shard_scanner scanner(s);
+    probe_ok(scanner);
+    write(scanner);
+    feed(scanner, scan_page("0", {"k"}));
+    write(scanner);
+    feed(scanner, integer(-1));
+    const auto st = feed(scanner, reply);
+    BOOST_TEST(describe(st).find("failed DUMP of 'k' on 127.0.0.1:7000 " + expected) == 0u,
+               describe(st));
+    BOOST_TEST(st.code == make_error_code(kp::errc::protocol_error));
+  }
+  // The same after a redirect.
+  shard_scanner scanner(settings());
+  const kp::reply ttl{kp::resp_type::integer, "-1", {}};
+  const kp::reply bad{kp::resp_type::bulk_string, "hello world", {}};
+  BOOST_TEST(describe(scanner.on_redirected("k", "127.0.0.1:7001", ttl, bad, now))
+                 .find("failed DUMP of 'k' on 127.0.0.1:7001 returned a payload that fails") == 0u);
+  const kp::reply number{kp::resp_type::integer, "5", {}};
+  BOOST_TEST(describe(scanner.on_redirected("k", "127.0.0.1:7001", ttl, number, now))
+                 .find("failed DUMP of 'k' on 127.0.0.1:7001 answered '5'") == 0u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 
 namespace ks = kage::storage;
 namespace asio = boost::asio;
@@ -185,3 +186,69 @@ BOOST_AUTO_TEST_CASE(backup_by_id_errors) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+// Issue 14, defect 1: two runs starting in one millisecond used to share an id.
+BOOST_AUTO_TEST_SUITE(backup_id_claims)
+
+BOOST_FIXTURE_TEST_CASE(create_new_is_exclusive, catalog_fixture) {
+  BOOST_TEST(run(store->async_create_new("x/claim.json", "first")));
+  BOOST_TEST(!run(store->async_create_new("x/claim.json", "second")));
+  BOOST_TEST(run(ks::async_read_all(*store, "x/claim.json")) == "first");
+  // No temporary file is left by the refused one.
+  std::size_t files = 0;
+  for (const auto& e : fs::directory_iterator(root / "x")) files += e.is_regular_file();
+  BOOST_TEST(files == 1u);
+}
+
+BOOST_FIXTURE_TEST_CASE(runs_in_one_millisecond_get_distinct_ids, catalog_fixture) {
+  const std::int64_t t = 1795313515123;  // 20261122T021155.123Z
+  const auto a = run(ks::async_claim_backup_id(*store, t, "run a"));
+  const auto b = run(ks::async_claim_backup_id(*store, t, "run b"));
+  BOOST_TEST(a == "20261122T021155.123Z");
+  BOOST_TEST(b == "20261122T021155.124Z");
+  BOOST_TEST(run(ks::async_read_all(*store, a + "/claim.json")).find("run a") != std::string::npos);
+  BOOST_TEST(run(ks::async_read_all(*store, b + "/claim.json")).find("run b") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// Issue 14, defect 4: temporary files of killed runs were hidden from list and never pruned.
+BOOST_FIXTURE_TEST_CASE(prune_removes_leftovers_past_the_grace_period, catalog_fixture) {
+  backup(id1, true);
+  const fs::path old_tmp = root / id1 / ".shard-00.resp.zst.tmp-1-1";
+  const fs::path new_tmp = root / id2 / ".shard-00.rdb.tmp-2-2";
+  fs::create_directories(new_tmp.parent_path());
+  std::ofstream(old_tmp) << "partial";
+  std::ofstream(new_tmp) << "still being written";
+  fs::last_write_time(old_tmp, fs::file_time_type::clock::now() - std::chrono::hours(2));
+
+  const auto leftovers = run(store->async_list_leftovers());
+  BOOST_TEST_REQUIRE(leftovers.size() == 2u);
+  BOOST_TEST(leftovers[0].key == id1 + "/.shard-00.resp.zst.tmp-1-1");
+  BOOST_TEST(leftovers[0].size == 7u);
+  BOOST_TEST(run(store->async_list("")).size() == 2u);  // still hidden from object listings
+
+  ks::prune_policy p;
+  p.keep_last = 5;
+  p.grace_ms = 3600 * 1000;
+  p.now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                 std::chrono::system_clock::now().time_since_epoch())
+                 .count();
+  p.dry_run = true;
+  auto r = run(ks::async_prune(*store, p));
+  BOOST_TEST(r.deleted_leftovers.size() == 1u);
+  BOOST_TEST(fs::exists(old_tmp));
+  p.dry_run = false;
+  r = run(ks::async_prune(*store, p));
+  BOOST_TEST_REQUIRE(r.deleted_leftovers.size() == 1u);
+  BOOST_TEST(r.deleted_leftovers[0] ==
+             id1 + "/.shard-00.resp.zst.tmp-1-1 (temporary file, 7 bytes)");
+  BOOST_TEST(r.kept_leftovers.size() == 1u);
+  BOOST_TEST(!fs::exists(old_tmp));
+  BOOST_TEST(fs::exists(new_tmp));
+  BOOST_TEST(r.kept.size() == 1u);  // the complete backup beside it is untouched
+  p.grace_ms = 0;
+  r = run(ks::async_prune(*store, p));
+  BOOST_TEST(r.deleted_leftovers.size() == 1u);
+  BOOST_TEST(!fs::exists(new_tmp.parent_path()));  // its folder held nothing else
+}

@@ -58,6 +58,15 @@ class failing_store final : public ks::store {
   asio::awaitable<void> async_remove(std::vector<std::string> keys) override {
     return inner_->async_remove(std::move(keys));
   }
+  asio::awaitable<bool> async_create_new(std::string key, std::string bytes) override {
+    return inner_->async_create_new(std::move(key), std::move(bytes));
+  }
+  asio::awaitable<std::vector<ks::leftover>> async_list_leftovers() override {
+    return inner_->async_list_leftovers();
+  }
+  asio::awaitable<void> async_remove_leftovers(std::vector<ks::leftover> items) override {
+    return inner_->async_remove_leftovers(std::move(items));
+  }
 
  private:
   struct writer final : ks::object_writer {

@@ -61,6 +61,25 @@ std::string json_log_line(log_level level, std::string_view component, std::stri
   return json::serialize(o) + "\n";
 }
 
+// Text for a terminal: control bytes a server put into its error text (escape sequences that
+// could rewrite the screen) are shown as \xNN; newlines and tabs stay.
+std::string terminal_safe(std::string_view text) {
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(text.size());
+  for (const char ch : text) {
+    const auto c = static_cast<unsigned char>(ch);
+    if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f) {
+      out += "\\x";
+      out.push_back(hex[c >> 4]);
+      out.push_back(hex[c & 15]);
+    } else {
+      out.push_back(ch);
+    }
+  }
+  return out;
+}
+
 logger make_logger(const settings& s) {
   log_level min = log_level::info;
   if (s.log_level == "debug") min = log_level::debug;
@@ -78,7 +97,7 @@ logger make_logger(const settings& s) {
       [](log_level level, std::string_view component, std::string_view message) {
         std::string line = "kage: " + std::string(to_string(level)) + ": ";
         if (!component.empty()) line += std::string(component) + ": ";
-        line += std::string(message) + "\n";
+        line += terminal_safe(message) + "\n";
         std::fwrite(line.data(), 1, line.size(), stderr);
       },
       min);
@@ -438,10 +457,27 @@ asio::awaitable<int> run_list(settings s, logger log) {
     print(json::serialize(a) + "\n");
     co_return 0;
   }
+  // Left by runs that were killed: they take space, and only prune removes them. A location
+  // that cannot be listed was reported above.
+  std::vector<storage::leftover> leftovers;
+  for (const auto& st : stores) {
+    try {
+      auto found = co_await st->async_list_leftovers();
+      leftovers.insert(leftovers.end(), found.begin(), found.end());
+    } catch (const failure&) {
+    }
+  }
+  const std::string leftover_note =
+      leftovers.empty() ? ""
+                        : std::to_string(leftovers.size()) +
+                              " temporary file(s) or unfinished upload(s) left by interrupted "
+                              "runs, e.g. " +
+                              storage::describe_leftover(leftovers.front()) +
+                              "; 'kage prune' removes those older than --grace\n";
   if (backups.empty()) {
     std::string all;
     for (const auto& st : stores) all += (all.empty() ? "" : ", ") + st->location();
-    print("no backups in " + all + "\n");
+    print("no backups in " + all + "\n" + leftover_note);
     co_return 0;
   }
   const bool several = stores.size() > 1;
@@ -462,6 +498,7 @@ asio::awaitable<int> run_list(settings s, logger log) {
         several ? ("  " + complete_in_text(row, stores)).c_str() : "");
     print(line);
   }
+  print(leftover_note);
   co_return 0;
 }
 
@@ -580,7 +617,9 @@ void print_prune(const settings& s, const storage::prune_report& r, const std::s
                                        {"deleted", json_strings(r.deleted)},
                                        {"deleted_incomplete", json_strings(r.deleted_incomplete)},
                                        {"kept_incomplete", json_strings(r.kept_incomplete)},
-                                       {"kept_damaged", json_strings(r.kept_damaged)}}) +
+                                       {"kept_damaged", json_strings(r.kept_damaged)},
+                                       {"deleted_leftovers", json_strings(r.deleted_leftovers)},
+                                       {"kept_leftovers", json_strings(r.kept_leftovers)}}) +
           "\n");
     return;
   }
@@ -594,6 +633,11 @@ void print_prune(const settings& s, const storage::prune_report& r, const std::s
   }
   for (const auto& id : r.deleted) print("  " + verb + " " + id + "\n");
   for (const auto& id : r.deleted_incomplete) print("  " + verb + " " + id + " (interrupted)\n");
+  for (const auto& l : r.deleted_leftovers) print("  " + verb + " " + l + "\n");
+  if (!r.kept_leftovers.empty())
+    print("  kept " + std::to_string(r.kept_leftovers.size()) +
+          " temporary file(s) or unfinished upload(s) younger than --grace " + s.prune_grace +
+          " (a run may still be writing them)\n");
   print(std::string(s.dry_run ? "dry run of prune: " : "prune: ") + "kept " +
         std::to_string(r.kept.size()) + " complete backup(s), " + verb + " " +
         std::to_string(r.deleted.size()) + " and " + std::to_string(r.deleted_incomplete.size()) +
@@ -726,7 +770,11 @@ int report_error(const settings& s, const std::string& message, int code) {
                                               {"error", message}})
               << "\n";
   }
-  std::cerr << "kage: error: " << message << "\n";
+  if (s.log_format == "json") {
+    std::cerr << json_log_line(log_level::error, s.command, message);
+  } else {
+    std::cerr << "kage: error: " << terminal_safe(message) << "\n";
+  }
   return code;
 }
 

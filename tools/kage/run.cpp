@@ -234,7 +234,9 @@ void record_prune(daemon& d, const storage::prune_report& r, double seconds) {
   const auto deleted = r.deleted.size() + r.deleted_incomplete.size();
   d.metrics.add("kage_retention_deleted_total", {}, static_cast<double>(deleted));
   d.log.info("run", "retention: kept " + std::to_string(r.kept.size()) + ", deleted " +
-                        std::to_string(deleted));
+                        std::to_string(deleted) + " and " +
+                        std::to_string(r.deleted_leftovers.size()) +
+                        " leftover(s) of interrupted runs");
 }
 
 // The kage_errors_total kind of a failed step.

@@ -14,6 +14,9 @@ struct restore_options {
   std::vector<std::string> patterns;  // only keys matching one of these; empty = all
   int window = 512;                   // RESTOREs in flight per target master
   std::chrono::milliseconds failover_timeout{30000};  // Sentinel: wait this long for a primary
+  // How long a master may keep answering CLUSTERDOWN/TRYAGAIN/LOADING/MASTERDOWN (a cluster
+  // created a moment ago, a failover) while its commands are sent again, before giving up.
+  std::chrono::milliseconds cluster_wait{30000};
 };
 
 struct restore_counts {

@@ -40,6 +40,7 @@ struct redis_config {
   std::optional<std::string> password;  // none: no AUTH
   tls_config tls;
   std::chrono::milliseconds connect_timeout{5000};
+  // For a whole reply (plus 1 ms for each KiB that arrived), not only the gap between reads.
   std::chrono::milliseconds read_timeout{30000};
   resp_limits limits;
   std::string client_name = "kage";

@@ -27,6 +27,11 @@ struct dump_footer {
 std::optional<dump_footer> read_dump_footer(std::string_view payload) noexcept;
 std::optional<dump_footer> inspect_dump_payload(std::string_view payload) noexcept;
 
+// The one check of a DUMP payload (backup as it reads, verify as it reads back): "" when it is
+// whole, else why not ("fails its own CRC64 check", ...), to follow "the payload of key 'k' ".
+// With max_rdb_version > 0 an RDB version above it (or 0) is refused too.
+std::string dump_payload_problem(std::string_view payload, int max_rdb_version = 0);
+
 // Keys are binary: quote them for messages ("user:\x00\xff").
 std::string printable(std::string_view bytes, std::size_t max = 200);
 

@@ -17,5 +17,7 @@ std::optional<std::int64_t> backup_id_time(std::string_view id) noexcept;
 // "2026-11-22T02:11:55.123Z"
 std::string rfc3339_ms(std::int64_t unix_ms);
 bool valid_rfc3339_ms(std::string_view s) noexcept;
+// The time of such a text in unix ms; nullopt when it is not exactly that form.
+std::optional<std::int64_t> rfc3339_ms_time(std::string_view s);
 
 }  // namespace kage::storage

@@ -27,6 +27,17 @@ asio::awaitable<std::vector<backup_entry>> async_list_backups(store& s);
 // Throws failure(incompatible) when there is no such (complete) backup, naming the store.
 asio::awaitable<manifest> async_load_manifest(store& s, std::string id);
 
+// <id>/claim.json: written first by the run that owns the id, never by another.
+inline constexpr std::string_view claim_name = "claim.json";
+
+// A new backup id for a run that started at unix_ms, owned by this run alone: the first id from
+// that millisecond on whose claim.json this call created (an exclusive create, read back for
+// stores that ignore If-None-Match). `owner` (kage version, host, pid) goes into the claim.
+// Concurrent runs, even in one millisecond, get distinct ids. (A backup written before claims
+// existed has none; the manifest's exclusive create still keeps a run from replacing it.)
+asio::awaitable<std::string> async_claim_backup_id(store& s, std::int64_t unix_ms,
+                                                   std::string owner);
+
 struct prune_policy {
   int keep_last = 0;                         // keep the newest N complete backups
   std::int64_t keep_within_ms = -1;          // and those younger than this (-1: not set)
@@ -42,9 +53,17 @@ struct prune_report {
   std::vector<std::string> deleted_incomplete;  // interrupted ones past the grace period
   std::vector<std::string> kept_incomplete;     // interrupted, still within the grace period
   std::vector<std::string> kept_damaged;        // a manifest kage cannot read: never deleted
+  // Temporary files and unfinished uploads of interrupted runs (describe_leftover), past the
+  // grace period (deleted) or not.
+  std::vector<std::string> deleted_leftovers;
+  std::vector<std::string> kept_leftovers;
 };
 
-// Applies the policy; with dry_run only reports. Deletes a backup's manifest first, so an
+// "<key> (temporary file, 6.3 MB)" / "<key> (unfinished upload <id>)", for listings.
+std::string describe_leftover(const leftover& l);
+
+// Applies the policy; with dry_run only reports. Leftovers of interrupted runs older than the
+// grace period go too. Deletes a backup's manifest first, so an
 // interrupted prune leaves an incomplete backup (removed by the next prune), never a
 // "complete" one with missing objects.
 asio::awaitable<prune_report> async_prune(store& s, prune_policy policy);

@@ -26,6 +26,9 @@ class durable_file {
   // file. Then place() renames it over the final name.
   std::error_code sync() noexcept;
   std::error_code place() noexcept;
+  // As place(), but only when nothing has the final name yet (link, then unlink the temporary
+  // name): of concurrent writers exactly one succeeds; the others get EEXIST.
+  std::error_code place_new() noexcept;
   void discard() noexcept;  // closes and removes the temporary file (not once placed)
 
   const std::filesystem::path& final_path() const noexcept { return final_; }

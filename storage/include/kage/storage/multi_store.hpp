@@ -34,6 +34,12 @@ class multi_store final : public store {
   asio::awaitable<std::vector<object_info>> async_list(std::string prefix) override;
   // From every location still in the job; throws the first failure after trying them all.
   asio::awaitable<void> async_remove(std::vector<std::string> keys) override;
+  // Created in every location still in the job (one that fails is dropped); false when the key
+  // was already in one of them, after removing what this call created in the others.
+  asio::awaitable<bool> async_create_new(std::string key, std::string bytes) override;
+  // The leftovers of every location still in the job, and their removal from each of them.
+  asio::awaitable<std::vector<leftover>> async_list_leftovers() override;
+  asio::awaitable<void> async_remove_leftovers(std::vector<leftover> items) override;
 
   // Every location, in order, with the failure that dropped it if one did.
   const std::vector<location_state>& locations() const noexcept;

@@ -47,17 +47,34 @@ struct object_info {
   std::uint64_t size = 0;
 };
 
+// What a writer that died left behind, invisible to async_list: a temporary file (local) or a
+// multipart upload never completed nor aborted (S3).
+struct leftover {
+  std::string key;              // the temporary file under the root, or the upload's object key
+  std::string upload_id;        // S3 only
+  std::uint64_t size = 0;       // bytes (local; 0 when the store does not say)
+  std::int64_t started_ms = 0;  // unix ms: last modified (local) or initiated (S3)
+};
+
 class store {
  public:
   virtual ~store() = default;
   // Human-readable location, e.g. "/var/backups/redis" or "s3://bucket/prefix".
   virtual std::string location() const = 0;
   virtual asio::awaitable<std::unique_ptr<object_writer>> async_create(std::string key) = 0;
+  // Stores a small object only when no object has that key yet: true when this call created it,
+  // false when one was there. Of concurrent callers exactly one gets true (the local store links
+  // the file into place, S3 is sent If-None-Match: *).
+  virtual asio::awaitable<bool> async_create_new(std::string key, std::string bytes) = 0;
   // Throws failure(store, store_errc::not_found) naming the key when it does not exist.
   virtual asio::awaitable<std::unique_ptr<object_reader>> async_open(std::string key) = 0;
   // Every object whose key starts with prefix, sorted by key. Temporary files are not listed.
   virtual asio::awaitable<std::vector<object_info>> async_list(std::string prefix) = 0;
   virtual asio::awaitable<void> async_remove(std::vector<std::string> keys) = 0;
+  // Every leftover of an interrupted writer under the store's root, and their removal (an
+  // upload is aborted). Removing one that is already gone is not an error.
+  virtual asio::awaitable<std::vector<leftover>> async_list_leftovers() = 0;
+  virtual asio::awaitable<void> async_remove_leftovers(std::vector<leftover> items) = 0;
 };
 
 // "/path", "file:///path" -> local store (directory created on first write).
