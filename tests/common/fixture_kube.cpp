@@ -112,10 +112,10 @@ std::string fake_kube::server_url() const {
   return std::string(tls_ ? "https" : "http") + "://127.0.0.1:" + std::to_string(port_);
 }
 
-std::string fake_kube::control(const std::string& command, const std::string& json_body) const {
-  auto [status, body] = http_post_local(control_port_, "/" + command, json_body);
+std::string fake_kube::control(const std::string& verb, const std::string& json_body) const {
+  auto [status, body] = http_post_local(control_port_, "/" + verb, json_body);
   if (status != 200)
-    throw std::runtime_error("fake_kube control " + command + " failed (" + std::to_string(status) +
+    throw std::runtime_error("fake_kube control " + verb + " failed (" + std::to_string(status) +
                              "): " + body);
   return body;
 }

@@ -26,8 +26,8 @@ class fake_kube {
   std::string client_key() const { return dir_.file("certs/client.key"); }
   std::string pods_root() const { return dir_.file("pods"); }
 
-  // POST /<command> with a JSON body; returns the JSON answer, throws on a non-200 answer.
-  std::string control(const std::string& command, const std::string& json_body = "{}") const;
+  // POST /<verb> with a JSON body; returns the JSON answer, throws on a non-200 answer.
+  std::string control(const std::string& verb, const std::string& json_body = "{}") const;
   // The server's log (stderr), for failure messages.
   std::string log() const;
 
