@@ -10,7 +10,7 @@ using namespace kage::cli::test;
 
 namespace {
 const std::vector<std::string> k_commands = {"backup", "restore",  "list",  "verify", "show",
-                                             "config", "snapshot", "fetch", "prune"};
+                                             "config", "snapshot", "fetch", "prune",  "heal"};
 bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
