@@ -7,6 +7,7 @@
 #include <kage/proto/cluster_config.hpp>
 #include <kage/proto/redis_error.hpp>
 #include <kage/proto/replication.hpp>
+#include <kage/storage/catalog.hpp>
 #include <kage/storage/sha256.hpp>
 #include <kage/storage/status.hpp>
 
@@ -364,6 +365,8 @@ asio::awaitable<storage::manifest> async_snapshot(redis_target target, snapshot_
                                                   logger log) {
   auto job = std::make_shared<snapshot_job>();
   co_await async_begin(*job, std::move(target), std::move(store), log);
+  // The claim goes with the committed objects if the snapshot fails.
+  job->committed.push_back(job->id + "/" + std::string(storage::claim_name));
   job->options = std::move(options);
   job->progress = progress;
   for (const auto* m : job->topology.masters()) job->masters.push_back(*m);

@@ -27,10 +27,12 @@ std::vector<merged_entry> merge_listings(const std::vector<location_listing>& li
 }
 
 std::vector<std::size_t> read_order(const std::vector<location_listing>& listings, std::string& id,
-                                    const std::string& before) {
+                                    const std::string& before, bool logical_only) {
   const auto merged = merge_listings(listings);
   for (auto it = merged.rbegin(); it != merged.rend(); ++it) {
     if (it->complete_in.empty()) continue;
+    if (id.empty() && logical_only && it->entry.meta && it->entry.meta->kind == "snapshot")
+      continue;
     if (!id.empty() && it->entry.id != id) continue;
     if (id.empty() && !before.empty() && it->entry.id >= before) continue;
     id = it->entry.id;

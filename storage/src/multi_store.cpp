@@ -264,14 +264,17 @@ asio::awaitable<std::vector<object_info>> multi_store::async_list(std::string pr
 }
 
 asio::awaitable<void> multi_store::async_remove(std::vector<std::string> keys) {
+  // Dropped locations too: what a failed job wrote there (its claim, committed objects) must
+  // go as well; their errors are expected and not the caller's.
   std::exception_ptr first;
   for (std::size_t i = 0; i < state_->locations.size(); ++i) {
-    if (!state_->alive(i)) continue;
+    std::exception_ptr e;
     try {
       co_await state_->locations[i].where->async_remove(keys);
     } catch (...) {
-      if (!first) first = std::current_exception();
+      e = std::current_exception();
     }
+    if (e && state_->alive(i) && !first) first = e;
   }
   if (first) std::rethrow_exception(first);
 }

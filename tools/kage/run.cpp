@@ -427,7 +427,7 @@ asio::awaitable<void> async_restore_missing(std::shared_ptr<daemon> d,
   const auto t0 = steady::now();
   const auto listings = co_await storage::async_list_locations(stores, d->log);
   std::string id;
-  auto order = storage::read_order(listings, id, just_taken);
+  auto order = storage::read_order(listings, id, just_taken, true);
   if (order.empty()) {
     id = just_taken;
     order = storage::read_order(listings, id);

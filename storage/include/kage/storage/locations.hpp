@@ -27,9 +27,10 @@ std::vector<merged_entry> merge_listings(const std::vector<location_listing>& li
 // The locations to read a backup from, the preferred first: every location where it is complete,
 // in order, so a reader falls back to the next when one fails. The backup is `id`, or when that
 // is empty the newest backup complete in any location (and older than `before`, when set); `id`
-// is set to the chosen one. Empty when there is no such complete backup.
+// is set to the chosen one; with `logical_only`, snapshots are not chosen (restore cannot read
+// them). Empty when there is no such complete backup.
 std::vector<std::size_t> read_order(const std::vector<location_listing>& listings, std::string& id,
-                                    const std::string& before = {});
+                                    const std::string& before = {}, bool logical_only = false);
 
 // Each store's backups (async_list_backups); a store that cannot be listed is logged and left
 // nullopt. A cancellation propagates.

@@ -32,7 +32,8 @@ class multi_store final : public store {
   asio::awaitable<std::unique_ptr<object_reader>> async_open(std::string key) override;
   // The union of the locations' listings (the first location's entry for a key present in more).
   asio::awaitable<std::vector<object_info>> async_list(std::string prefix) override;
-  // From every location still in the job; throws the first failure after trying them all.
+  // From every location, dropped ones too (a failed job cleans up everywhere); throws the first
+  // failure of a location still in the job after trying them all.
   asio::awaitable<void> async_remove(std::vector<std::string> keys) override;
   // Created in every location still in the job (one that fails is dropped); false when the key
   // was already in one of them, after removing what this call created in the others.
