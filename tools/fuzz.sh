@@ -35,8 +35,12 @@ sources=(base/src/error.cpp base/src/endpoint.cpp
   storage/src/json_helpers.cpp storage/src/backup_id.cpp
   engine/src/cron.cpp
   tools/kage/config_loader.cpp tools/kage/setting_table.cpp tools/kage/value_parsers.cpp
-  tools/kage/suggestions.cpp tools/kage/text.cpp
-  k8s/src/*.cpp)
+  tools/kage/suggestions.cpp tools/kage/text.cpp tools/kage/settings.cpp tools/kage/commands.cpp
+  tools/kage/flag_parser.cpp tools/kage/describe_settings.cpp tools/kage/help.cpp
+  # k8s: the sans-IO codecs only (clang 14 cannot build the coroutine client with UBSan and
+  # coverage: "Cannot represent a difference across sections")
+  k8s/src/error.cpp k8s/src/base64.cpp k8s/src/status.cpp k8s/src/watch.cpp k8s/src/websocket.cpp
+  k8s/src/exec_channel.cpp k8s/src/kubeconfig.cpp)
 objects=()
 jobs=0
 for src in "${sources[@]}"; do
