@@ -1,6 +1,9 @@
 // End to end through the kage binary: back up, verify, restore, compare every key.
 #include <boost/test/unit_test.hpp>
 
+#include <chrono>
+#include <thread>
+
 #include "client_kage.hpp"
 #include "client_redis.hpp"
 #include "fixture_redis.hpp"
@@ -305,8 +308,18 @@ BOOST_AUTO_TEST_CASE(prefer_replica_reads_replicas) {
   redis_cluster source(3, 1, cluster_node());
   test_client src(source.seed());
   src.load(every_type_commands("r:", 10));
-  // Replicas must have caught up before we read from them.
-  for (auto* m : source.masters()) m->cli({"WAIT", "1", "5000"});
+  // Replicas must have caught up before we read from them (WAIT alone may time out on a busy
+  // machine): every replica holds as many keys as its master, within a deadline.
+  for (auto* m : source.masters()) {
+    m->cli({"WAIT", "1", "5000"});
+    const auto want = m->cli({"DBSIZE"});
+    for (auto* replica : source.replicas_of(*m)) {
+      const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+      while (replica->cli({"DBSIZE"}) != want && std::chrono::steady_clock::now() < until)
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      BOOST_TEST_REQUIRE(replica->cli({"DBSIZE"}) == want);
+    }
+  }
   const auto before = src.snapshot();
   temp_dir store("store");
   auto r = run_kage({"backup", "--node", source.seed(), "--to", store.path(), "--read-from",
