@@ -234,6 +234,19 @@ BOOST_AUTO_TEST_CASE(missing_config_file) {
   BOOST_TEST(m.find("Is a directory") != std::string::npos, m);
 }
 
+// A config path that is not a config file at all (an endless device, a huge file) is refused
+// after at most 1 MiB instead of being read until memory runs out.
+BOOST_AUTO_TEST_CASE(endless_or_huge_config_file) {
+  auto endless = usage_message({"config", "--config", "/dev/zero"});
+  BOOST_TEST(endless.find("larger than 1 MiB") != std::string::npos, endless);
+  temp_dir dir;
+  auto huge = dir.write("huge.yaml", "# " + std::string((1 << 20) + 10, 'x') + "\n");
+  auto m = usage_message({"config", "--config", huge});
+  BOOST_TEST(m.find("larger than 1 MiB") != std::string::npos, m);
+  auto fits = dir.write("fits.yaml", "# " + std::string(1000, 'x') + "\nredis:\n  nodes: [a:1]\n");
+  BOOST_TEST(load({"config", "--config", fits}).nodes == std::vector<std::string>{"a:1"});
+}
+
 BOOST_AUTO_TEST_CASE(unknown_key_with_position) {
   temp_dir dir;
   auto file = dir.write("k.yaml",

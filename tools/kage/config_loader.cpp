@@ -16,6 +16,9 @@ namespace kage::cli::detail {
 namespace {
 
 // POSIX reads give errno for every failure, including a directory given as a file (EISDIR).
+// A config file is a few KiB; anything past this is the wrong file (/dev/zero, a backup).
+constexpr std::size_t max_config_bytes = 1 << 20;
+
 std::error_code read_whole_file(const std::string& path, std::string& out) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return {errno, std::generic_category()};
@@ -30,6 +33,10 @@ std::error_code read_whole_file(const std::string& path, std::string& out) {
       break;
     }
     if (n == 0) break;
+    if (out.size() + static_cast<std::size_t>(n) > max_config_bytes) {
+      ec = std::make_error_code(std::errc::file_too_large);
+      break;
+    }
     out.append(buffer, static_cast<std::size_t>(n));
   }
   ::close(fd);
@@ -118,8 +125,13 @@ void loader::check_layer(const layer& l) const {
 
 void loader::load_file(const std::string& path) {
   std::string text;
-  if (auto ec = read_whole_file(path, text))
-    throw usage_error("cannot read config file " + quoted(path) + ": " + ec.message());
+  auto ec = read_whole_file(path, text);
+  if (ec == std::errc::file_too_large)
+    throw usage_error("config file " + quoted(path) + " is larger than " +
+                      std::to_string(max_config_bytes >> 20) +
+                      " MiB, far more than any kage config; check the path given to --config or "
+                      "KAGE_CONFIG");
+  if (ec) throw usage_error("cannot read config file " + quoted(path) + ": " + ec.message());
   load_text(text, path);
 }
 
