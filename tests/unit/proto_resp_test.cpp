@@ -457,9 +457,9 @@ BOOST_AUTO_TEST_CASE(bulk_over_max_bulk_is_too_large_from_the_header) {
   BOOST_TEST(parse("$10\r\n0123456789\r\n", limits).result == "ok:17");
   BOOST_TEST(parse("*2\r\n$1\r\na\r\n$99\r\n", limits).result == "too_large");
 
-  // Default cap: 1 GiB.
-  BOOST_TEST(parse("$1073741825\r\n").result == "too_large");
-  BOOST_TEST(parse("$1073741824\r\n").result == "needs_more");
+  // Default cap: 512 MiB, Redis's own proto-max-bulk-len.
+  BOOST_TEST(parse("$536870913\r\n").result == "too_large");
+  BOOST_TEST(parse("$536870912\r\n").result == "needs_more");
   BOOST_TEST(parse("$9223372036854775807\r\n").result == "too_large");
 }
 

@@ -41,7 +41,9 @@ struct resp_node {
 };
 
 struct resp_limits {
-  std::size_t max_bulk = std::size_t{1} << 30;      // 1 GiB (Redis proto-max-bulk-len is 512 MB)
+  // Redis refuses a bulk string over proto-max-bulk-len (512 MB by default) as a command
+  // argument, so no value longer than that can be restored either.
+  std::size_t max_bulk = std::size_t{512} << 20;
   std::size_t max_line = 64 * 1024;                 // simple strings, errors, numbers
   std::size_t max_elements = std::size_t{1} << 24;  // per aggregate
   std::uint32_t max_depth = 32;
