@@ -9,6 +9,7 @@ packages=(
   redis-server redis-sentinel redis-tools zstd openssl ca-certificates
   clang-format clang libfuzzer-14-dev
   prometheus
+  podman
   "$@"
 )
 missing=()

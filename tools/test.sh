@@ -9,6 +9,8 @@ bash tools/build.sh -DKAGE_WERROR=ON
 # The fully static binary (only the kage target), run by it_static_binary_test in an empty root.
 cmake -S . -B build-static -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKAGE_STATIC=ON -DKAGE_WERROR=ON >/dev/null
 ninja -C build-static kage
+# The release image FROM scratch (podman, no registry), unpacked for it_static_binary_test.
+bash tools/release-image.sh
 build=${KAGE_BUILD_DIR:-build}
 (cd "$build" && ctest --output-on-failure --timeout 900 -j "$(nproc)")
 # Short libFuzzer runs (ASan + UBSan) of the parsers of outside bytes; long runs: tests/fuzz/README.md.
