@@ -93,4 +93,11 @@ int s3_fault_proxy::max_parts_in_flight() const {
   return n;
 }
 
+std::string s3_fault_proxy::injected() const {
+  std::ifstream in(stats_dir_.file("stats.injected"));
+  std::string line;
+  std::getline(in, line);
+  return line;
+}
+
 }  // namespace kage::test

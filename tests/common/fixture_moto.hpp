@@ -39,6 +39,8 @@ class s3_fault_proxy {
   std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(port_); }
   // The most UploadPart requests that were in flight through the proxy at once.
   int max_parts_in_flight() const;
+  // In "chaos:N" mode: the failures injected so far, as "500s 503s resets".
+  std::string injected() const;
   // SIGKILLs the proxy (connections in flight are reset), then starts it again on its port:
   // an S3 endpoint that dies mid-upload and comes back.
   void kill_and_restart();

@@ -8,11 +8,16 @@ MODE: "fail-parts:N"  the first N UploadPart requests get HTTP 500 InternalError
       "delay-parts:MS"  every UploadPart waits MS milliseconds before it is forwarded
       "mangle-parts:N"  every UploadPart after the first N is stored, but answered with another
                         ETag and x-amz-checksum-sha256 than the bytes have (a corrupting store)
+      "chaos:N"  every Nth request of any kind fails before it reaches S3, in turn with a
+                 connection reset (no answer), HTTP 503 SlowDown and HTTP 500 InternalError; the
+                 counts go to STATS_FILE.injected as "500 503 reset"
 Everything else is forwarded unchanged (the Host header too, so signatures still verify).
 """
 import http.client
 import http.server
 import os
+import socket
+import struct
 import sys
 import threading
 import time
@@ -36,6 +41,29 @@ def count_part(delta):
                 with open(stats_file + ".tmp", "w") as f:
                     f.write(str(parts_max))
                 os.replace(stats_file + ".tmp", stats_file)
+
+injected = {"500": 0, "503": 0, "reset": 0}
+requests_seen = 0
+
+
+def chaos_pick():
+    """The failure this request gets in chaos mode, or None."""
+    global requests_seen
+    with lock:
+        requests_seen += 1
+        if requests_seen % count:
+            return None
+        what = ("reset", "503", "500")[(requests_seen // count - 1) % 3]
+        injected[what] += 1
+        if stats_file:
+            with open(stats_file + ".injected.tmp", "w") as f:
+                f.write(" ".join(str(injected[k]) for k in ("500", "503", "reset")))
+            os.replace(stats_file + ".injected.tmp", stats_file + ".injected")
+        return what
+
+
+SLOW_DOWN = (b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code>'
+             b'<Message>Please reduce your request rate. (injected)</Message></Error>')
 
 ERROR = (b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>InternalError</Code>'
          b'<Message>injected by s3_fault_proxy</Message></Error>')
@@ -70,7 +98,22 @@ class Handler(http.server.BaseHTTPRequestHandler):
             mangle = kind == "mangle-parts" and n > count
         if kind == "delay-parts" and self.command == "PUT" and "partNumber=" in self.path:
             time.sleep(count / 1000)
-        if fail:
+        chaos = chaos_pick() if kind == "chaos" else None
+        if chaos == "reset":
+            # An abortive close: the client sees ECONNRESET, not an answer.
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                       struct.pack("ii", 1, 0))
+            self.close_connection = True
+            self.connection.close()
+            return
+        if chaos == "503":
+            self.send_response(503)
+            self.send_header("Content-Type", "application/xml")
+            self.send_header("Content-Length", str(len(SLOW_DOWN)))
+            self.end_headers()
+            self.wfile.write(SLOW_DOWN)
+            return
+        if fail or chaos == "500":
             self.send_response(500)
             self.send_header("Content-Type", "application/xml")
             self.send_header("Content-Length", str(len(ERROR)))
