@@ -4,6 +4,7 @@
 
 #include <kage/base/backoff.hpp>
 #include <kage/base/error.hpp>
+#include <kage/base/slot_range.hpp>
 #include <kage/base/task_group.hpp>
 #include <kage/engine/restore.hpp>
 #include <kage/proto/crc16.hpp>
@@ -68,6 +69,8 @@ struct restore_job {
   std::vector<std::unique_ptr<sink>> sinks;
   std::array<std::int16_t, 16384> owners{};
   std::set<std::size_t> function_warned;  // targets already warned about FUNCTION RESTORE
+  // Cluster mode: the master whose connection broke, which ended the pass.
+  std::optional<proto::endpoint> lost_master;
 };
 
 constexpr std::size_t batch_bytes = 256 * 1024;
@@ -231,6 +234,11 @@ asio::awaitable<void> run_sink(std::shared_ptr<restore_job> job, std::size_t ind
         // A failover kills the clients of the old primary; async_restore follows it.
         fail(exit_code::redis, make_error_code(proto::sentinel_errc::primary_lost),
              proto::describe_transport_error(conn.remote(), ec));
+      }
+      // A master that died ends the pass; async_restore waits for its replica to take over.
+      if (ec != asio::error::operation_aborted) {
+        job->lost_master = conn.remote();
+        fail(exit_code::redis, ec, proto::describe_transport_error(conn.remote(), ec));
       }
       fail(exit_code::redis, ec,
            proto::describe_transport_error(conn.remote(), ec) +
@@ -462,30 +470,51 @@ asio::awaitable<storage::manifest> async_restore(redis_target target, restore_op
   progress->id = job->manifest.id;
   for (const auto& o : job->manifest.objects) progress->bytes_total += o.bytes;
 
-  // Sentinel mode: a failover ends a pass (primary_lost) and the restore starts over on the new
-  // primary. Writes the old primary acknowledged but never passed on are lost with it, so no
-  // position inside the backup is known to be safe: every record is sent again, and what is
-  // already there answers BUSYKEY (counted as present) unless --replace overwrites it.
+  // A failover ends a pass: in Sentinel mode the sentinels name a new primary (primary_lost);
+  // in a cluster a master's connection breaks (lost_master) and a replica takes over its slots.
+  // Writes the old master acknowledged but never passed on are lost with it, so no position
+  // inside the backup is known to be safe: every record is sent again, and what is already
+  // there answers BUSYKEY (counted as present) unless --replace overwrites it.
   constexpr int max_passes = 8;
   for (int pass = 1;; ++pass) {
     std::optional<std::string> lost;
+    job->lost_master.reset();
     try {
       co_await restore_pass(job, view);
     } catch (const failure& f) {
-      if (!(job->target.sentinel && f.error() == proto::sentinel_errc::primary_lost &&
-            pass < max_passes)) {
-        throw;
-      }
+      const bool followed = job->target.sentinel ? f.error() == proto::sentinel_errc::primary_lost
+                                                 : job->lost_master.has_value();
+      if (!followed || pass >= max_passes) throw;
       lost = f.what();
     }
     if (!lost) break;
-    log.warn(view.topology.masters().front()->ep.address(),
-             *lost +
-                 "; waiting for the sentinels to name the new primary, then restoring every "
-                 "record again there (keys already there count as present)");
-    view =
-        co_await async_await_primary(job->target, job->options.failover_timeout,
-                                     "the primary failed during the restore (" + *lost + ")", log);
+    if (job->target.sentinel) {
+      log.warn(view.topology.masters().front()->ep.address(),
+               *lost +
+                   "; waiting for the sentinels to name the new primary, then restoring every "
+                   "record again there (keys already there count as present)");
+      view = co_await async_await_primary(job->target, job->options.failover_timeout,
+                                          "the primary failed during the restore (" + *lost + ")",
+                                          log);
+    } else {
+      const proto::endpoint gone = *job->lost_master;
+      std::string slots = "its slots";
+      for (const auto* m : view.topology.masters())
+        if (m->ep == gone) slots = "slots " + describe_slots(m->slots);
+      log.warn(gone.address(), *lost +
+                                   "; waiting for the cluster to serve every slot again (a "
+                                   "replica promoted), then restoring every record again "
+                                   "(keys already there count as present)");
+      view = co_await async_await_cluster(
+          job->target, view.topology, job->options.failover_timeout,
+          "master " + gone.address() + " failed during the restore (" + *lost +
+              "); the restore stopped: the keys sent so far are restored, the rest are not "
+              "restored and " +
+              slots +
+              " have no master to restore into; bring the node back or fail it over, then run "
+              "the same restore again (keys already there are kept)",
+          log);
+    }
     progress->restarts++;
   }
   for (const auto& t : progress->targets) {

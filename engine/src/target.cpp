@@ -211,6 +211,54 @@ asio::awaitable<cluster_view> async_await_primary(const redis_target& target,
            std::to_string(timeout.count() / 1000) + " s (last: " + last + ")");
 }
 
+asio::awaitable<cluster_view> async_await_cluster(const redis_target& target,
+                                                  const proto::topology& known,
+                                                  std::chrono::milliseconds timeout,
+                                                  std::string what_failed, const logger& log) {
+  redis_target wider = target;
+  for (const auto& n : known.nodes) {
+    if (std::find(wider.seeds.begin(), wider.seeds.end(), n.ep) == wider.seeds.end())
+      wider.seeds.push_back(n.ep);
+  }
+  wider.config.connect_timeout =
+      std::min(wider.config.connect_timeout, std::chrono::milliseconds(2000));
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  std::string last = what_failed;
+  for (;;) {
+    std::optional<cluster_view> view;
+    try {
+      view = co_await async_discover(wider, log);
+      for (const auto* m : view->topology.masters()) {
+        auto conn = co_await async_connect(wider, m->ep);
+        auto info = co_await proto::exec(*conn, "CLUSTER", "INFO");
+        const std::string state = proto::parse_info(info.value)["cluster_state"];
+        if (state != "ok") {
+          last = m->ep.address() + " says cluster_state:" + state;
+          view.reset();
+          break;
+        }
+      }
+    } catch (const failure& f) {
+      if (f.error().category() == proto::redis_category()) throw;  // refused credentials
+      last = f.what();
+      view.reset();
+    }
+    if (view) co_return std::move(*view);
+    if (std::chrono::steady_clock::now() >= deadline) break;
+    timer.expires_after(std::chrono::milliseconds(500));
+    co_await timer.async_wait(asio::as_tuple(asio::deferred));
+    auto state = co_await asio::this_coro::cancellation_state;
+    if (state.cancelled() != asio::cancellation_type::none) {
+      throw boost::system::system_error(asio::error::operation_aborted);
+    }
+  }
+  fail(exit_code::redis, what_failed +
+                             "; the cluster did not serve every slot again (no replica "
+                             "took over) within " +
+                             std::to_string(timeout.count() / 1000) + " s (last: " + last + ")");
+}
+
 asio::awaitable<cluster_view> async_discover(const redis_target& target, const logger& log) {
   if (target.sentinel) co_return co_await async_discover_sentinel(target, log);
   std::string tried;

@@ -63,4 +63,13 @@ asio::awaitable<cluster_view> async_await_primary(const redis_target& target,
                                                   std::chrono::milliseconds timeout,
                                                   std::string what_failed, const logger& log);
 
+// Cluster mode, after a master went away: asks the seeds and every node of `known` every half
+// second until every slot is served by a master that answers with cluster_state:ok (a replica
+// promoted, or the node back), or `timeout` passes (then throws failure(redis) beginning with
+// `what_failed`). A refused authentication is thrown at once.
+asio::awaitable<cluster_view> async_await_cluster(const redis_target& target,
+                                                  const proto::topology& known,
+                                                  std::chrono::milliseconds timeout,
+                                                  std::string what_failed, const logger& log);
+
 }  // namespace kage::engine
