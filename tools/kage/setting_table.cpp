@@ -154,8 +154,8 @@ const std::vector<setting_spec>& setting_table() {
        .target = &settings::failover_timeout_ms,
        .flags = {{{"--failover-timeout", k_backup | k_restore | k_config}}},
        .metavar = "MS",
-       .help = "when a master fails mid-backup (or, with sentinels, mid-restore), wait this long "
-               "for a replica to take over",
+       .help = "when a master fails mid-backup or mid-restore, wait this long for a replica to "
+               "take over (a restore then sends every record again)",
        .applies = k_backup | k_restore | k_config,
        .max = 3'600'000},
       {.key = "backup.read_from",
