@@ -1,6 +1,7 @@
 // help_text and describe_settings.
 #include <boost/test/unit_test.hpp>
 
+#include <cstdlib>
 #include <sstream>
 
 #include "cli_test_util.hpp"
