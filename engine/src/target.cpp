@@ -180,6 +180,20 @@ asio::awaitable<cluster_view> async_discover_sentinel(const redis_target& target
   co_return view;
 }
 
+// Half a second between two tries at the cluster; false once `deadline` has passed. Throws
+// operation_aborted when the job is cancelled meanwhile.
+asio::awaitable<bool> async_pause_before_retry(asio::steady_timer& timer,
+                                               std::chrono::steady_clock::time_point deadline) {
+  if (std::chrono::steady_clock::now() >= deadline) co_return false;
+  timer.expires_after(std::chrono::milliseconds(500));
+  co_await timer.async_wait(asio::as_tuple(asio::deferred));
+  auto state = co_await asio::this_coro::cancellation_state;
+  if (state.cancelled() != asio::cancellation_type::none) {
+    throw boost::system::system_error(asio::error::operation_aborted);
+  }
+  co_return true;
+}
+
 }  // namespace
 
 asio::awaitable<cluster_view> async_await_primary(const redis_target& target,
@@ -198,13 +212,8 @@ asio::awaitable<cluster_view> async_await_primary(const redis_target& target,
       last = f.what();
     }
     if (view) co_return std::move(*view);
-    if (std::chrono::steady_clock::now() >= deadline) break;
-    timer.expires_after(std::chrono::milliseconds(500));
-    co_await timer.async_wait(asio::as_tuple(asio::deferred));
-    auto state = co_await asio::this_coro::cancellation_state;
-    if (state.cancelled() != asio::cancellation_type::none) {
-      throw boost::system::system_error(asio::error::operation_aborted);
-    }
+    const bool again = co_await async_pause_before_retry(timer, deadline);
+    if (!again) break;
   }
   fail(exit_code::redis, make_error_code(sentinel_errc::primary_lost),
        what_failed + "; the sentinels named no primary that answers as one within " +
@@ -245,13 +254,8 @@ asio::awaitable<cluster_view> async_await_cluster(const redis_target& target,
       view.reset();
     }
     if (view) co_return std::move(*view);
-    if (std::chrono::steady_clock::now() >= deadline) break;
-    timer.expires_after(std::chrono::milliseconds(500));
-    co_await timer.async_wait(asio::as_tuple(asio::deferred));
-    auto state = co_await asio::this_coro::cancellation_state;
-    if (state.cancelled() != asio::cancellation_type::none) {
-      throw boost::system::system_error(asio::error::operation_aborted);
-    }
+    const bool again = co_await async_pause_before_retry(timer, deadline);
+    if (!again) break;
   }
   fail(exit_code::redis, what_failed +
                              "; the cluster did not serve every slot again (no replica "
