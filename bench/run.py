@@ -310,6 +310,116 @@ class Cluster:
             time.sleep(0.2)
 
 
+class SentinelSet:
+    """A primary, its replicas and three sentinels on loopback, each a process this harness
+    spawned (so the exit paths kill them), for the Sentinel rows. Same interface as Cluster
+    where Bench.measure needs it (cpu_seconds)."""
+
+    def __init__(self, directory, logs, replicas=2, sentinels=3, master_name="mymaster"):
+        self.name = "sentinel"
+        self.dir = directory
+        self.logs = logs
+        self.replicas = replicas
+        self.sentinel_count = sentinels
+        self.master_name = master_name
+        self.servers = {}  # port -> Popen
+        self.sentinels = {}  # port -> Popen
+        self.primary = 0
+
+    def start(self):
+        n = 1 + self.replicas + self.sentinel_count
+        base = pick_base_port(n)
+        ports = list(range(base, base + n))
+        self.primary = ports[0]
+        log(f"starting the Sentinel deployment: a primary and {self.replicas} replicas on "
+            f"{HOST}:{ports[0]}-{ports[self.replicas]}, {self.sentinel_count} sentinels on "
+            f"{HOST}:{ports[self.replicas + 1]}-{ports[-1]}")
+        for i, port in enumerate(ports[:1 + self.replicas]):
+            d = self.dir / str(port)
+            d.mkdir(parents=True, exist_ok=True)
+            argv = ["redis-server", "--port", str(port), "--bind", HOST, "--dir", str(d),
+                    "--pidfile", str(d / "redis.pid"), "--logfile", str(d / "redis.log"),
+                    "--save", "", "--appendonly", "no", "--daemonize", "no"]
+            if i:
+                argv += ["--replicaof", HOST, str(self.primary)]
+            self.servers[port] = spawn(argv, self.logs / f"sentinel-redis-{port}")
+        for port in ports[1 + self.replicas:]:
+            d = self.dir / str(port)
+            d.mkdir(parents=True, exist_ok=True)
+            conf = d / "sentinel.conf"
+            conf.write_text(
+                f"port {port}\nbind {HOST}\ndir \"{d}\"\nlogfile \"{d / 'sentinel.log'}\"\n"
+                f"sentinel monitor {self.master_name} {HOST} {self.primary} "
+                f"{self.sentinel_count // 2 + 1}\n"
+                f"sentinel down-after-milliseconds {self.master_name} 5000\n"
+                f"sentinel failover-timeout {self.master_name} 10000\n")
+            self.sentinels[port] = spawn(["redis-sentinel", str(conf)],
+                                         self.logs / f"sentinel-{port}")
+        self.wait_ready()
+
+    def addresses(self):
+        return ",".join(f"{HOST}:{p}" for p in self.sentinels)
+
+    def wait_ready(self, timeout=60):
+        """Every sentinel names the primary, lists every replica and knows the others."""
+        deadline = time.monotonic() + timeout
+        while True:
+            last = ""
+            for port, p in list(self.servers.items()) + list(self.sentinels.items()):
+                if p.poll() is not None:
+                    raise BenchError(f"process on port {port} exited {p.returncode}")
+            try:
+                for port in self.sentinels:
+                    addr = rcli(port, "sentinel", "get-master-addr-by-name", self.master_name,
+                                timeout=5).split()
+                    # redis-cli prints one element a line; every entry starts with "name".
+                    replicas = rcli(port, "sentinel", "replicas", self.master_name,
+                                    timeout=5).split().count("name")
+                    others = rcli(port, "sentinel", "sentinels", self.master_name,
+                                  timeout=5).split().count("name")
+                    if addr != [HOST, str(self.primary)] or replicas < self.replicas or \
+                            others < self.sentinel_count - 1:
+                        last = (f"sentinel {port}: names {addr}, lists {replicas} replicas, "
+                                f"knows {others} sentinels")
+                        break
+            except (BenchError, subprocess.SubprocessError) as e:
+                last = str(e)
+            if not last:
+                return
+            if time.monotonic() > deadline:
+                raise BenchError(f"the Sentinel deployment did not settle in {timeout}s: {last}")
+            time.sleep(0.2)
+
+    def settle(self, timeout=300):
+        deadline = time.monotonic() + timeout
+        while True:
+            info = rcli(self.primary, "info", "replication")
+            m = re.search(r"master_repl_offset:(\d+)", info)
+            offsets = re.findall(r"slave\d+:.*?offset=(\d+)", info)
+            if len(offsets) >= self.replicas and all(int(o) == int(m.group(1)) for o in offsets):
+                return
+            if time.monotonic() > deadline:
+                raise BenchError(f"the replicas did not catch up within {timeout}s")
+            time.sleep(0.2)
+
+    def cpu_seconds(self, extra_pids=()):
+        """As Cluster.cpu_seconds: the redis-servers (primary and replicas), not the sentinels."""
+        tick = os.sysconf("SC_CLK_TCK")
+        total = 0
+        for pid in [p.pid for p in self.servers.values()] + list(extra_pids):
+            try:
+                stat = Path(f"/proc/{pid}/stat").read_text()
+            except OSError:
+                continue
+            fields = stat[stat.rindex(")") + 2:].split()
+            total += sum(int(f) for f in fields[11:15])
+        return total / tick
+
+    def stop(self):
+        for p in list(self.sentinels.values()) + list(self.servers.values()):
+            kill_live_one(p)
+
+
 # ----------------------------------------------------------------------------------------------
 # Measurements
 
@@ -344,6 +454,7 @@ class Bench:
         self.sweep = []
         self.seq = 0
         self.moto = None
+        self.sentinel_set = None
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -882,6 +993,77 @@ class Bench:
                      verdict="met" if met else "missed",
                      target_text=f"<= 128 MiB each, spread <= 10% (is {spread:.1%})")
 
+    # -- Sentinel ------------------------------------------------------------------------------
+
+    def bench_sentinel(self):
+        """The cluster rows' keys, restored by kage into a primary watched by three sentinels,
+        backed up through the sentinels (one shard) against the same peer on that primary."""
+        rows = [dict(id="sentinel.backup_wall",
+                     label="Sentinel logical backup (primary + 2 replicas, 3 sentinels), wall (s)",
+                     metric="wall", target=("<=", 1.0),
+                     peer_label="redis-cli --scan | DUMP+PTTL | redis-cli --pipe on the primary"),
+                dict(id="sentinel.backup_client_cpu",
+                     label="Sentinel logical backup, client CPU (s)", metric="cpu",
+                     peer_label="redis-cli x2 + awk"),
+                dict(id="sentinel.backup_cpu_per_key",
+                     label="kage Sentinel backup CPU per key (us)", metric="cpu_per_key")]
+        why = None
+        if self.args.no_sentinel:
+            why = "--no-sentinel"
+        elif not shutil.which("redis-sentinel"):
+            why = "redis-sentinel not found (Debian package redis-sentinel)"
+        if why:
+            for row in rows:
+                self.add_row(**row, skipped=why)
+            return
+        a = self.args
+        ss = SentinelSet(self.work / "sentinel", self.logs)
+        self.sentinel_set = ss
+        ss.start()
+        log(f"restoring backup {self.backup_id} ({self.keys:,} keys) into the Sentinel primary")
+        run([str(self.kage), "restore", "--sentinel", ss.addresses(), "--from",
+             str(self.work / "backups"), "--id", self.backup_id, "--quiet"], timeout=3600)
+        ss.settle()
+        keys = int(rcli(ss.primary, "dbsize").strip())
+        if keys != self.keys:
+            raise BenchError(f"the Sentinel primary holds {keys} keys after the restore, "
+                             f"expected {self.keys}")
+        backups = self.work / "sentinel-backups"
+        backups.mkdir(parents=True, exist_ok=True)
+        samples = {"kage": [], "peer": []}
+
+        def run_kage(rep):
+            s = self.measure("sentinel-backup-kage",
+                             [([str(self.kage), "backup", "--sentinel", ss.addresses(), "--to",
+                                str(backups), "--quiet", "--json"], None)], ss, rss=True)
+            result = json.loads(s.outputs[0])
+            if result.get("keys") != self.keys or result.get("vanished") != 0:
+                raise BenchError(f"kage backup via sentinels saved {result.get('keys')} keys, "
+                                 f"expected {self.keys}")
+            shutil.rmtree(backups / result["id"])
+            samples["kage"].append(s)
+
+        def run_peer(rep):
+            p = ss.primary
+            s = self.measure("sentinel-backup-scan-pipe",
+                             [(["bash", "-c",
+                                f"set -o pipefail; redis-cli -h {HOST} -p {p} --scan | "
+                                f"LC_ALL=C awk '{AWK_DUMP_PTTL}' | redis-cli -h {HOST} -p {p} "
+                                f"--pipe"], None)], ss)
+            errors, replies = self.pipe_replies(s.outputs[0], "Sentinel scan | pipe")
+            if errors or replies != 2 * self.keys:
+                raise BenchError(f"Sentinel scan | pipe: {errors} errors, {replies} replies, "
+                                 f"expected {2 * self.keys}")
+            samples["peer"].append(s)
+
+        for rep in range(a.reps):
+            log(f"Sentinel backup repetition {rep + 1}/{a.reps}")
+            self.rotate(rep, [("kage", run_kage), ("peer", run_peer)])
+        ss.stop()
+        self.add_row(**rows[0], kage=samples["kage"], peer=samples["peer"])
+        self.add_row(**rows[1], kage=samples["kage"], peer=samples["peer"])
+        self.add_row(**rows[2], kage=samples["kage"])
+
     # -- main ------------------------------------------------------------------------------------
 
     def run(self):
@@ -895,6 +1077,7 @@ class Bench:
         self.keys = a.n
         self.bench_backup()
         self.bench_restore()
+        self.bench_sentinel()
         self.bench_snapshot()
         self.bench_s3()
         if a.rss_sweep:
@@ -903,6 +1086,8 @@ class Bench:
 
     def cleanup(self):
         kill_live()
+        if self.sentinel_set:
+            self.sentinel_set.stop()
         for c in self.clusters:
             try:
                 c.stop()
@@ -1140,6 +1325,8 @@ def parse_args(argv):
                     help="repetitions of the S3 rows (default: --reps, at least 5: the CPU row "
                          "is the difference of two measurements, and noisier)")
     ap.add_argument("--no-s3", action="store_true", help="skip the S3 rows")
+    ap.add_argument("--no-sentinel", action="store_true",
+                    help="skip the Sentinel rows (they need redis-sentinel)")
     ap.add_argument("--time-limit", type=float, default=0,
                     help="give up (and clean up) after this many seconds")
     ap.add_argument("--keep", action="store_true", help="keep the clusters' and backups' files")

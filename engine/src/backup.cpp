@@ -20,6 +20,7 @@
 #include "redirects.hpp"
 #include "shard_scanner.hpp"
 #include "shard_source.hpp"
+#include "switch_watch.hpp"
 
 #include <kage/base/error.hpp>
 #include <kage/base/task_group.hpp>
@@ -46,6 +47,7 @@ struct backup_job : writing_job {
   backup_options options;
   std::shared_ptr<backup_progress> progress;
   std::vector<storage::shard_object> objects;
+  std::shared_ptr<switch_watch> watch = std::make_shared<switch_watch>();  // Sentinel mode
 };
 
 std::string object_name(std::size_t index) {
@@ -163,6 +165,10 @@ asio::awaitable<scan_result> async_scan_keys(std::shared_ptr<backup_job> job,
     std::span<const resp_node> r;
     if (auto ec = co_await conn.async_read(r)) {
       result.transport_error = proto::describe_transport_error(conn.remote(), ec);
+      co_return result;
+    }
+    if (job->watch->moved()) {  // Sentinel mode: a failover, learnt from +switch-master
+      result.transport_error = *job->watch->news;
       co_return result;
     }
     auto st = scanner.on_reply(r, unix_ms());
@@ -340,6 +346,7 @@ asio::awaitable<void> backup_shard(std::shared_ptr<backup_job> job, std::size_t 
                                            describe_slots(master.slots) + " again");
     const auto old_slots = master.slots;
     master = co_await async_wait_for_master(job, master, *outcome.transport_error);
+    job->watch->following = master.ep;
     if (master.slots != old_slots) {
       fail(exit_code::redis, "the slots of " + source.ep.address() +
                                  " changed during the backup; run the backup again");
@@ -427,9 +434,11 @@ asio::awaitable<storage::manifest> async_backup(redis_target target, backup_opti
 
   task_group group(co_await asio::this_coro::executor);
   for (std::size_t i = 0; i < masters.size(); ++i) group.spawn(backup_shard(job, i));
+  job->watch->following = masters.front()->ep;
   std::exception_ptr error;
   try {
-    co_await group.async_join();
+    // Sentinel mode: +switch-master on the sentinels tells the shard to move (see above).
+    co_await async_join_watched(group, job->target, job->watch, log);
   } catch (...) {
     error = std::current_exception();
   }

@@ -1,6 +1,7 @@
 #include "archive_stream.hpp"
 #include "clock.hpp"
 #include "redirects.hpp"
+#include "switch_watch.hpp"
 
 #include <kage/base/backoff.hpp>
 #include <kage/base/error.hpp>
@@ -423,8 +424,12 @@ asio::awaitable<void> restore_pass(std::shared_ptr<restore_job> job, cluster_vie
   task_group group(ex);
   group.spawn(produce(job));
   for (std::size_t i = 0; i < job->sinks.size(); ++i) group.spawn(run_sink(job, i));
+  // Sentinel mode: a +switch-master away from this primary ends the pass (primary_lost).
+  auto watch = std::make_shared<switch_watch>();
+  watch->fail_work = true;
+  watch->following = view.topology.masters().front()->ep;
   try {
-    co_await group.async_join();
+    co_await async_join_watched(group, job->target, watch, job->log);
   } catch (const boost::system::system_error& e) {
     if (e.code() == asio::error::operation_aborted) {
       fail(exit_code::interrupted, "restore interrupted; keys sent so far are restored");

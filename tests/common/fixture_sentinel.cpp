@@ -150,12 +150,14 @@ sentinel_deployment::sentinel_deployment(sentinel_options opts) : opts_(std::mov
   redis_options first;
   first.host = hosts[0];
   first.extra_args = opts_.redis_extra_args;
+  first.port = opts_.redis_port;
   servers_.push_back(std::make_unique<redis_server>(first));
   const redis_server& p = *servers_.front();
   for (int i = 1; i <= opts_.replicas; ++i) {
     redis_options r;
     r.host = hosts[static_cast<std::size_t>(i) % hosts.size()];
     r.extra_args = opts_.redis_extra_args;
+    r.port = opts_.redis_port;
     r.extra_args.insert(r.extra_args.end(), {"--replicaof", p.host(), std::to_string(p.port())});
     servers_.push_back(std::make_unique<redis_server>(r));
   }
@@ -190,6 +192,11 @@ std::vector<redis_server*> sentinel_deployment::servers() {
   std::vector<redis_server*> out;
   for (auto& s : servers_) out.push_back(s.get());
   return out;
+}
+
+redis_server& sentinel_deployment::add_server(redis_options opts) {
+  servers_.push_back(std::make_unique<redis_server>(std::move(opts)));
+  return *servers_.back();
 }
 
 const sentinel_server& sentinel_deployment::first_running() const {

@@ -26,6 +26,8 @@ struct sentinel_options {
   // Server i (0 = the first primary) binds hosts[i % size]; sentinel j hosts[j % size].
   std::vector<std::string> hosts = {"127.0.0.1", "127.0.0.2", "127.0.0.3"};
   std::vector<std::string> redis_extra_args;  // for every redis-server
+  // Every redis-server at this one port (as pods at their own IPs); 0: each its own free port.
+  int redis_port = 0;
 };
 
 // One redis-sentinel process in its own temporary directory (sentinel.conf, sentinel.log).
@@ -73,6 +75,9 @@ class sentinel_deployment {
   std::string sentinel_list() const;           // comma-separated, as SENTINEL_NODES takes it
   sentinel_server& sentinel(std::size_t i) { return *sentinels_.at(i); }
   std::vector<redis_server*> servers();  // every redis-server, running or not, in start order
+  // Starts one more redis-server (a pod back on a new IP, a stray replica) that belongs to the
+  // deployment from now on (wait_settled expects it to be a synced replica while it runs).
+  redis_server& add_server(redis_options opts);
 
   // The address the first running sentinel names as the primary.
   std::string primary_address() const;

@@ -271,6 +271,8 @@ BOOST_AUTO_TEST_CASE(failover_in_the_middle_of_a_backup) {
   BOOST_TEST(d.primary()->address() != old_primary);
   // The failover reached the backup (it was under way, not finished), and it was followed.
   BOOST_TEST(contains(r.err, "waiting for"), r.err);
+  // Learnt from the sentinels' pub/sub, before the old primary stopped serving reads.
+  BOOST_TEST(contains(r.err, "+switch-master from sentinel"), r.err);
   BOOST_TEST(json_result(r).at("keys").as_int64() == big_keys + ttl_keys);
   const auto m = manifest(store.path(), only_backup(store.path()));
   BOOST_TEST(m.at("objects").as_array().at(0).as_object().at("master_address").as_string() ==
@@ -303,6 +305,8 @@ BOOST_AUTO_TEST_CASE(failover_in_the_middle_of_a_restore) {
   BOOST_TEST_REQUIRE(r.exit_code == 0, describe(r));
   BOOST_TEST(d.primary()->address() != old_primary);
   BOOST_TEST(contains(r.err, "restoring every record again"), r.err);
+  // Learnt from the sentinels' pub/sub, before the old primary answered READONLY.
+  BOOST_TEST(contains(r.err, "+switch-master from sentinel"), r.err);
   // Nothing lost: writes the old primary took after the promotion are written again.
   BOOST_TEST(trim(d.primary()->cli({"DEBUG", "DIGEST"})) == digest);
   BOOST_TEST(trim(d.primary()->cli({"DBSIZE"})) == std::to_string(big_keys + ttl_keys));

@@ -1,5 +1,6 @@
 #include "heal_command.hpp"
 
+#include "heal_sentinel.hpp"
 #include "job_options.hpp"
 
 #include <kage/base/error.hpp>
@@ -86,6 +87,7 @@ void print_round(const engine::heal_round& round, std::size_t pods, std::size_t 
 }  // namespace
 
 asio::awaitable<int> run_heal(settings s, logger log) {
+  if (!s.sentinel_nodes.empty()) co_return co_await run_sentinel_heal(std::move(s), log);
   auto ex = co_await asio::this_coro::executor;
   k8s::connection_settings where;
   where.kubeconfig = s.kubeconfig;
