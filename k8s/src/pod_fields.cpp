@@ -41,21 +41,19 @@ void keep_pod_essentials(json::value& pod) {
   if (!o) return;
   json::object slim;
   if (const auto* meta = object_at(*o, "metadata")) {
-    slim["metadata"] = pick(*meta, {"name", "namespace", "uid", "resourceVersion", "generation",
-                                    "labels", "deletionTimestamp", "ownerReferences"});
+    slim["metadata"] =
+        pick(*meta, {"name", "namespace", "uid", "resourceVersion", "labels", "deletionTimestamp"});
   }
   if (const auto* spec = object_at(*o, "spec")) slim["spec"] = pick(*spec, {"nodeName"});
   if (const auto* status = object_at(*o, "status")) {
-    json::object st = pick(*status, {"phase", "podIP", "podIPs"});
-    if (status->contains("conditions"))
-      st["conditions"] = pick_each(status->if_contains("conditions"), {"type", "status"});
-    if (status->contains("containerStatuses"))
-      st["containerStatuses"] =
-          pick_each(status->if_contains("containerStatuses"), {"name", "ready", "restartCount"});
+    json::object st = pick(*status, {"phase", "podIP"});
+    json::array ready;
+    for (auto& c : pick_each(status->if_contains("conditions"), {"type", "status"})) {
+      const auto* type = c.as_object().if_contains("type");
+      if (type && type->is_string() && type->get_string() == "Ready") ready.push_back(c);
+    }
+    st["conditions"] = std::move(ready);
     slim["status"] = std::move(st);
-  }
-  for (const auto key : {"kind", "apiVersion"}) {
-    if (const auto* v = o->if_contains(key)) slim[key] = *v;
   }
   pod = json::value(std::move(slim));
 }

@@ -6,9 +6,9 @@
 
 namespace kage::k8s {
 
-// Keeps metadata {name, namespace, uid, resourceVersion, generation, labels,
-// deletionTimestamp, ownerReferences}, spec {nodeName} and status {phase, podIP, podIPs,
-// conditions (type, status), containerStatuses (name, ready, restartCount)}; drops the rest.
+// Keeps what kage reads of a pod: metadata {name, namespace, uid, resourceVersion, labels,
+// deletionTimestamp}, spec {nodeName}, status {phase, podIP, conditions: the Ready one (type,
+// status)}; drops the rest.
 void keep_pod_essentials(boost::json::value& pod);
 
 }  // namespace kage::k8s
