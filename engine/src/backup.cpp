@@ -468,6 +468,20 @@ asio::awaitable<storage::manifest> async_backup(redis_target target, backup_opti
     }
   }
 
+  if (!job->options.pod_files.empty()) {
+    std::exception_ptr stored;
+    try {
+      m.pod_node_configs = co_await async_store_pod_files(
+          job->store, job->id, std::move(job->options.pod_files), job->log);
+    } catch (...) {
+      stored = std::current_exception();
+    }
+    if (stored) {
+      co_await remove_objects(job);
+      std::rethrow_exception(stored);
+    }
+  }
+
   m.objects = job->objects;
   for (const auto& o : m.objects) {
     m.total_keys += o.keys;

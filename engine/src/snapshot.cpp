@@ -30,6 +30,7 @@ struct snapshot_job : writing_job {
   std::vector<storage::shard_object> objects;
   std::vector<storage::node_config> node_configs;
   storage::stored_file cluster_view;
+  std::vector<storage::pod_node_config> pod_node_configs;
   std::vector<std::string> committed;  // keys written so far, removed if the snapshot fails
   std::size_t next_shard = 0;
   storage::backup_status status;
@@ -345,6 +346,13 @@ asio::awaitable<void> async_run(std::shared_ptr<snapshot_job> job) {
   task_group group(co_await asio::this_coro::executor);
   for (std::size_t i = 0; i < workers; ++i) group.spawn(async_snapshot_worker(job));
   co_await group.async_join();
+  if (!job->options.pod_files.empty()) {
+    job->pod_node_configs = co_await async_store_pod_files(
+        job->store, job->id, std::move(job->options.pod_files), job->log);
+    for (const auto& c : job->pod_node_configs) {
+      if (!c.name.empty()) job->committed.push_back(job->id + "/" + c.name);
+    }
+  }
 }
 
 bool cancelled(const std::exception_ptr& error) {
@@ -417,6 +425,7 @@ asio::awaitable<storage::manifest> async_snapshot(redis_target target, snapshot_
   for (const auto& o : m.objects) m.total_bytes += o.bytes;
   m.node_configs = job->node_configs;
   m.cluster_view = job->cluster_view;
+  m.pod_node_configs = job->pod_node_configs;
   m.finished_at = storage::rfc3339_ms(unix_ms());
   // The manifest is the commit point: written last, and only if no other run wrote one.
   const std::string manifest_json = storage::to_json(m);

@@ -148,6 +148,18 @@ asio::awaitable<void> verify_snapshot(storage::store& store, verify_report& repo
                                                         snapshot_file::other, "", progress));
 }
 
+// With --pods: each pod's own nodes.conf (storage/FORMAT.md, section 8), any kind of backup.
+asio::awaitable<void> verify_pod_files(storage::store& store, verify_report& report,
+                                       verify_progress& progress) {
+  const auto& m = report.manifest;
+  for (const auto& c : m.pod_node_configs) {
+    if (c.name.empty()) continue;  // not read when the backup was taken: nothing to check
+    report.objects.push_back(co_await check_snapshot_file(
+        store, m.id, c.name, c.bytes, c.sha256,
+        c.node_id.empty() ? snapshot_file::other : snapshot_file::nodes_conf, c.node_id, progress));
+  }
+}
+
 }  // namespace
 
 asio::awaitable<verify_report> async_verify(std::shared_ptr<storage::store> store, std::string id,
@@ -157,11 +169,12 @@ asio::awaitable<verify_report> async_verify(std::shared_ptr<storage::store> stor
   for (const auto& o : report.manifest.objects) progress->bytes_total += o.bytes;
   if (report.manifest.kind == "snapshot") {
     co_await verify_snapshot(*store, report, *progress);
-    co_return report;
+  } else {
+    for (const auto& o : report.manifest.objects) {
+      report.objects.push_back(co_await check_object(*store, report.manifest, o, *progress));
+    }
   }
-  for (const auto& o : report.manifest.objects) {
-    report.objects.push_back(co_await check_object(*store, report.manifest, o, *progress));
-  }
+  co_await verify_pod_files(*store, report, *progress);
   co_return report;
 }
 

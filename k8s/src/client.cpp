@@ -398,7 +398,10 @@ asio::awaitable<list_result> client::async_list(resource r, std::string ns, list
       out.items.clear();
       co_return out;
     }
-    for (auto& item : *items) out.items.push_back(std::move(item));
+    for (auto& item : *items) {
+      if (o.transform) o.transform(item);
+      out.items.push_back(std::move(item));
+    }
     std::string next;
     if (auto* meta = obj->if_contains("metadata"); meta && meta->is_object()) {
       if (auto* rv = meta->as_object().if_contains("resourceVersion"); rv && rv->is_string())

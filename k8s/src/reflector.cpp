@@ -105,6 +105,7 @@ asio::awaitable<bool> reflector::async_list() {
   lo.label_selector = options_.label_selector;
   lo.field_selector = options_.field_selector;
   lo.limit = options_.page_size;
+  lo.transform = options_.transform;  // page by page, as they arrive
   auto l = co_await client_.async_list(options_.what, options_.namespace_, lo);
   if (!l) {
     log_.warn("k8s", l.message);
@@ -112,10 +113,7 @@ asio::awaitable<bool> reflector::async_list() {
   }
   ++stats_.lists;
   std::set<std::string> seen;
-  for (auto& item : l.items) {
-    if (options_.transform) options_.transform(item);
-    seen.insert(object_key(item));
-  }
+  for (auto& item : l.items) seen.insert(object_key(item));
   // Objects gone while kage was not watching: their deletes first, from the last known state.
   for (auto it = cache_.begin(); it != cache_.end();) {
     if (seen.count(it->first)) {

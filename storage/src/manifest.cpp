@@ -153,6 +153,37 @@ void read_cluster_view(field_reader& r, const json::object& o, manifest& m) {
   r.read(*j, "cluster_view.", "sha256", m.cluster_view.sha256, is_sha256_hex, sha256_problem);
 }
 
+bool is_pod_object_name(std::string_view s) noexcept {
+  return s.starts_with("pods/") && s.ends_with(".nodes.conf") && is_object_name(s.substr(5));
+}
+
+// Optional: manifests written before --pods (or without it) have no "pod_node_configs".
+void read_pod_node_configs(field_reader& r, const json::object& o, manifest& m) {
+  if (r.failed() || !o.contains("pod_node_configs")) return;
+  for_each_object(r, o, "pod_node_configs", [&](const json::object& j, const std::string& prefix) {
+    pod_node_config c;
+    r.read(j, prefix, "pod", c.pod, is_object_name,
+           "must be a pod name (no '/', not starting with '.')");
+    r.read(j, prefix, "path", c.path);
+    r.read(j, prefix, "node_id", c.node_id);
+    r.read(j, prefix, "error", c.error);
+    r.read(j, prefix, "name", c.name);
+    r.read(j, prefix, "bytes", c.bytes);
+    r.read(j, prefix, "sha256", c.sha256);
+    if (r.failed()) return;
+    if (c.error.empty()) {
+      if (c.name != "pods/" + c.pod + ".nodes.conf" || !is_pod_object_name(c.name))
+        r.fail(manifest_errc::bad_value, prefix + "name", "must be \"pods/<pod>.nodes.conf\"");
+      else if (!is_sha256_hex(c.sha256))
+        r.fail(manifest_errc::bad_value, prefix + "sha256", sha256_problem);
+    } else if (!c.name.empty() || !c.sha256.empty()) {
+      r.fail(manifest_errc::bad_value, prefix + "name",
+             "must be empty when the pod's nodes.conf could not be read");
+    }
+    m.pod_node_configs.push_back(std::move(c));
+  });
+}
+
 }  // namespace
 
 const boost::system::error_category& manifest_category() noexcept {
@@ -234,6 +265,19 @@ std::string to_json(const manifest& m) {
                                      {"bytes", m.cluster_view.bytes},
                                      {"sha256", m.cluster_view.sha256}};
   }
+  if (!m.pod_node_configs.empty()) {
+    json::array pods;
+    for (const auto& c : m.pod_node_configs) {
+      pods.push_back(json::object{{"pod", c.pod},
+                                  {"path", c.path},
+                                  {"node_id", c.node_id},
+                                  {"name", c.name},
+                                  {"bytes", c.bytes},
+                                  {"sha256", c.sha256},
+                                  {"error", c.error}});
+    }
+    o["pod_node_configs"] = std::move(pods);
+  }
   return pretty(o);
 }
 
@@ -283,6 +327,7 @@ boost::system::result<manifest> parse_manifest(std::string_view text, std::strin
     read_node_configs(r, o, m);
     read_cluster_view(r, o, m);
   }
+  read_pod_node_configs(r, o, m);
   if (r.failed()) return make_error_code(r.error());
   return m;
 }

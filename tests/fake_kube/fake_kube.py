@@ -648,6 +648,7 @@ class Cluster:
             "exec_protocols": list(EXEC_PROTOCOLS),
             "exec_chunk": 32 * 1024,
             "rbac": [{"verbs": ["*"], "resources": ["*"]}],
+            "rbac_deny": [],  # rules refused even when "rbac" allows them
         }
         self.injections = []
         self.next_injection = 1
@@ -902,13 +903,14 @@ class Cluster:
 
     # -- authorization -------------------------------------------------------------------------
     def allowed(self, verb, group, resource, namespace):
-        for rule in self.config["rbac"]:
+        def matches(rule):
             ok = lambda field, value: ("*" in rule.get(field, ["*"]) or
                                        value in rule.get(field, ["*"]))
-            if ok("verbs", verb) and ok("resources", resource) and ok("groups", group) and (
-                    not namespace or ok("namespaces", namespace)):
-                return True
-        return False
+            return ok("verbs", verb) and ok("resources", resource) and ok("groups", group) and (
+                not namespace or ok("namespaces", namespace))
+        if any(matches(rule) for rule in self.config["rbac_deny"]):
+            return False
+        return any(matches(rule) for rule in self.config["rbac"])
 
     def take_injection(self, method, path, is_watch):
         with self.lock:

@@ -38,7 +38,7 @@ class KubectlTest(unittest.TestCase):
         cls.fk.cleanup()
 
     def setUp(self):
-        self.fk.control("configure", rbac=[{"verbs": ["*"], "resources": ["*"]}])
+        self.fk.control("configure", rbac=[{"verbs": ["*"], "resources": ["*"]}], rbac_deny=[])
 
     def tearDown(self):
         outcome = getattr(self, "_outcome", None)
@@ -213,6 +213,15 @@ class KubectlTest(unittest.TestCase):
         self.assertEqual((r.returncode, r.stdout.split()[0]), (1, "no"))
         r = self.kubectl("get", "leases", check=False)
         self.assertIn("Forbidden", r.stderr)
+        # The deny-list takes one permission away from an allow-everything list (kage doctor's
+        # tests deny this way).
+        self.fk.control("configure", rbac=[{"verbs": ["*"], "resources": ["*"]}],
+                        rbac_deny=[{"verbs": ["create"], "resources": ["pods/exec"]}])
+        r = self.kubectl("auth", "can-i", "create", "pods", "--subresource=exec", check=False)
+        self.assertEqual((r.returncode, r.stdout.split()[0]), (1, "no"))
+        self.assertEqual(self.kubectl("auth", "can-i", "list", "pods").stdout.strip(), "yes")
+        self.assertEqual(self.kubectl("auth", "can-i", "create", "leases.coordination.k8s.io")
+                         .stdout.strip(), "yes")
 
     def test_wrong_token_is_unauthorized_and_client_cert_works(self):
         r = self.kubectl("get", "pods", kubeconfig=self.fk.kubeconfig(token="wrong"),

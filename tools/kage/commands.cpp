@@ -8,9 +8,13 @@ const std::vector<command_info>& command_table() {
        "kage backup --node HOST:PORT --to LOCATION [OPTIONS]",
        "Connects through any node given with --node, discovers the cluster's masters, copies\n"
        "their keys (all of them, or those matching --pattern) with their TTLs into a new backup\n"
-       "under --to, and prints the new backup's ID.\n",
+       "under --to, and prints the new backup's ID. With --pods SELECTOR (Kubernetes) it also\n"
+       "keeps each matching pod's nodes.conf, read by exec from NODECONF_FILE_PATH (default\n"
+       "/bitnami/redis/data/nodes.conf), byte for byte with its SHA-256 and node id; a pod whose\n"
+       "file cannot be read is warned about and recorded, and does not fail the backup.\n",
        "  kage backup --node 127.0.0.1:7000 --to /var/backups/redis\n"
        "  kage backup --node 127.0.0.1:7000 --to /var/backups/redis --pattern 'user:*'\n"
+       "  kage backup --node redis-0.redis:6379 --to /backups --pods app.kubernetes.io/name=redis\n"
        "  REDISCLI_AUTH=secret kage backup --node redis-0:6379 --tls --cacert ca.pem --to "
        "/backups\n"},
       {"restore", k_restore, "load a backup into a Redis Cluster",
@@ -56,7 +60,8 @@ const std::vector<command_info>& command_table() {
        "and streams each straight into a new backup under --to, checksummed, with no local copy;\n"
        "saves the nodes.conf of every node and nodes.json, a view of the cluster. With --target\n"
        "prefer-replica each shard is read from a healthy replica. The user needs +replconf +sync\n"
-       "+psync (or +@admin). 'kage fetch' puts one node's files into its data directory.\n",
+       "+psync (or +@admin). 'kage fetch' puts one node's files into its data directory.\n"
+       "With --pods SELECTOR it also keeps each pod's own nodes.conf, as 'kage backup' does.\n",
        "  kage snapshot --node 127.0.0.1:7000 --to /var/backups/redis\n"
        "  kage snapshot --node 127.0.0.1:7000 --to /var/backups/redis --target prefer-replica\n"},
       {"fetch", k_fetch,
@@ -95,6 +100,26 @@ const std::vector<command_info>& command_table() {
        "~/.kube/config, else the pod's service account.\n",
        "  kage heal --pods app.kubernetes.io/instance=redis --dry-run\n"
        "  kage heal --pods app=redis --namespace prod --once --json\n"},
+      {"doctor", k_doctor, "check that a deployment can work: config, Redis, stores, Kubernetes",
+       "kage doctor [--node HOST:PORT | --sentinel HOST:PORT] [--to LOCATION] [--pods SEL] "
+       "[--json]",
+       "Checks, one line each, everything the configured deployment needs, and says how to fix\n"
+       "what fails: the settings are valid; each Redis node (--node: every node of the cluster;\n"
+       "--sentinel: every sentinel, the master it names, that primary) answers and accepts the\n"
+       "credentials; the cluster is healthy (cluster_state:ok, all 16384 slots served); each\n"
+       "location (--to, BACKUP_DIR, S3_BUCKET_NAME) takes a small object that is read back and\n"
+       "deleted; and when Kubernetes is configured (--pods, --kubeconfig/KUBECONFIG, or running "
+       "in\n"
+       "a pod), the API server answers and grants, asked with SelfSubjectAccessReview, each\n"
+       "permission the features need (--feature; k8s/deploy/role.yaml grants exactly these):\n"
+       "  nodes-conf   list pods, create+get pods/exec       (backup/snapshot --pods)\n"
+       "  heal         list+watch pods, get/create/update leases, create events\n"
+       "  controller   get/list/watch redisbackups, patch redisbackups/status, create events\n"
+       "It changes nothing but the probe object. Exit 0 only when every check passes, else 1;\n"
+       "a check that cannot run because an earlier one failed is reported as skipped.\n",
+       "  kage doctor --config /etc/kage/kage.yaml\n"
+       "  kage doctor --node redis-0:6379 --to s3://backups/redis --pods app=redis --json\n"
+       "  kage doctor --sentinel 10.0.0.5:26379 --master-name mymaster --to /backups\n"},
       {"help", 0, "show help for kage or for one command", "kage help [COMMAND]", "",
        "  kage help backup\n"},
       {"version", 0, "print kage's version", "kage version", "", "  kage version\n"},

@@ -18,11 +18,15 @@ enum command_bit : unsigned {
   k_prune = 1u << 8,  // 6 and 7 are kept for the snapshot commands
   k_run = 1u << 9,
   k_heal = 1u << 10,
+  k_doctor = 1u << 11,
 };
 constexpr unsigned k_jobs =
     k_backup | k_restore | k_list | k_verify | k_show | k_snapshot | k_fetch | k_prune;
-constexpr unsigned k_all = k_jobs | k_config | k_run | k_heal;
-constexpr unsigned k_redis = k_backup | k_restore | k_snapshot | k_config | k_run | k_heal;
+constexpr unsigned k_all = k_jobs | k_config | k_run | k_heal | k_doctor;
+constexpr unsigned k_redis =
+    k_backup | k_restore | k_snapshot | k_config | k_run | k_heal | k_doctor;
+// The commands that talk to the Kubernetes API: --pods, --namespace, --kubeconfig, --context.
+constexpr unsigned k_kube = k_backup | k_snapshot | k_heal | k_doctor;
 constexpr unsigned k_reads_store = k_restore | k_list | k_verify | k_show | k_fetch | k_prune;
 constexpr unsigned k_stores = k_all;
 

@@ -1,7 +1,9 @@
 // kage: back up, restore and verify Redis Clusters. See `kage --help`.
+#include "doctor.hpp"
 #include "heal_command.hpp"
 #include "hints.hpp"
 #include "job_options.hpp"
+#include "kube.hpp"
 #include "progress.hpp"
 #include "run.hpp"
 #include "settings.hpp"
@@ -308,10 +310,50 @@ asio::awaitable<std::pair<storage::manifest, double>> async_run_shown(
   co_return std::pair{std::move(m), since(started)};
 }
 
+// With --pods: how many pods' nodes.conf the backup holds, and the pods whose file is missing.
+struct pod_summary {
+  std::size_t read = 0;
+  std::vector<std::string> missing;
+};
+
+pod_summary pods_of(const storage::manifest& m) {
+  pod_summary p;
+  for (const auto& c : m.pod_node_configs) {
+    if (c.error.empty())
+      ++p.read;
+    else
+      p.missing.push_back(c.pod);
+  }
+  return p;
+}
+
+void add_pods_json(json::object& out, const storage::manifest& m) {
+  if (m.pod_node_configs.empty()) return;
+  const pod_summary p = pods_of(m);
+  out["pod_nodes_conf"] = p.read;
+  json::array missing;
+  for (const auto& pod : p.missing) missing.push_back(json::value(pod));
+  out["pods_without_nodes_conf"] = std::move(missing);
+}
+
+std::string pods_text(const storage::manifest& m) {
+  if (m.pod_node_configs.empty()) return "";
+  const pod_summary p = pods_of(m);
+  std::string out = ", the nodes.conf of " + std::to_string(p.read) + " pod(s)";
+  if (!p.missing.empty()) {
+    out += " (missing for";
+    for (const auto& pod : p.missing) out += " " + pod;
+    out += ")";
+  }
+  return out;
+}
+
 asio::awaitable<int> run_backup(settings s, logger log) {
   auto store = open_multi_store(s, co_await asio::this_coro::executor, log);
   auto progress = std::make_shared<engine::backup_progress>();
-  const auto [m, secs] = co_await async_run_shown(s, engine::async_backup, backup_options_from(s),
+  auto options = backup_options_from(s);
+  if (!s.pod_selector.empty()) options.pod_files = co_await async_read_pod_files(s, log);
+  const auto [m, secs] = co_await async_run_shown(s, engine::async_backup, std::move(options),
                                                   std::shared_ptr<storage::store>(store), progress,
                                                   backup_renderer(progress), log);
   const copies c = copies_of(*store);
@@ -328,6 +370,7 @@ asio::awaitable<int> run_backup(settings s, logger log) {
                      {"bytes", m.total_bytes},
                      {"shards", m.objects.size()},
                      {"seconds", secs}};
+    add_pods_json(out, m);
     print(json::serialize(out) + "\n");
   } else {
     print("backup " + m.id + " complete: " + with_commas(m.total_keys) + " keys from " +
@@ -335,7 +378,7 @@ asio::awaitable<int> run_backup(settings s, logger log) {
           seconds_text(secs) + " (" + rate(m.total_keys, secs) + " keys/s)" +
           (m.total_vanished ? ", " + with_commas(m.total_vanished) + " vanished during the scan"
                             : "") +
-          " -> " + where + "\n");
+          pods_text(m) + " -> " + where + "\n");
   }
   co_return code;
 }
@@ -502,6 +545,19 @@ asio::awaitable<int> run_list(settings s, logger log) {
   co_return 0;
 }
 
+// With --pods: each pod's own nodes.conf, or why it is missing.
+std::string describe_pod_files(const storage::manifest& m) {
+  std::string out;
+  for (const auto& c : m.pod_node_configs) {
+    out += "  " + (c.error.empty() ? c.name : "pods/" + c.pod) + "  pod " + c.pod + " " +
+           (c.error.empty() ? "node " + (c.node_id.empty() ? "(none)" : c.node_id) + "  " +
+                                  human_bytes(c.bytes) + "  from " + c.path
+                            : "MISSING: " + c.error) +
+           "\n";
+  }
+  return out;
+}
+
 std::string describe_snapshot(const storage::manifest& m, const std::string& location) {
   std::string out;
   out += "backup        " + m.id + " (snapshot, format " + std::to_string(m.format) + ")\n";
@@ -523,7 +579,7 @@ std::string describe_snapshot(const storage::manifest& m, const std::string& loc
            (c.source == "self" ? "" : "  (from the view of " + c.source_address + ")") + "\n";
   }
   if (!m.cluster_view.name.empty()) out += "  " + m.cluster_view.name + "  the cluster's nodes\n";
-  return out;
+  return out + describe_pod_files(m);
 }
 
 asio::awaitable<int> run_show(settings s, logger log) {
@@ -559,6 +615,7 @@ asio::awaitable<int> run_show(settings s, logger log) {
            o.read_from + ")  slots " + describe_slots(o.slots) + "  " + with_commas(o.keys) +
            " keys  " + human_bytes(o.bytes) + (o.functions ? "  +functions" : "") + "\n";
   }
+  out += describe_pod_files(m);
   print(out);
   co_return 0;
 }
@@ -689,9 +746,11 @@ progress_display::render_fn snapshot_renderer(std::shared_ptr<engine::snapshot_p
 asio::awaitable<int> run_snapshot(settings s, logger log) {
   auto store = open_multi_store(s, co_await asio::this_coro::executor, log);
   auto progress = std::make_shared<engine::snapshot_progress>();
-  const auto [m, secs] = co_await async_run_shown(
-      s, engine::async_snapshot, snapshot_options_from(s), std::shared_ptr<storage::store>(store),
-      progress, snapshot_renderer(progress), log);
+  auto options = snapshot_options_from(s);
+  if (!s.pod_selector.empty()) options.pod_files = co_await async_read_pod_files(s, log);
+  const auto [m, secs] = co_await async_run_shown(s, engine::async_snapshot, std::move(options),
+                                                  std::shared_ptr<storage::store>(store), progress,
+                                                  snapshot_renderer(progress), log);
   const copies c = copies_of(*store);
   std::string where;
   const int code = report_copies(c, m.id, where);
@@ -705,11 +764,13 @@ asio::awaitable<int> run_snapshot(settings s, logger log) {
                      {"shards", m.objects.size()},
                      {"nodes", m.node_configs.size()},
                      {"seconds", secs}};
+    add_pods_json(out, m);
     print(json::serialize(out) + "\n");
   } else {
     print("snapshot " + m.id + " complete: the RDB of " + std::to_string(m.objects.size()) +
           " master(s), " + human_bytes(m.total_bytes) + ", and the nodes.conf of " +
-          std::to_string(m.node_configs.size()) + " node(s) in " + seconds_text(secs) + " (" +
+          std::to_string(m.node_configs.size()) + " node(s)" + pods_text(m) + " in " +
+          seconds_text(secs) + " (" +
           human_bytes(secs > 0
                           ? static_cast<std::uint64_t>(static_cast<double>(m.total_bytes) / secs)
                           : m.total_bytes) +
@@ -749,6 +810,13 @@ run_deps run_deps_from(const settings& s, const logger& log) {
   return d;
 }
 
+// Built outside the coroutine: GCC 12 mishandles lambdas created in coroutine bodies.
+store_opener doctor_store_opener(const settings& s, const logger& log) {
+  return [s, log](const std::string& location, asio::any_io_executor ex) {
+    return open_store_for(s, location, ex, log);
+  };
+}
+
 asio::awaitable<int> run_command(settings s, logger log) {
   if (s.command == "backup") co_return co_await run_backup(std::move(s), log);
   if (s.command == "restore") co_return co_await run_restore(std::move(s), log);
@@ -759,6 +827,10 @@ asio::awaitable<int> run_command(settings s, logger log) {
   if (s.command == "verify") co_return co_await run_verify(std::move(s), log);
   if (s.command == "prune") co_return co_await run_prune(std::move(s), log);
   if (s.command == "heal") co_return co_await run_heal(std::move(s), log);
+  if (s.command == "doctor") {
+    auto opener = doctor_store_opener(s, log);
+    co_return co_await run_doctor(std::move(s), log, std::move(opener));
+  }
   fail(exit_code::usage, "unknown command '" + s.command + "'");
 }
 
@@ -788,6 +860,11 @@ int main(int argc, char** argv) {
   try {
     s = load_settings(argc, argv, environment());
   } catch (const usage_error& e) {
+    if (argc > 1 && std::string_view(argv[1]) == "doctor") {
+      bool json_out = false;
+      for (int i = 2; i < argc; ++i) json_out = json_out || std::string_view(argv[i]) == "--json";
+      return report_doctor_config_failure(e.what(), json_out);
+    }
     std::cerr << "kage: error: " << e.what() << "\n";
     return static_cast<int>(exit_code::usage);
   }

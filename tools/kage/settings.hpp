@@ -84,18 +84,19 @@ struct settings {
   std::string keep_within;          // --keep-within 7d / 12h / 30m
   std::string prune_grace = "24h";  // --grace: age after which an incomplete backup goes
   bool allow_empty = false;         // --allow-empty: may delete the last complete backup
-  std::string nodeconf_file_path;   // NODECONF_FILE_PATH
+  std::string nodeconf_file_path;   // NODECONF_FILE_PATH, --nodeconf-path ("": the default)
   std::string kubeconfig;           // KUBECONFIG, --kubeconfig
 
   // heal / Kubernetes
-  std::string pod_selector;           // --pods, KAGE_POD_SELECTOR, k8s.pod_selector
-  std::string k8s_namespace;          // --namespace, KAGE_NAMESPACE, k8s.namespace
-  std::string kube_context;           // --context, k8s.context
-  int heal_redis_port = 6379;         // --redis-port: where Redis listens on each pod's IP
-  int heal_replicas_per_master = 1;   // heal.replicas_per_master
-  int heal_interval_seconds = 10;     // --interval: the periodic re-read
-  int heal_forget_after_seconds = 0;  // heal.forget_after_seconds; 0: 2 x cluster-node-timeout
-  int heal_node_timeout_ms = 0;       // heal.node_timeout_ms; 0: read from the nodes
+  std::string pod_selector;               // --pods, KAGE_POD_SELECTOR, k8s.pod_selector
+  std::string k8s_namespace;              // --namespace, KAGE_NAMESPACE, k8s.namespace
+  std::string kube_context;               // --context, k8s.context
+  std::vector<std::string> k8s_features;  // --feature, k8s.features: what kage doctor checks
+  int heal_redis_port = 6379;             // --redis-port: where Redis listens on each pod's IP
+  int heal_replicas_per_master = 1;       // heal.replicas_per_master
+  int heal_interval_seconds = 10;         // --interval: the periodic re-read
+  int heal_forget_after_seconds = 0;      // heal.forget_after_seconds; 0: 2 x cluster-node-timeout
+  int heal_node_timeout_ms = 0;           // heal.node_timeout_ms; 0: read from the nodes
   int heal_max_actions_per_minute = 30;
   bool once = false;  // --once: one round, then exit
 

@@ -1,6 +1,7 @@
 #include "kage/value_parsers.hpp"
 
 #include <kage/base/endpoint.hpp>
+#include <kage/k8s/permissions.hpp>
 
 #include <algorithm>
 #include <charconv>
@@ -20,6 +21,15 @@ std::optional<std::string> node_problem(std::string_view node) {
   auto ep = parse_endpoint(node);
   if (ep) return std::nullopt;
   return ep.error().message();
+}
+
+std::optional<std::string> feature_problem(std::string_view name) {
+  k8s::feature f{};
+  if (k8s::parse_feature(name, f)) return std::nullopt;
+  std::string known;
+  for (const auto x : k8s::all_features())
+    known += (known.empty() ? "" : ", ") + std::string(k8s::to_string(x));
+  return "not a Kubernetes feature of kage; those are " + known;
 }
 
 int parse_count(const setting_spec& spec, std::string_view text, const std::string& where) {

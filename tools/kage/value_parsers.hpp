@@ -15,6 +15,9 @@ namespace kage::cli::detail {
 // Why `node` is not a HOST:PORT (or [IPv6]:PORT), or nullopt when it is one.
 std::optional<std::string> node_problem(std::string_view node);
 
+// Why `name` is not one of k8s::feature's names, or nullopt when it is one.
+std::optional<std::string> feature_problem(std::string_view name);
+
 int parse_count(const setting_spec& spec, std::string_view text, const std::string& where);
 bool parse_bool(std::string_view text, const std::string& where);
 std::string parse_choice(const setting_spec& spec, std::string_view text, const std::string& where);

@@ -1,4 +1,5 @@
 #pragma once
+#include <kage/engine/pod_files.hpp>
 #include <kage/engine/target.hpp>
 #include <kage/storage/manifest.hpp>
 #include <kage/storage/store.hpp>
@@ -16,6 +17,7 @@ struct backup_options {
   int compression_level = 1;
   std::chrono::milliseconds failover_timeout{30000};  // wait this long for a new master
   std::size_t write_chunk = std::size_t{256} << 10;   // bytes handed to the store at a time
+  std::vector<pod_file> pod_files;  // --pods: each pod's nodes.conf, stored beside the shards
 };
 
 // Live counters, updated by the job and read by whoever shows progress (same thread).

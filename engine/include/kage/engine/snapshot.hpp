@@ -3,6 +3,7 @@
 // SYNC), streamed straight into the store with its SHA-256; the nodes.conf of every node; and
 // the init-container side, fetch, which puts one node's files into a Redis data directory.
 #include <kage/base/log.hpp>
+#include <kage/engine/pod_files.hpp>
 #include <kage/engine/target.hpp>
 #include <kage/storage/manifest.hpp>
 #include <kage/storage/store.hpp>
@@ -10,9 +11,10 @@
 namespace kage::engine {
 
 struct snapshot_options {
-  bool prefer_replica = false;  // read each shard from a healthy replica when there is one
-  int concurrency = 0;          // shards transferred at once; 0 = all
-  std::string pod;              // status.json "pod": $POD_NAME or the host name when empty
+  bool prefer_replica = false;      // read each shard from a healthy replica when there is one
+  int concurrency = 0;              // shards transferred at once; 0 = all
+  std::string pod;                  // status.json "pod": $POD_NAME or the host name when empty
+  std::vector<pod_file> pod_files;  // --pods: each pod's nodes.conf, stored beside the RDBs
 };
 
 struct snapshot_shard_progress {

@@ -53,6 +53,8 @@ struct resource {
 inline constexpr resource pods_resource{"", "v1", "pods"};
 inline constexpr resource events_resource{"", "v1", "events"};
 inline constexpr resource leases_resource{"coordination.k8s.io", "v1", "leases"};
+inline constexpr resource self_subject_access_reviews_resource{"authorization.k8s.io", "v1",
+                                                               "selfsubjectaccessreviews", false};
 
 // "/api/v1/namespaces/ns/pods/name/status", "/apis/coordination.k8s.io/v1/namespaces/ns/leases".
 // An empty namespace on a namespaced resource means all namespaces; an empty name, the
@@ -82,6 +84,9 @@ struct list_options {
   std::string label_selector;
   std::string field_selector;
   std::size_t limit = 500;  // per page; 0: one unpaged list
+  // Applied to each item as its page arrives, before the next page is asked for: a list of
+  // thousands of large objects then never holds more than one page of them whole.
+  std::function<void(boost::json::value&)> transform;
 };
 
 struct list_result : api_error {

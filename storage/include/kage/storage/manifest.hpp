@@ -71,6 +71,18 @@ struct stored_file {
   std::string sha256;
 };
 
+// Any kind, with --pods: the nodes.conf read from one Kubernetes pod by exec, byte for byte, as
+// "pods/<pod>.nodes.conf"; or, when it could not be read, why (name, bytes, sha256 empty).
+struct pod_node_config {
+  std::string pod;      // the pod's name
+  std::string path;     // the file read in the pod (NODECONF_FILE_PATH)
+  std::string node_id;  // the "myself" line's node id; "" when the file has none
+  std::string name;     // "pods/<pod>.nodes.conf"; "" when it could not be read
+  std::uint64_t bytes = 0;
+  std::string sha256;  // "" when it could not be read
+  std::string error;   // "" when read
+};
+
 struct manifest {
   int format = format_version;
   std::string kind = "logical";  // "logical" | "snapshot" (RDB files + nodes.conf per node)
@@ -90,6 +102,8 @@ struct manifest {
   // kind "snapshot" only
   std::vector<node_config> node_configs;  // one per cluster node; [] for a standalone server
   stored_file cluster_view;               // "nodes.json"
+  // Optional (absent from manifests written without --pods, and then empty).
+  std::vector<pod_node_config> pod_node_configs;
 };
 
 enum class manifest_errc {
