@@ -129,6 +129,7 @@ asio::awaitable<bool> reflector::async_list() {
   for (auto& item : l.items) upsert(std::move(item));
   resource_version_ = l.resource_version;
   synced_ = true;
+  failing_since_.reset();
   log_.debug("k8s", "listed " + std::to_string(cache_.size()) + " " +
                         std::string(options_.what.plural) + " at resourceVersion " +
                         resource_version_);
@@ -147,6 +148,7 @@ asio::awaitable<void> reflector::async_run() {
   auto pause = [&]() -> asio::awaitable<void> {
     ++failures;
     ++stats_.failures;
+    if (!failing_since_) failing_since_ = std::chrono::steady_clock::now();
     timer.expires_after(backoff_.delay(failures));
     co_await timer.async_wait(asio::deferred);
   };
@@ -184,6 +186,7 @@ asio::awaitable<void> reflector::async_run() {
       co_await pause();
       continue;
     }
+    failing_since_.reset();
     const auto started = std::chrono::steady_clock::now();
     bool progress = false;
     bool failed = false;
