@@ -52,7 +52,7 @@ void wait_until(const std::string& what, const std::function<bool()>& done,
   const auto until = steady::now() + deadline;
   while (!done()) {
     if (steady::now() > until) BOOST_FAIL("timed out waiting: " + what + (why ? "\n" + why() : ""));
-    std::this_thread::sleep_for(100ms);
+    std::this_thread::sleep_for(250ms);  // each poll runs a dozen redis-cli
   }
 }
 
