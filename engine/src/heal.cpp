@@ -41,11 +41,16 @@ asio::awaitable<std::optional<heal_view>> async_read_view(const redis_target& ta
   }
   proto::reply nodes;
   proto::reply size;
+  proto::reply info;
   if (auto ec = co_await conn->async_exec(words("CLUSTER", "NODES"), nodes)) {
     why = proto::describe_transport_error(conn->remote(), ec);
     co_return std::nullopt;
   }
   if (auto ec = co_await conn->async_exec(words("DBSIZE"), size)) {
+    why = proto::describe_transport_error(conn->remote(), ec);
+    co_return std::nullopt;
+  }
+  if (auto ec = co_await conn->async_exec(words("CLUSTER", "INFO"), info)) {
     why = proto::describe_transport_error(conn->remote(), ec);
     co_return std::nullopt;
   }
@@ -62,6 +67,7 @@ asio::awaitable<std::optional<heal_view>> async_read_view(const redis_target& ta
   view.ip = std::move(ip);
   view.nodes = std::move(*lines);
   std::from_chars(size.value.data(), size.value.data() + size.value.size(), view.keys);
+  view.state_ok = !info.is_error() && info.value.find("cluster_state:ok") != std::string::npos;
   co_return view;
 }
 
@@ -250,6 +256,67 @@ asio::awaitable<heal_result> async_execute(const redis_target& target, heal_acti
   r.acted = true;
   r.detail = "done: " + command[0] + " " + command[1] + " on " + action.target;
   co_return r;
+}
+
+namespace {
+
+// What of `r` the view `v` (read at v.ip) does not show yet; empty when it agrees or has no say.
+std::string disagreement(const heal_result& r, const heal_view& v) {
+  const auto& a = r.action;
+  switch (a.kind) {
+    case heal_action_kind::meet: {
+      if (v.ip == a.peer) return {};
+      for (const auto& line : v.nodes) {
+        if (line.host() == a.peer && !line.has_flag("handshake") && !line.has_flag("fail") &&
+            !line.has_flag("noaddr"))
+          return {};
+      }
+      return v.ip + " does not know a node at " + a.peer + " yet";
+    }
+    case heal_action_kind::replicate: {
+      if (v.ip != a.target) return {};
+      const auto* self = self_line(v);
+      if (self && self->has_flag("slave") && self->master == a.peer) return {};
+      return a.target + " does not show " + a.peer.substr(0, 8) + " as its master yet";
+    }
+    case heal_action_kind::forget:
+      if (v.ip != a.target || !find_line(v, a.peer)) return {};
+      return a.target + " still knows " + a.peer.substr(0, 8);
+    default:
+      return {};
+  }
+}
+
+}  // namespace
+
+asio::awaitable<std::string> async_await_agreement(const redis_target& target,
+                                                   std::vector<heal_result> results,
+                                                   std::vector<heal_pod> pods, int port,
+                                                   std::chrono::milliseconds deadline) {
+  auto ex = co_await asio::this_coro::executor;
+  asio::steady_timer pause(ex);
+  const auto until = std::chrono::steady_clock::now() + deadline;
+  std::string missing;
+  for (;;) {
+    missing.clear();
+    for (const auto& pod : pods) {
+      if (pod.ip.empty()) continue;
+      std::string why;
+      auto view = co_await async_read_view(target, pod.ip, port, why);
+      if (!view) continue;  // a pod that does not answer has no say
+      for (const auto& r : results) {
+        if (!r.acted) continue;
+        auto d = disagreement(r, *view);
+        if (d.empty()) continue;
+        missing = std::move(d);
+        break;
+      }
+      if (!missing.empty()) break;
+    }
+    if (missing.empty() || std::chrono::steady_clock::now() >= until) co_return missing;
+    pause.expires_after(std::chrono::milliseconds(200));
+    co_await pause.async_wait(asio::deferred);
+  }
 }
 
 asio::awaitable<heal_round> async_heal_once(const redis_target& target, std::vector<heal_pod> pods,

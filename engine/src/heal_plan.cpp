@@ -217,32 +217,39 @@ struct planner {
     for (const auto& w : why) out.findings.push_back("holding still (rule 7): " + w);
   }
 
-  // Rule 2: a node known elsewhere at an old address, reachable at its pod's new IP.
+  // Rule 2: a node known elsewhere at an old address, reachable at its pod's new IP. The MEET
+  // goes from a node the others do not see as failed; when every pod moved at once, all of them
+  // are FAIL at their old addresses, and any node that answers may introduce the others.
   void new_ips() {
     for (const auto& pod : observed.pods) {
       if (pod.ip.empty() || pod.deleting) continue;
       auto at = m.id_at_ip.find(pod.ip);
       if (at == m.id_at_ip.end()) continue;
       const std::string& id = at->second;
-      for (const auto& v : observed.views) {
-        if (v.ip == pod.ip) continue;
-        auto stale = std::find_if(v.nodes.begin(), v.nodes.end(), [&](const auto& line) {
-          return line.id == id && !ignored(line) && line.host() != pod.ip;
-        });
-        if (stale == v.nodes.end()) continue;
-        const auto voter = m.id_at_ip.find(v.ip);
-        const auto holder = voter == m.id_at_ip.end() ? m.nodes.end() : m.nodes.find(voter->second);
-        if (holder == m.nodes.end() || holder->second.failed) continue;
-        heal_action a;
-        a.kind = heal_action_kind::meet;
-        a.rule = 2;
-        a.target = v.ip;
-        a.peer = pod.ip;
-        a.reason = "pod " + pod.name + " carries node " + id.substr(0, 8) + " at " + pod.ip +
-                   ", which " + v.ip + " still knows at " + stale->host() +
-                   ": the node keeps its id, role and slots";
-        add(std::move(a));
-        break;  // one MEET; gossip tells the others
+      bool met = false;
+      for (int pass = 0; pass < 2 && !met; ++pass) {
+        for (const auto& v : observed.views) {
+          if (v.ip == pod.ip) continue;
+          auto stale = std::find_if(v.nodes.begin(), v.nodes.end(), [&](const auto& line) {
+            return line.id == id && !ignored(line) && line.host() != pod.ip;
+          });
+          if (stale == v.nodes.end()) continue;
+          const auto voter = m.id_at_ip.find(v.ip);
+          const auto holder =
+              voter == m.id_at_ip.end() ? m.nodes.end() : m.nodes.find(voter->second);
+          if (holder == m.nodes.end() || (pass == 0 && holder->second.failed)) continue;
+          heal_action a;
+          a.kind = heal_action_kind::meet;
+          a.rule = 2;
+          a.target = v.ip;
+          a.peer = pod.ip;
+          a.reason = "pod " + pod.name + " carries node " + id.substr(0, 8) + " at " + pod.ip +
+                     ", which " + v.ip + " still knows at " + stale->host() +
+                     ": the node keeps its id, role and slots";
+          add(std::move(a));
+          met = true;  // one MEET; gossip tells the others
+          break;
+        }
       }
     }
   }

@@ -127,6 +127,7 @@ asio::awaitable<bool> reflector::async_list() {
   for (auto& item : l.items) upsert(std::move(item));
   resource_version_ = l.resource_version;
   synced_ = true;
+  failing_since_.reset();
   log_.debug("k8s", "listed " + std::to_string(cache_.size()) + " " +
                         std::string(options_.what.plural) + " at resourceVersion " +
                         resource_version_);
@@ -145,6 +146,7 @@ asio::awaitable<void> reflector::async_run() {
   auto pause = [&]() -> asio::awaitable<void> {
     ++failures;
     ++stats_.failures;
+    if (!failing_since_) failing_since_ = std::chrono::steady_clock::now();
     timer.expires_after(backoff_.delay(failures));
     co_await timer.async_wait(asio::deferred);
   };
@@ -182,6 +184,7 @@ asio::awaitable<void> reflector::async_run() {
       co_await pause();
       continue;
     }
+    failing_since_.reset();
     const auto started = std::chrono::steady_clock::now();
     bool progress = false;
     bool failed = false;

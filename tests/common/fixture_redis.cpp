@@ -220,6 +220,12 @@ void redis_server::restart() {
   start();
 }
 
+void redis_server::restart_at(const std::string& host) {
+  if (proc_.running()) kill(SIGKILL);
+  opts_.host = host;
+  start();
+}
+
 bool redis_server::running() const {
   return proc_.running();
 }

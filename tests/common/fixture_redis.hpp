@@ -77,6 +77,8 @@ class redis_server {
   // Starts again on the same port and directory with the same options (nodes.conf kept).
   // SIGKILLs the current process first if it still runs.
   void restart();
+  // Starts again at another address (a pod rescheduled onto a new IP), same port and directory.
+  void restart_at(const std::string& host);
   bool running() const;
   std::string log_tail(int lines = 40) const;
 

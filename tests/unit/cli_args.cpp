@@ -321,4 +321,32 @@ BOOST_AUTO_TEST_CASE(required_settings_per_command) {
              std::vector<std::string>{"/b"});
 }
 
+// The healer's settings: kage heal's flags, and kage run's heal: section.
+BOOST_AUTO_TEST_CASE(heal_settings) {
+  auto s = load({"heal", "--pods", "app=redis", "--lease", "on", "--identity", "h-1", "--listen",
+                 "127.0.0.1:9121"});
+  BOOST_TEST(s.heal_lease == "on");
+  BOOST_TEST(s.heal_identity == "h-1");
+  BOOST_TEST(s.listen == "127.0.0.1:9121");
+  BOOST_TEST(s.heal_lease_name == "kage-heal");
+  BOOST_TEST(s.heal_lease_duration_seconds == 15);
+  BOOST_TEST(load({"heal", "--pods", "a=b"}, {{"POD_NAME", "redis-2"}}).heal_identity == "redis-2");
+  BOOST_TEST(usage_message({"heal", "--pods", "a=b", "--lease", "sometimes"}).find("--lease") !=
+             std::string::npos);
+
+  temp_dir dir;
+  const auto config = dir.write("kage.yaml",
+                                "heal:\n  enabled: true\n  lease: off\n"
+                                "  lease_duration_seconds: 5\nk8s:\n  pod_selector: app=redis\n");
+  auto r = load({"run", "--config", config, "--every", "60", "--node", "a:1", "--to", "/b"});
+  BOOST_TEST(r.heal_enabled);
+  BOOST_TEST(r.heal_lease == "off");
+  BOOST_TEST(r.heal_lease_duration_seconds == 5);
+  BOOST_TEST(r.pod_selector == "app=redis");
+  BOOST_TEST(usage_message({"run", "--every", "60", "--node", "a:1", "--to", "/b"},
+                           {{"KAGE_HEAL", "true"}}) ==
+             "heal.enabled needs the Redis pods: set k8s.pod_selector (a label selector such as "
+             "app.kubernetes.io/instance=redis) or KAGE_POD_SELECTOR");
+}
+
 BOOST_AUTO_TEST_SUITE_END()

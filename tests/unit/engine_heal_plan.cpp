@@ -236,6 +236,21 @@ BOOST_AUTO_TEST_CASE(rule2_every_pod_on_new_ips_at_once) {
   BOOST_TEST(of_kind(plan, heal_action_kind::forget).empty());
 }
 
+// Past cluster-node-timeout every node is FAIL at its old address in everyone's view: the
+// nodes still answer at their new IPs and introduce each other.
+BOOST_AUTO_TEST_CASE(rule2_every_pod_on_new_ips_after_the_node_timeout) {
+  auto w = three_by_one();
+  for (char c : std::string("abcdef")) w.seen_as[c] = "fail";
+  heal_observed o = w.observe();
+  for (auto& p : o.pods) p.ip = "10.1." + p.ip.substr(5);
+  for (auto& v : o.views) v.ip = "10.1." + v.ip.substr(5);
+  auto plan = plan_heal(o, policy(), {}, t0);
+  auto meets = of_kind(plan, heal_action_kind::meet);
+  BOOST_TEST(meets.size() == 6u);
+  for (const auto& m : meets) BOOST_TEST(m.target != m.peer);
+  BOOST_TEST(of_kind(plan, heal_action_kind::forget).empty());
+}
+
 BOOST_AUTO_TEST_CASE(
     rule3_a_failed_replica_without_pod_is_forgotten_everywhere_after_forget_after) {
   auto w = three_by_one();

@@ -87,9 +87,13 @@ const std::vector<command_info>& command_table() {
        "  kage run --config /etc/kage/kage.yaml --listen 0.0.0.0:9121 --log-format json\n"},
       {"heal", k_heal, "keep a Redis Cluster on Kubernetes whole (join, new IPs, forget)",
        "kage heal --pods SELECTOR [--namespace NS] [--once] [--dry-run] [--json] [OPTIONS]",
-       "Lists the pods matching --pods (a label selector), reads CLUSTER NODES from the Redis of\n"
-       "each (at the pod's IP, port --redis-port), plans what keeps the cluster whole, and acts,\n"
-       "every heal.interval_seconds until SIGTERM. Rules: an empty Ready pod is MEETed and made a\n"
+       "Watches the pods matching --pods (a label selector), reads CLUSTER NODES from the Redis\n"
+       "of each (at the pod's IP, port --redis-port), plans what keeps the cluster whole, and\n"
+       "acts: at once after a pod event, and every --interval seconds, until SIGTERM; after\n"
+       "acting it waits until the cluster agrees. With --lease on (auto: in a pod) only the\n"
+       "holder of a Kubernetes Lease acts. Each action is logged, counted in /metrics (--listen)\n"
+       "and posted as a Kubernetes Event on its pod. Rules: an empty Ready pod is MEETed and made "
+       "a\n"
        "replica of the master with the fewest replicas; a node seen at an old IP is MEETed at its\n"
        "pod's new one; a node is forgotten (on every node) only when a majority of masters see it\n"
        "FAIL for heal.forget_after_seconds, no pod carries it and it serves no slots; slots no\n"
@@ -99,7 +103,8 @@ const std::vector<command_info>& command_table() {
        "changes nothing. The Kubernetes API is found through --kubeconfig/KUBECONFIG, else\n"
        "~/.kube/config, else the pod's service account.\n",
        "  kage heal --pods app.kubernetes.io/instance=redis --dry-run\n"
-       "  kage heal --pods app=redis --namespace prod --once --json\n"},
+       "  kage heal --pods app=redis --namespace prod --once --json\n"
+       "  kage heal --pods app=redis --lease on --listen 0.0.0.0:9121 --log-format json\n"},
       {"doctor", k_doctor, "check that a deployment can work: config, Redis, stores, Kubernetes",
        "kage doctor [--node HOST:PORT | --sentinel HOST:PORT] [--to LOCATION] [--pods SEL] "
        "[--json]",

@@ -304,6 +304,10 @@ void loader::finish() {
     throw usage_error(
         "kage heal needs the Redis pods: pass --pods SELECTOR (a label selector such as "
         "app.kubernetes.io/instance=redis), or set KAGE_POD_SELECTOR or k8s.pod_selector");
+  if (c == "run" && s.heal_enabled && s.pod_selector.empty())
+    throw usage_error(
+        "heal.enabled needs the Redis pods: set k8s.pod_selector (a label selector such as "
+        "app.kubernetes.io/instance=redis) or KAGE_POD_SELECTOR");
   // The existing deployments' cycle: their tool restored missing keys every cycle. 'kage
   // config' shows what 'kage run' would do with the same settings.
   if ((c == "run" || c == "config") && s.config_file.empty() &&

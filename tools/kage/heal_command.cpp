@@ -5,10 +5,15 @@
 
 #include <kage/base/error.hpp>
 #include <kage/engine/heal.hpp>
+#include <kage/engine/healer.hpp>
+#include <kage/engine/http_server.hpp>
+#include <kage/engine/metrics.hpp>
 #include <kage/k8s/client.hpp>
 
 #include <boost/asio.hpp>
 #include <boost/json.hpp>
+
+#include <unistd.h>
 
 #include <iostream>
 
@@ -84,60 +89,151 @@ void print_round(const engine::heal_round& round, std::size_t pods, std::size_t 
   std::cout.flush();
 }
 
+std::string host_name() {
+  char name[256] = {};
+  if (::gethostname(name, sizeof name - 1) != 0 || name[0] == '\0') return "kage";
+  return name;
+}
+
+// heal.lease: auto means on when kage runs in a pod (in-cluster credentials).
+std::optional<k8s::leader_election_config> lease_from(const settings& s, const k8s::client& api,
+                                                      const std::string& ns) {
+  const bool on =
+      s.heal_lease == "on" || (s.heal_lease == "auto" && api.config().source == "in-cluster");
+  if (!on) return std::nullopt;
+  k8s::leader_election_config c;
+  c.namespace_ = s.heal_lease_namespace.empty() ? ns : s.heal_lease_namespace;
+  c.name = s.heal_lease_name;
+  c.identity = s.heal_identity.empty() ? host_name() : s.heal_identity;
+  // client-go's 15 s / 10 s / 2 s, scaled to the configured duration.
+  c.lease_duration = std::chrono::seconds(s.heal_lease_duration_seconds);
+  c.renew_deadline = c.lease_duration * 2 / 3;
+  c.retry_period = std::max<std::chrono::milliseconds>(c.lease_duration * 2 / 15,
+                                                       std::chrono::milliseconds(100));
+  return c;
+}
+
+engine::http_handler metrics_handler(std::shared_ptr<engine::metrics_registry> m) {
+  return [m](std::string_view target) {
+    const auto path = target.substr(0, target.find('?'));
+    engine::http_reply r;
+    if (path == "/metrics") {
+      r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+      r.body = m->render();
+    } else if (path == "/healthz" || path == "/readyz") {
+      r.body = "ok\n";
+    } else {
+      r.status = 404;
+      r.body = "not found; try /metrics or /healthz\n";
+    }
+    return r;
+  };
+}
+
+// kage heal without --once: the healer runs until SIGTERM/SIGINT.
+asio::awaitable<int> run_healer(settings s, logger log, k8s::client& api,
+                                engine::redis_target target) {
+  auto ex = co_await asio::this_coro::executor;
+  auto metrics = std::make_shared<engine::metrics_registry>();
+  engine::healer::describe_metrics(*metrics);
+  std::shared_ptr<asio::ip::tcp::acceptor> acceptor;
+  if (!s.listen.empty()) {
+    acceptor = std::make_shared<asio::ip::tcp::acceptor>(engine::bind_http(ex, s.listen));
+    asio::co_spawn(ex, engine::async_serve_http(acceptor, metrics_handler(metrics), log),
+                   [log](std::exception_ptr e) {
+                     if (e) log.error("heal", "the HTTP server stopped: " + describe(e));
+                   });
+  }
+  auto c = healer_config_from(s, api);
+  engine::healer h(api, std::move(target), std::move(c), log, metrics.get());
+  const bool json_out = s.json;
+  const int port = s.heal_redis_port;
+  h.on_round = [json_out, port](const engine::heal_round& round, std::size_t pods) {
+    print_round(round, pods, round.views, port, json_out);
+  };
+  std::exception_ptr error;
+  try {
+    co_await h.async_run();
+  } catch (...) {
+    error = std::current_exception();
+  }
+  if (acceptor) {
+    boost::system::error_code ignored;
+    acceptor->close(ignored);
+  }
+  try {
+    if (error) std::rethrow_exception(error);
+  } catch (const boost::system::system_error& e) {
+    if (e.code() != asio::error::operation_aborted) throw;
+  }
+  co_return 0;  // SIGTERM/SIGINT
+}
+
 }  // namespace
 
-asio::awaitable<int> run_heal(settings s, logger log) {
-  if (!s.sentinel_nodes.empty()) co_return co_await run_sentinel_heal(std::move(s), log);
-  auto ex = co_await asio::this_coro::executor;
+std::unique_ptr<k8s::client> heal_client(const settings& s, asio::any_io_executor ex,
+                                         const logger& log) {
   k8s::connection_settings where;
   where.kubeconfig = s.kubeconfig;
   where.context = s.kube_context;
   k8s::client_options copts;
   copts.log = log;
-  k8s::client api(ex, k8s::load_rest_config(where), copts);
-  const std::string ns = s.k8s_namespace.empty() ? api.namespace_() : s.k8s_namespace;
+  return std::make_unique<k8s::client>(ex, k8s::load_rest_config(where), copts);
+}
 
+engine::redis_target heal_target(const settings& s) {
   engine::redis_target target;
   target.config = redis_config_from(s);
   if (target.config.tls.enabled) target.tls = proto::make_tls_context(target.config.tls);
+  return target;
+}
+
+engine::healer_config healer_config_from(const settings& s, const k8s::client& api) {
+  engine::healer_config c;
+  c.namespace_ = s.k8s_namespace.empty() ? api.namespace_() : s.k8s_namespace;
+  c.pod_selector = s.pod_selector;
+  c.policy = policy_from(s);
+  c.node_timeout_known = s.heal_node_timeout_ms > 0;
+  c.interval = std::chrono::seconds(s.heal_interval_seconds);
+  c.stale_after = std::chrono::seconds(s.heal_api_stale_after_seconds);
+  c.lease = lease_from(s, api, c.namespace_);
+  return c;
+}
+
+asio::awaitable<int> run_heal(settings s, logger log) {
+  if (!s.sentinel_nodes.empty()) co_return co_await run_sentinel_heal(std::move(s), log);
+  auto ex = co_await asio::this_coro::executor;
+  auto client = heal_client(s, ex, log);
+  k8s::client& api = *client;
+  const std::string ns = s.k8s_namespace.empty() ? api.namespace_() : s.k8s_namespace;
+  auto target = heal_target(s);
 
   auto policy = policy_from(s);
   const bool once = s.once || s.dry_run;
-  engine::heal_memory memory;
+  if (!once) co_return co_await run_healer(std::move(s), log, api, std::move(target));
+  // --once / --dry-run: one round from a plain list.
   bool timeout_known = s.heal_node_timeout_ms > 0;
-  asio::steady_timer timer(ex);
-  for (;;) {
-    k8s::list_options lo;
-    lo.label_selector = s.pod_selector;
-    auto list = co_await api.async_list(k8s::pods_resource, ns, lo);
-    if (!list) {
-      if (once) fail(exit_code::failure, list.ec, "cannot list the Redis pods: " + list.message);
-      log.warn("heal", "cannot list the Redis pods (nothing is done this round): " + list.message);
-    } else {
-      auto pods = engine::heal_pods_from(list.items);
-      if (pods.empty() && once) {
-        fail(exit_code::usage, "no pod in namespace '" + ns + "' matches --pods '" +
-                                   s.pod_selector + "': check the selector and the namespace");
-      }
-      if (!timeout_known) {
-        if (auto t = co_await engine::async_read_node_timeout(target, pods, policy.port)) {
-          policy.node_timeout = *t;
-          timeout_known = true;
-        }
-      }
-      auto round = co_await engine::async_heal_once(target, pods, policy, memory, s.dry_run);
-      if (!s.dry_run) memory = round.plan.memory;
-      for (const auto& r : round.results) {
-        (r.acted ? log.info("heal", r.detail + ": " + r.action.reason)
-                 : log.warn("heal", r.detail));
-      }
-      print_round(round, pods.size(), round.views, policy.port, s.json);
-    }
-    if (once) co_return 0;
-    timer.expires_after(std::chrono::seconds(s.heal_interval_seconds));
-    auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::deferred));
-    if (ec) co_return 0;  // SIGTERM/SIGINT: stop between rounds
+  k8s::list_options lo;
+  lo.label_selector = s.pod_selector;
+  auto list = co_await api.async_list(k8s::pods_resource, ns, lo);
+  if (!list) fail(exit_code::failure, list.ec, "cannot list the Redis pods: " + list.message);
+  auto pods = engine::heal_pods_from(list.items);
+  if (pods.empty()) {
+    fail(exit_code::usage, "no pod in namespace '" + ns + "' matches --pods '" + s.pod_selector +
+                               "': check the selector and the namespace");
   }
+  if (!timeout_known) {
+    if (auto t = co_await engine::async_read_node_timeout(target, pods, policy.port))
+      policy.node_timeout = *t;
+  }
+  engine::heal_memory memory;
+  auto round = co_await engine::async_heal_once(target, pods, policy, memory, s.dry_run);
+  for (const auto& r : round.results) {
+    const std::string line = engine::describe(r.action, policy.port) + " -> " + r.detail;
+    (r.acted ? log.info("heal", line) : log.warn("heal", line));
+  }
+  print_round(round, pods.size(), round.views, policy.port, s.json);
+  co_return 0;
 }
 
 }  // namespace kage::cli

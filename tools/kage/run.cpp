@@ -2,6 +2,7 @@
 // HTTP; all on the program's single io_context. Metrics are updated by plain functions, which
 // also keeps GCC 12 away from braced string lists inside coroutine bodies.
 #include "run.hpp"
+#include "heal_command.hpp"
 #include "hints.hpp"
 #include "job_options.hpp"
 
@@ -59,6 +60,10 @@ struct daemon {
   std::shared_ptr<asio::ip::tcp::acceptor> acceptor;
   bool ready = false;
   std::string not_ready = "not checked yet";
+  // heal.enabled: the healer runs beside the scheduler; with its Lease, only the holder backs up.
+  std::unique_ptr<k8s::client> kube;
+  std::unique_ptr<engine::healer> healer;
+  asio::cancellation_signal heal_stop;
 };
 
 double unix_now() {
@@ -323,6 +328,7 @@ engine::http_handler make_handler(std::shared_ptr<daemon> d) {
 
 std::function<void()> stopper(std::shared_ptr<daemon> d) {
   return [d] {
+    if (d->healer) d->heal_stop.emit(asio::cancellation_type::terminal);
     d->ready_timer.cancel();
     if (!d->sched.running()) {
       d->log.info("run", "stopping");
@@ -493,6 +499,12 @@ asio::awaitable<void> async_retention(std::shared_ptr<daemon> d,
 // short, and the grace timer still bounds it.
 asio::awaitable<void> async_job(std::shared_ptr<daemon> d) {
   auto ex = co_await asio::this_coro::executor;
+  if (d->healer && !d->healer->acting()) {
+    d->log.info("run",
+                "another kage holds the heal Lease: it takes the scheduled backups; "
+                "nothing is done here this time");
+    co_return;
+  }
   d->sched.set_stage(d->s.backup_kind != "logical" ? "snapshot" : "backup");
   std::shared_ptr<storage::multi_store> store;
   auto t0 = steady::now();
@@ -588,6 +600,25 @@ engine::scheduler_hooks scheduler_hooks_for(std::shared_ptr<daemon> d) {
   return h;
 }
 
+// heal.enabled: the healer on the same io_context as the scheduler, stopped with it.
+void start_healer(std::shared_ptr<daemon> d, asio::any_io_executor ex) {
+  d->kube = heal_client(d->s, ex, d->log);
+  engine::healer::describe_metrics(d->metrics);
+  d->healer = std::make_unique<engine::healer>(
+      *d->kube, heal_target(d->s), healer_config_from(d->s, *d->kube), d->log, &d->metrics);
+  asio::co_spawn(ex, d->healer->async_run(),
+                 asio::bind_cancellation_slot(d->heal_stop.slot(), [d](std::exception_ptr e) {
+                   try {
+                     if (e) std::rethrow_exception(e);
+                   } catch (const boost::system::system_error& x) {
+                     if (x.code() == asio::error::operation_aborted) return;
+                     d->log.error("run", "the healer stopped: " + describe(e));
+                   } catch (...) {
+                     d->log.error("run", "the healer stopped: " + describe(e));
+                   }
+                 }));
+}
+
 }  // namespace
 
 asio::awaitable<int> run_daemon(settings s, logger log, run_deps deps,
@@ -606,6 +637,7 @@ asio::awaitable<int> run_daemon(settings s, logger log, run_deps deps,
                                     std::move(schedule));
   d->target = std::move(target);
   describe_metrics(*d);
+  if (d->s.heal_enabled) start_healer(d, ex);
   control->on_stop(stopper(d));
   if (!d->s.listen.empty()) {
     d->acceptor = std::make_shared<asio::ip::tcp::acceptor>(engine::bind_http(ex, d->s.listen));

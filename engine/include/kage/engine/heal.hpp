@@ -44,6 +44,15 @@ struct heal_result {
 asio::awaitable<heal_result> async_execute(const redis_target& target, heal_action action,
                                            int port);
 
+// After acting, waits until the cluster agrees with what was done, reading the nodes again
+// every 200 ms until `deadline`: a MEETed address is known (no handshake) by every other
+// answering pod's node, a REPLICATEd node shows its master, a FORGET target no longer knows the
+// node. Empty when they agree; else what is still missing when the deadline passed.
+asio::awaitable<std::string> async_await_agreement(const redis_target& target,
+                                                   std::vector<heal_result> results,
+                                                   std::vector<heal_pod> pods, int port,
+                                                   std::chrono::milliseconds deadline);
+
 struct heal_round {
   heal_plan plan;
   std::size_t views = 0;             // pods whose node answered

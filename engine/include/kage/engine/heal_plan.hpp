@@ -45,6 +45,7 @@ struct heal_view {
   std::string ip;                                // the address it was read at (a pod's IP)
   std::vector<proto::cluster_nodes_line> nodes;  // its CLUSTER NODES, "myself" included
   std::uint64_t keys = 0;                        // its DBSIZE
+  bool state_ok = false;                         // its CLUSTER INFO says cluster_state:ok
 };
 
 // What the planner remembers between plans (returned in heal_plan::memory, passed back in).

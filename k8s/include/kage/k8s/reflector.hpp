@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -69,6 +70,11 @@ class reflector {
   bool synced() const noexcept { return synced_; }  // a list has completed
   const std::string& resource_version() const noexcept { return resource_version_; }
   const reflector_stats& stats() const noexcept { return stats_; }
+  // Since when lists/watches have been failing (unset while they succeed): a cache that has not
+  // been refreshed since then may be stale, which a caller weighs against its own bound.
+  std::optional<std::chrono::steady_clock::time_point> failing_since() const noexcept {
+    return failing_since_;
+  }
 
  private:
   boost::asio::awaitable<bool> async_list();
@@ -83,6 +89,7 @@ class reflector {
   std::map<std::string, boost::json::value> cache_;
   std::string resource_version_;
   bool synced_ = false;
+  std::optional<std::chrono::steady_clock::time_point> failing_since_;
   reflector_stats stats_;
 };
 
