@@ -29,12 +29,12 @@ const std::vector<row>& table() {
       {feature::heal, {"coordination.k8s.io", "leases", "", "create", "take the lead (Lease)"}},
       {feature::heal, {"coordination.k8s.io", "leases", "", "update", "renew the lead (Lease)"}},
       {feature::heal, {"", "events", "", "create", "record each action as an Event"}},
-      {feature::controller, {"kage.io", "redisbackups", "", "get", "read a RedisBackup"}},
-      {feature::controller, {"kage.io", "redisbackups", "", "list", "find the RedisBackups"}},
+      {feature::controller, {"redis.io", "redisbackups", "", "get", "read a RedisBackup"}},
+      {feature::controller, {"redis.io", "redisbackups", "", "list", "find the RedisBackups"}},
       {feature::controller,
-       {"kage.io", "redisbackups", "", "watch", "follow the RedisBackups as they change"}},
+       {"redis.io", "redisbackups", "", "watch", "follow the RedisBackups as they change"}},
       {feature::controller,
-       {"kage.io", "redisbackups", "status", "patch", "report a RedisBackup's progress"}},
+       {"redis.io", "redisbackups", "status", "patch", "report a RedisBackup's progress"}},
       {feature::controller, {"", "events", "", "create", "record each job as an Event"}},
   };
   return rows;

@@ -103,7 +103,7 @@ BOOST_AUTO_TEST_CASE(a_sound_deployment_passes_every_check) {
 
   auto text = run_kage(d.args({"--feature", "controller"}), good_password);
   BOOST_TEST(text.exit_code == 0, describe(text));
-  BOOST_TEST(contains(text.out, "ok    permission patch redisbackups/status (kage.io)"), text.out);
+  BOOST_TEST(contains(text.out, "ok    permission patch redisbackups/status (redis.io)"), text.out);
   BOOST_TEST(!contains(text.out, "pods/exec"), text.out);  // only the features asked for
   BOOST_TEST(contains(text.out, "doctor: all "), text.out);
 

@@ -67,7 +67,7 @@ BOOST_AUTO_TEST_CASE(each_feature_asks_only_for_its_own) {
   BOOST_TEST(heal.count("update leases (coordination.k8s.io)") == 1u);
   BOOST_TEST(heal.count("create pods/exec") == 0u);
   const auto controller = names(feature::controller);
-  BOOST_TEST(controller.count("patch redisbackups/status (kage.io)") == 1u);
+  BOOST_TEST(controller.count("patch redisbackups/status (redis.io)") == 1u);
   BOOST_TEST(controller.count("list pods") == 0u);
   // A permission two features share is asked once.
   BOOST_TEST(kage::k8s::permissions_for({feature::heal, feature::controller}).size() ==
