@@ -40,7 +40,7 @@ sources=(base/src/error.cpp base/src/endpoint.cpp
   # k8s: the sans-IO codecs only (clang 14 cannot build the coroutine client with UBSan and
   # coverage: "Cannot represent a difference across sections")
   k8s/src/error.cpp k8s/src/base64.cpp k8s/src/status.cpp k8s/src/watch.cpp k8s/src/websocket.cpp
-  k8s/src/exec_channel.cpp k8s/src/kubeconfig.cpp)
+  k8s/src/exec_channel.cpp k8s/src/kubeconfig.cpp k8s/src/permissions.cpp)
 objects=()
 jobs=0
 for src in "${sources[@]}"; do
