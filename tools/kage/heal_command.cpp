@@ -1,4 +1,5 @@
 #include "heal_command.hpp"
+#include "kube.hpp"
 
 #include "heal_sentinel.hpp"
 #include "job_options.hpp"
@@ -171,16 +172,6 @@ asio::awaitable<int> run_healer(settings s, logger log, k8s::client& api,
 
 }  // namespace
 
-std::unique_ptr<k8s::client> heal_client(const settings& s, asio::any_io_executor ex,
-                                         const logger& log) {
-  k8s::connection_settings where;
-  where.kubeconfig = s.kubeconfig;
-  where.context = s.kube_context;
-  k8s::client_options copts;
-  copts.log = log;
-  return std::make_unique<k8s::client>(ex, k8s::load_rest_config(where), copts);
-}
-
 engine::redis_target heal_target(const settings& s) {
   engine::redis_target target;
   target.config = redis_config_from(s);
@@ -203,7 +194,7 @@ engine::healer_config healer_config_from(const settings& s, const k8s::client& a
 asio::awaitable<int> run_heal(settings s, logger log) {
   if (!s.sentinel_nodes.empty()) co_return co_await run_sentinel_heal(std::move(s), log);
   auto ex = co_await asio::this_coro::executor;
-  auto client = heal_client(s, ex, log);
+  auto client = make_kube_client(s, ex, log);
   k8s::client& api = *client;
   const std::string ns = s.k8s_namespace.empty() ? api.namespace_() : s.k8s_namespace;
   auto target = heal_target(s);

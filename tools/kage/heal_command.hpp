@@ -13,9 +13,6 @@ namespace kage::cli {
 
 boost::asio::awaitable<int> run_heal(settings s, logger log);
 
-// The Kubernetes client of `kage heal` and of `kage run` with heal.enabled.
-std::unique_ptr<k8s::client> heal_client(const settings& s, boost::asio::any_io_executor ex,
-                                         const logger& log);
 // The healer's settings: pods, policy, interval, the Lease (heal.lease).
 engine::healer_config healer_config_from(const settings& s, const k8s::client& api);
 // Redis credentials and TLS for the pods' nodes.

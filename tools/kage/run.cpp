@@ -5,6 +5,7 @@
 #include "heal_command.hpp"
 #include "hints.hpp"
 #include "job_options.hpp"
+#include "kube.hpp"
 
 #include <kage/engine/cron.hpp>
 #include <kage/engine/snapshot.hpp>
@@ -602,7 +603,7 @@ engine::scheduler_hooks scheduler_hooks_for(std::shared_ptr<daemon> d) {
 
 // heal.enabled: the healer on the same io_context as the scheduler, stopped with it.
 void start_healer(std::shared_ptr<daemon> d, asio::any_io_executor ex) {
-  d->kube = heal_client(d->s, ex, d->log);
+  d->kube = make_kube_client(d->s, ex, d->log);
   engine::healer::describe_metrics(d->metrics);
   d->healer = std::make_unique<engine::healer>(
       *d->kube, heal_target(d->s), healer_config_from(d->s, *d->kube), d->log, &d->metrics);
