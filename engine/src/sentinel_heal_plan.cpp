@@ -62,11 +62,12 @@ std::string describe(const sentinel_action& a, const std::string& master_name) {
   return command + " on " + a.target + " (" + a.reason + ")";
 }
 
-sentinel_plan plan_sentinel_heal(const sentinel_observed& o) {
-  sentinel_plan p;
+namespace {
 
-  // Rule 1: a quorum of the sentinels must answer.
-  std::vector<const sentinel_state*> up;
+using sentinel_list = std::vector<const sentinel_state*>;
+
+// Rule 1: a quorum of the sentinels must answer. Fills up with those that do.
+bool quorum_answers(const sentinel_observed& o, sentinel_plan& p, sentinel_list& up) {
   int configured_quorum = 0;
   for (const auto& s : o.sentinels) {
     if (!s.reachable) {
@@ -83,10 +84,13 @@ sentinel_plan plan_sentinel_heal(const sentinel_observed& o) {
     hold(p, "only " + std::to_string(p.answering) + " of " + std::to_string(o.sentinels.size()) +
                 " sentinels answer and " + std::to_string(p.needed) +
                 " are needed: nothing is changed until a quorum answers");
-    return p;
+    return false;
   }
+  return true;
+}
 
-  // Rule 2: they name one primary by that quorum.
+// Rule 2: they name one primary by that quorum.
+bool one_primary(const sentinel_observed& o, const sentinel_list& up, sentinel_plan& p) {
   std::map<std::string, std::size_t> votes;
   for (const auto* s : up) {
     if (s->master.empty()) {
@@ -111,25 +115,32 @@ sentinel_plan plan_sentinel_heal(const sentinel_observed& o) {
     p.primary.clear();
     hold(p, "the sentinels do not name one primary by a quorum of " + std::to_string(p.needed) +
                 " (" + said + "): nothing is changed");
-    return p;
+    return false;
   }
+  return true;
+}
 
-  // Rule 3: never while a failover runs or the primary is seen down.
+// Rule 3: never while a failover runs or the primary is seen down.
+bool no_failover(const sentinel_observed& o, const sentinel_list& up, sentinel_plan& p) {
   for (const auto* s : up) {
     if (s->failover_in_progress) {
       hold(p, "sentinel " + s->address + " has a failover of '" + o.master_name +
                   "' in progress: nothing is changed until it ends");
-      return p;
+      return false;
     }
     if (s->master == p.primary && (has_sentinel_flag(s->master_flags, "s_down") ||
                                    has_sentinel_flag(s->master_flags, "o_down"))) {
       hold(p, "sentinel " + s->address + " sees the primary " + p.primary + " down (" +
                   s->master_flags + "): a failover may start; nothing is changed");
-      return p;
+      return false;
     }
   }
 
-  // Rule 4: the primary answers as one.
+  return true;
+}
+
+// Rule 4: the primary answers as one.
+bool primary_answers(const sentinel_observed& o, sentinel_plan& p) {
   const sentinel_server_state* primary = nullptr;
   for (const auto* list : {&o.pods, &o.primaries}) {
     for (const auto& server : *list) {
@@ -143,12 +154,15 @@ sentinel_plan plan_sentinel_heal(const sentinel_observed& o) {
                            (primary && !primary->error.empty() ? ": " + primary->error : "")
                      : "answers as role:" + primary->role) +
                 ": nothing is changed");
-    return p;
+    return false;
   }
+  return true;
+}
 
-  // Rule 5: live pods that are not the primary replicate from it.
-  std::vector<std::string> live;      // every answering pod
-  std::vector<std::string> replicas;  // answering pods replicating from the primary, link up
+// Rule 5: live pods that are not the primary replicate from it. live: every answering pod;
+// replicas: answering pods replicating from the primary, link up.
+void plan_replicaof(const sentinel_observed& o, sentinel_plan& p, std::vector<std::string>& live,
+                    std::vector<std::string>& replicas) {
   for (const auto& pod : o.pods) {
     const std::string who =
         "pod " + (pod.name.empty() ? pod.address : pod.name + " (" + pod.address + ")");
@@ -188,14 +202,10 @@ sentinel_plan plan_sentinel_heal(const sentinel_observed& o) {
     }
     p.actions.push_back(std::move(a));
   }
+}
 
-  // Rule 6: no reset while a sentinel is still rediscovering the others.
-  std::vector<std::string> up_ids;
-  std::vector<std::string> given;
-  for (const auto* s : up) {
-    if (!s->run_id.empty()) up_ids.push_back(s->run_id);
-  }
-  for (const auto& s : o.sentinels) given.push_back(s.address);
+// Rule 6: no reset while a sentinel is still rediscovering the others.
+bool sentinels_settling(const sentinel_list& up, sentinel_plan& p) {
   bool settling = false;
   for (const auto* s : up) {
     std::vector<std::string> missing;
@@ -215,8 +225,19 @@ sentinel_plan plan_sentinel_heal(const sentinel_observed& o) {
                            "through hello messages within seconds)");
     }
   }
+  return settling;
+}
 
-  // Rule 7: reset the sentinels that keep entries for what is gone, one at a time.
+// Rule 7: reset the sentinels that keep entries for what is gone, one at a time.
+void plan_resets(const sentinel_observed& o, const sentinel_list& up,
+                 const std::vector<std::string>& live, const std::vector<std::string>& replicas,
+                 bool settling, sentinel_plan& p) {
+  std::vector<std::string> up_ids;
+  std::vector<std::string> given;
+  for (const auto* s : up) {
+    if (!s->run_id.empty()) up_ids.push_back(s->run_id);
+  }
+  for (const auto& s : o.sentinels) given.push_back(s.address);
   for (const auto* s : up) {
     std::vector<std::string> stale;
     for (const auto& r : s->replicas) {
@@ -247,6 +268,21 @@ sentinel_plan plan_sentinel_heal(const sentinel_observed& o) {
     a.reason = "sentinel " + s->address + " keeps entries for what is gone: " + join(stale);
     p.actions.push_back(std::move(a));
   }
+}
+
+}  // namespace
+
+sentinel_plan plan_sentinel_heal(const sentinel_observed& o) {
+  sentinel_plan p;
+  sentinel_list up;
+  if (!quorum_answers(o, p, up) || !one_primary(o, up, p) || !no_failover(o, up, p) ||
+      !primary_answers(o, p))
+    return p;
+  std::vector<std::string> live;
+  std::vector<std::string> replicas;
+  plan_replicaof(o, p, live, replicas);
+  const bool settling = sentinels_settling(up, p);
+  plan_resets(o, up, live, replicas, settling, p);
   return p;
 }
 

@@ -518,6 +518,177 @@ ws_mask_key random_mask(std::mt19937_64& rng) {
 
 }  // namespace
 
+namespace {
+
+// Opens the exec WebSocket (one retry after a 401 with fresh credentials); null with out's
+// error set when the server refused or the upgrade did not complete.
+asio::awaitable<std::unique_ptr<http_stream>> open_exec_stream(std::shared_ptr<client::impl> self,
+                                                               const api_request& rq,
+                                                               const std::string& name,
+                                                               const std::string& target,
+                                                               exec_outcome& out) {
+  for (int attempt = 0;; ++attempt) {
+    auto auth = co_await self->authorize(out, rq, name);
+    if (!auth) co_return nullptr;
+    http_request req = self->make_request(http::verb::get, target, *auth);
+    std::array<std::uint8_t, 16> nonce;
+    for (auto& b : nonce) b = static_cast<std::uint8_t>(self->rng());
+    auto up = make_ws_upgrade_request(nonce);
+    for (const auto& [k, v] : up.headers) req.set(k, v);
+    auto http_ = self->http;
+    auto [ec, s] = co_await http_->async_open(req);
+    if (ec) {
+      set_transport_error(out, ec, rq, name, self->config.server);
+      co_return nullptr;
+    }
+    const int code = s->status();
+    if (code == 401 && attempt == 0 && self->creds.invalidate()) continue;
+    if (code != 101) {
+      auto [bec, body] = co_await s->async_read_body(1 << 20, self->options.timeout);
+      (void)bec;
+      set_answer_error(out, code, body, rq, name);
+      co_return nullptr;
+    }
+    std::vector<std::pair<std::string_view, std::string_view>> headers;
+    for (const auto& f : s->header()) headers.emplace_back(f.name_string(), f.value());
+    auto chosen = check_ws_upgrade_response(code, headers, up.key);
+    if (!chosen) {
+      out.ec = chosen.error();
+      out.message =
+          describe(rq, name) + ": the WebSocket upgrade failed: " + chosen.error().message();
+      co_return nullptr;
+    }
+    out.protocol = *chosen;
+    co_return std::move(s);
+  }
+}
+
+// One exec conversation after the upgrade: stdin out, frames in until the server closes, the
+// outcome filled as it goes. Each step answers false when it failed (out says why).
+struct exec_session {
+  std::shared_ptr<client::impl> self;
+  const api_request& rq;
+  const std::string& name;
+  http_stream& stream;
+  const exec_options& options;
+  exec_outcome& out;
+  std::string status_text;  // the status channel's bytes: how the command ended
+
+  bool fail(error_code ec, std::string_view what) {
+    out.ec = ec;
+    out.message = describe(rq, name) + ": " + std::string(what);
+    return false;
+  }
+  bool transport_failed(error_code ec, std::string_view doing) {
+    return fail(ec, std::string(doing) + ": " + ec.message());
+  }
+
+  asio::awaitable<error_code> send(ws_opcode op, std::string_view payload) {
+    std::string frame;
+    ws_encode_frame(frame, op, payload, random_mask(self->rng));
+    co_return co_await stream.async_write_raw(asio::buffer(frame), self->options.timeout);
+  }
+
+  asio::awaitable<void> send_close(std::uint16_t code) {
+    std::string frame;
+    ws_encode_close(frame, code, "", random_mask(self->rng));
+    co_await stream.async_write_raw(asio::buffer(frame), self->options.timeout);
+  }
+
+  asio::awaitable<bool> send_stdin(std::string_view rest) {
+    while (!rest.empty()) {
+      const auto piece = rest.substr(0, std::size_t{1} << 20);
+      rest.remove_prefix(piece.size());
+      auto ec = co_await send(ws_opcode::binary, exec_data(exec_stream::stdin_stream, piece));
+      if (ec) co_return transport_failed(ec, "sending stdin");
+    }
+    if (out.protocol == channel_protocol::v5) {
+      auto ec = co_await send(ws_opcode::binary, exec_close(exec_stream::stdin_stream));
+      if (ec) co_return transport_failed(ec, "closing stdin");
+    }
+    co_return true;
+  }
+
+  // stdout/stderr bytes to the sink, or captured up to the limit.
+  asio::awaitable<bool> on_output(exec_stream which, std::string_view data) {
+    const bool is_out = which == exec_stream::stdout_stream;
+    (is_out ? out.out_bytes : out.err_bytes) += data.size();
+    if (options.sink) {
+      co_await options.sink(which, data);
+      co_return true;
+    }
+    std::string& into = is_out ? out.out : out.err;
+    if (into.size() + data.size() > options.capture_limit) {
+      stream.close();
+      co_return fail(make_error_code(errc::too_large),
+                     std::string("the command's ") + (is_out ? "stdout" : "stderr") + " is over " +
+                         std::to_string(options.capture_limit) + " bytes");
+    }
+    into.append(data);
+    co_return true;
+  }
+
+  asio::awaitable<bool> on_binary(std::string_view payload) {
+    auto m = parse_exec_message(payload, out.protocol);
+    if (!m) co_return fail(m.error(), m.error().message());
+    if (m->closed || m->data.empty()) co_return true;
+    if (m->stream == exec_stream::error_stream) {
+      if (status_text.size() + m->data.size() > (std::size_t{64} << 10))
+        co_return fail(make_error_code(errc::too_large), "the command's status is over 64 KiB");
+      status_text.append(m->data);
+      co_return true;
+    }
+    if (m->stream != exec_stream::stdout_stream && m->stream != exec_stream::stderr_stream)
+      co_return true;
+    auto ok = co_await on_output(m->stream, m->data);
+    co_return ok;
+  }
+
+  // Frames until the server's close frame (or a hang-up after the status); true when it ended.
+  asio::awaitable<bool> pump() {
+    ws_limits limits;
+    limits.max_frame = limits.max_message = std::size_t{4} << 20;
+    ws_decoder decoder(limits);
+    std::vector<char> buf(64 * 1024);
+    std::string_view pending;
+    for (;;) {
+      auto msg = decoder.pop();
+      if (!msg) {
+        if (!pending.empty()) {
+          auto used = decoder.feed(pending);
+          if (!used) {
+            co_await send_close(used.error() == errc::too_large ? 1009 : 1002);
+            co_return fail(used.error(), used.error().message());
+          }
+          pending.remove_prefix(*used);
+          continue;
+        }
+        auto [ec, n] = co_await stream.async_read_raw(asio::buffer(buf), options.idle_timeout);
+        if (ec) {
+          if ((ec == asio::error::eof || ec == asio::ssl::error::stream_truncated) &&
+              !decoder.mid_message() && !status_text.empty())
+            co_return true;  // the server sent how the command ended, then hung up without a close
+          co_return transport_failed(ec, "the exec stream ended before the command's status");
+        }
+        pending = std::string_view(buf.data(), n);
+        continue;
+      }
+      if (msg->opcode == ws_opcode::ping) {
+        auto ec = co_await send(ws_opcode::pong, msg->payload);
+        if (ec) co_return transport_failed(ec, "answering a ping");
+      } else if (msg->opcode == ws_opcode::close) {
+        co_await send_close(ws_close_normal);
+        co_return true;
+      } else if (msg->opcode == ws_opcode::binary) {
+        auto ok = co_await on_binary(msg->payload);
+        if (!ok) co_return false;
+      }  // text and pong messages carry nothing for exec
+    }
+  }
+};
+
+}  // namespace
+
 asio::awaitable<exec_outcome> client::async_exec(exec_request request, exec_options options) {
   auto self = impl_;
   exec_outcome out;
@@ -533,167 +704,20 @@ asio::awaitable<exec_outcome> client::async_exec(exec_request request, exec_opti
   const std::string target =
       resource_path(pods_resource, request.namespace_, request.pod, "exec") + q.text;
 
-  std::unique_ptr<http_stream> stream;
-  std::string key;
-  for (int attempt = 0;; ++attempt) {
-    auto auth = co_await self->authorize(out, rq, name);
-    if (!auth) co_return out;
-    http_request req = self->make_request(http::verb::get, target, *auth);
-    std::array<std::uint8_t, 16> nonce;
-    for (auto& b : nonce) b = static_cast<std::uint8_t>(self->rng());
-    auto up = make_ws_upgrade_request(nonce);
-    key = up.key;
-    for (const auto& [k, v] : up.headers) req.set(k, v);
-    auto http_ = self->http;
-    auto [ec, s] = co_await http_->async_open(req);
-    if (ec) {
-      set_transport_error(out, ec, rq, name, self->config.server);
-      co_return out;
-    }
-    const int code = s->status();
-    if (code == 401 && attempt == 0 && self->creds.invalidate()) continue;
-    if (code != 101) {
-      auto [bec, body] = co_await s->async_read_body(1 << 20, self->options.timeout);
-      (void)bec;
-      set_answer_error(out, code, body, rq, name);
-      co_return out;
-    }
-    std::vector<std::pair<std::string_view, std::string_view>> headers;
-    for (const auto& f : s->header()) headers.emplace_back(f.name_string(), f.value());
-    auto chosen = check_ws_upgrade_response(code, headers, key);
-    if (!chosen) {
-      out.ec = chosen.error();
-      out.message =
-          describe(rq, name) + ": the WebSocket upgrade failed: " + chosen.error().message();
-      co_return out;
-    }
-    out.protocol = *chosen;
-    stream = std::move(s);
-    break;
-  }
-
-  const auto send = [&](ws_opcode op, std::string_view payload) -> asio::awaitable<error_code> {
-    std::string frame;
-    ws_encode_frame(frame, op, payload, random_mask(self->rng));
-    co_return co_await stream->async_write_raw(asio::buffer(frame), self->options.timeout);
-  };
-  const auto transport_failed = [&](error_code ec, std::string_view doing) {
-    out.ec = ec;
-    out.message = describe(rq, name) + ": " + std::string(doing) + ": " + ec.message();
-  };
-
+  auto stream = co_await open_exec_stream(self, rq, name, target, out);
+  if (!stream) co_return out;
+  exec_session session{self, rq, name, *stream, options, out, {}};
   if (request.stdin_data) {
-    std::string_view rest = *request.stdin_data;
-    while (!rest.empty()) {
-      const auto piece = rest.substr(0, std::size_t{1} << 20);
-      rest.remove_prefix(piece.size());
-      if (auto ec = co_await send(ws_opcode::binary, exec_data(exec_stream::stdin_stream, piece))) {
-        transport_failed(ec, "sending stdin");
-        co_return out;
-      }
-    }
-    if (out.protocol == channel_protocol::v5) {
-      if (auto ec = co_await send(ws_opcode::binary, exec_close(exec_stream::stdin_stream))) {
-        transport_failed(ec, "closing stdin");
-        co_return out;
-      }
-    }
+    const bool sent = co_await session.send_stdin(*request.stdin_data);
+    if (!sent) co_return out;
   }
-
-  ws_limits limits;
-  limits.max_frame = limits.max_message = std::size_t{4} << 20;
-  ws_decoder decoder(limits);
-  std::string status_text;
-  std::vector<char> buf(64 * 1024);
-  std::string_view pending;
-  bool closed = false;
-  while (!closed) {
-    auto msg = decoder.pop();
-    if (!msg) {
-      if (!pending.empty()) {
-        auto used = decoder.feed(pending);
-        if (!used) {
-          std::string frame;
-          ws_encode_close(frame, used.error() == errc::too_large ? 1009 : 1002, "",
-                          random_mask(self->rng));
-          co_await stream->async_write_raw(asio::buffer(frame), self->options.timeout);
-          out.ec = used.error();
-          out.message = describe(rq, name) + ": " + used.error().message();
-          co_return out;
-        }
-        pending.remove_prefix(*used);
-        continue;
-      }
-      auto [ec, n] = co_await stream->async_read_raw(asio::buffer(buf), options.idle_timeout);
-      if (ec) {
-        if ((ec == asio::error::eof || ec == asio::ssl::error::stream_truncated) &&
-            !decoder.mid_message() && !status_text.empty())
-          break;  // the server sent how the command ended, then hung up without a close frame
-        transport_failed(ec, "the exec stream ended before the command's status");
-        co_return out;
-      }
-      pending = std::string_view(buf.data(), n);
-      continue;
-    }
-    switch (msg->opcode) {
-      case ws_opcode::ping:
-        if (auto ec = co_await send(ws_opcode::pong, msg->payload)) {
-          transport_failed(ec, "answering a ping");
-          co_return out;
-        }
-        break;
-      case ws_opcode::close: {
-        std::string frame;
-        ws_encode_close(frame, ws_close_normal, "", random_mask(self->rng));
-        co_await stream->async_write_raw(asio::buffer(frame), self->options.timeout);
-        closed = true;
-        break;
-      }
-      case ws_opcode::binary: {
-        auto m = parse_exec_message(msg->payload, out.protocol);
-        if (!m) {
-          out.ec = m.error();
-          out.message = describe(rq, name) + ": " + m.error().message();
-          co_return out;
-        }
-        if (m->closed || m->data.empty()) break;
-        if (m->stream == exec_stream::error_stream) {
-          if (status_text.size() + m->data.size() > (std::size_t{64} << 10)) {
-            out.ec = make_error_code(errc::too_large);
-            out.message = describe(rq, name) + ": the command's status is over 64 KiB";
-            co_return out;
-          }
-          status_text.append(m->data);
-          break;
-        }
-        if (m->stream != exec_stream::stdout_stream && m->stream != exec_stream::stderr_stream)
-          break;
-        const bool is_out = m->stream == exec_stream::stdout_stream;
-        (is_out ? out.out_bytes : out.err_bytes) += m->data.size();
-        if (options.sink) {
-          co_await options.sink(m->stream, m->data);
-        } else {
-          std::string& into = is_out ? out.out : out.err;
-          if (into.size() + m->data.size() > options.capture_limit) {
-            out.ec = make_error_code(errc::too_large);
-            out.message = describe(rq, name) + ": the command's " + (is_out ? "stdout" : "stderr") +
-                          " is over " + std::to_string(options.capture_limit) + " bytes";
-            stream->close();
-            co_return out;
-          }
-          into.append(m->data);
-        }
-        break;
-      }
-      default:
-        break;  // text and pong messages carry nothing for exec
-    }
-  }
-  auto result = parse_exec_status(status_text);
+  const bool ended = co_await session.pump();
+  if (!ended) co_return out;
+  auto result = parse_exec_status(session.status_text);
   if (!result) {
     out.ec = result.error();
-    out.message =
-        describe(rq, name) + ": the command's status cannot be read: " + status_text.substr(0, 300);
+    out.message = describe(rq, name) +
+                  ": the command's status cannot be read: " + session.status_text.substr(0, 300);
     co_return out;
   }
   out.result = std::move(*result);
