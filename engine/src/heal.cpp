@@ -1,6 +1,8 @@
 #include <kage/base/error.hpp>
 #include <kage/engine/heal.hpp>
+
 #include <kage/proto/connection.hpp>
+#include "heal_io.hpp"
 
 #include <boost/asio.hpp>
 #include <boost/json.hpp>
@@ -10,15 +12,8 @@
 
 namespace kage::engine {
 
-namespace {
+namespace heal_io {
 
-// A command's words, built outside coroutine frames (GCC 12 miscompiles braced lists there).
-template <class... Words>
-std::vector<std::string> words(const Words&... w) {
-  return {std::string(w)...};
-}
-
-// A pod's node (a plain function: GCC 12 mishandles braced temporaries in coroutine calls).
 proto::endpoint pod_endpoint(const std::string& ip, int port) {
   proto::endpoint ep;
   ep.host = ip;
@@ -26,8 +21,6 @@ proto::endpoint pod_endpoint(const std::string& ip, int port) {
   return ep;
 }
 
-// A node's own view, read now: CLUSTER NODES and DBSIZE. nullopt with `why` set when it does
-// not answer or answers something else.
 asio::awaitable<std::optional<heal_view>> async_read_view(const redis_target& target,
                                                           std::string ip, int port,
                                                           std::string& why) {
@@ -85,6 +78,12 @@ const proto::cluster_nodes_line* self_line(const heal_view& v) {
   return nullptr;
 }
 
+}  // namespace heal_io
+
+using namespace heal_io;
+
+namespace {
+
 // Whether the action still applies to the target as it is now; why not, when it does not.
 std::optional<std::string> stale(const heal_action& a, const heal_view& now) {
   const auto* self = self_line(now);
@@ -124,6 +123,9 @@ std::optional<std::string> stale(const heal_action& a, const heal_view& now) {
       }
       return std::nullopt;
     }
+    case heal_action_kind::create_cluster:
+    case heal_action_kind::close_migration:
+      return std::nullopt;  // their executors re-check every node they touch
     default:
       return "kage does not carry out '" + std::string(to_string(a.kind)) +
              "' yet: do it by hand (the reason above says what is needed)";
@@ -222,6 +224,14 @@ asio::awaitable<heal_result> async_execute(const redis_target& target, heal_acti
     r.detail = "not done: " + action.target + " changed since the plan: " + *no;
     co_return r;
   }
+  if (action.kind == heal_action_kind::create_cluster) {
+    auto done = co_await async_create_cluster(target, std::move(r), port);
+    co_return done;
+  }
+  if (action.kind == heal_action_kind::close_migration) {
+    auto done = co_await async_close_migration(target, std::move(r), port);
+    co_return done;
+  }
   std::vector<std::string> command;
   switch (action.kind) {
     case heal_action_kind::meet:
@@ -282,6 +292,10 @@ std::string disagreement(const heal_result& r, const heal_view& v) {
     case heal_action_kind::forget:
       if (v.ip != a.target || !find_line(v, a.peer)) return {};
       return a.target + " still knows " + a.peer.substr(0, 8);
+    case heal_action_kind::create_cluster:
+      return create_disagreement(a, v);
+    case heal_action_kind::close_migration:
+      return migration_disagreement(a, v);
     default:
       return {};
   }

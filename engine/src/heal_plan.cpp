@@ -591,9 +591,16 @@ struct planner {
     if (!out.holding) refill();
     replicate_spares();
     forgets(out.holding);
-    if (!out.holding) {
-      close_migrations();
-      bootstrap();
+    const auto before = out.actions.size();
+    close_migrations();
+    bootstrap();
+    if (out.holding) {
+      // Rules 5 and 6 wait for a still view; a dry run still shows what they would do then.
+      for (auto i = before; i < out.actions.size(); ++i) {
+        out.findings.push_back("once the view has been still for cluster-node-timeout (rule 7): " +
+                               describe(out.actions[i], policy.port));
+      }
+      out.actions.resize(before);
     }
     rate_limit();
   }

@@ -31,6 +31,9 @@ engine::heal_policy policy_from(const settings& s) {
   p.replicas_per_master = s.heal_replicas_per_master;
   p.forget_after = std::chrono::seconds(s.heal_forget_after_seconds);
   p.max_actions_per_minute = s.heal_max_actions_per_minute;
+  p.stuck_migration_after = std::chrono::seconds(s.heal_stuck_migration_after_seconds);
+  p.bootstrap = s.heal_bootstrap;
+  p.bootstrap_masters = s.heal_bootstrap_masters;
   if (s.heal_node_timeout_ms > 0)
     p.node_timeout = std::chrono::milliseconds(s.heal_node_timeout_ms);
   return p;

@@ -98,14 +98,17 @@ struct settings {
   int heal_forget_after_seconds = 0;      // heal.forget_after_seconds; 0: 2 x cluster-node-timeout
   int heal_node_timeout_ms = 0;           // heal.node_timeout_ms; 0: read from the nodes
   int heal_max_actions_per_minute = 30;
-  std::string heal_lease = "auto";            // heal.lease: auto (on in-cluster) | on | off
-  std::string heal_lease_name = "kage-heal";  // heal.lease_name
-  std::string heal_lease_namespace;           // heal.lease_namespace; empty: the pods'
-  int heal_lease_duration_seconds = 15;       // heal.lease_duration_seconds
-  std::string heal_identity;                  // heal.identity, POD_NAME; empty: the host name
-  int heal_api_stale_after_seconds = 15;      // heal.api_stale_after_seconds
-  bool heal_enabled = false;                  // heal.enabled: kage run heals too
-  bool once = false;                          // --once: one round, then exit
+  int heal_stuck_migration_after_seconds = 0;  // 0: 2 x cluster-node-timeout
+  bool heal_bootstrap = false;                 // heal.bootstrap, --bootstrap
+  int heal_bootstrap_masters = 3;              // heal.bootstrap_masters
+  std::string heal_lease = "auto";             // heal.lease: auto (on in-cluster) | on | off
+  std::string heal_lease_name = "kage-heal";   // heal.lease_name
+  std::string heal_lease_namespace;            // heal.lease_namespace; empty: the pods'
+  int heal_lease_duration_seconds = 15;        // heal.lease_duration_seconds
+  std::string heal_identity;                   // heal.identity, POD_NAME; empty: the host name
+  int heal_api_stale_after_seconds = 15;       // heal.api_stale_after_seconds
+  bool heal_enabled = false;                   // heal.enabled: kage run heals too
+  bool once = false;                           // --once: one round, then exit
 
   // output
   bool json = false;                // --json

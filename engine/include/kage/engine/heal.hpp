@@ -39,8 +39,9 @@ struct heal_result {
 };
 
 // Re-reads the target node, checks that the action still applies, and acts: MEET, REPLICATE
-// and FORGET. take_slots, restore_slots, close_migration and create_cluster are planned and
-// shown but not carried out yet: their result says so (acted false).
+// and FORGET; create_cluster (rule 6) and close_migration (rule 5) step by step after checking
+// every node they touch (heal_ops.cpp). take_slots and restore_slots are planned and shown but
+// not carried out yet: their result says so (acted false).
 asio::awaitable<heal_result> async_execute(const redis_target& target, heal_action action,
                                            int port);
 
