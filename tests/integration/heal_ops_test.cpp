@@ -5,6 +5,8 @@
 // every live node at its pod's IP, no key lost, and nothing unsafe in the healer's log.
 #include "heal_world.hpp"
 
+#include <filesystem>
+
 using namespace kage::test;
 using namespace kage::test::heal;
 using namespace std::chrono_literals;
@@ -240,6 +242,45 @@ BOOST_AUTO_TEST_CASE(two_pods_swap_ips) {
     if (line.rfind(y_id, 0) == 0) BOOST_TEST(contains(line, x_ip + ":"), line);
   }
   BOOST_TEST(count_with(h.done(), "FORGET") == 0u, h.output());
+}
+
+// Scenario 5: a master's pod loses its volume and comes back as a new, empty node on a new IP.
+// Redis promotes its replica; the old id is forgotten only once it is FAIL, and on every node;
+// the new node becomes the replica that master now lacks. No key is lost.
+BOOST_AUTO_TEST_CASE(a_pod_loses_its_volume) {
+  world w;
+  healer h(w);
+  auto& m = w.pods[0];
+  BOOST_TEST_REQUIRE(world::is_master(*m.server));
+  const std::string old_id = world::id_of(*m.server);
+  std::this_thread::sleep_for(500ms);
+  const auto t0 = steady::now();
+  w.set_pod(m, m.server->host(), false);
+  m.server->kill();
+  for (const char* data : {"nodes.conf", "appendonlydir", "dump.rdb"})
+    std::filesystem::remove_all(std::filesystem::path(m.server->dir()) / data);
+  m.server->restart_at(w.new_ip());
+  const std::string new_id = world::id_of(*m.server);
+  BOOST_TEST_REQUIRE(new_id != old_id);
+  w.set_pod(m, m.server->host(), true);
+  wait_until(
+      "the old id is forgotten and the new node is a replica",
+      [&] { return !world::is_master(*m.server) && w.settled(); }, 60s,
+      [&] { return w.state() + h.output(); });
+  BOOST_TEST_MESSAGE("scenario 5: cluster_state:ok everywhere, old id forgotten, "
+                     << seconds_since(t0) << " s after the pod lost its volume");
+  w.check_end("scenario 5");
+  const auto done = h.done();
+  for (const auto& line : done) {
+    if (contains(line, "FORGET")) BOOST_TEST(contains(line, old_id), line);
+  }
+  BOOST_TEST(count_with(done, "FORGET") >= 5u, h.output());  // on every other node
+  BOOST_TEST(count_with(done, "REPLICATE") == 1u, h.output());
+  // Forgotten only after FAIL: each FORGET says so (the planner's tables test the timing).
+  for (const auto& line : done) {
+    if (contains(line, "FORGET"))
+      BOOST_TEST(contains(line, "is FAIL for a majority of masters for longer than"), line);
+  }
 }
 
 BOOST_AUTO_TEST_SUITE_END()
