@@ -125,11 +125,11 @@ std::optional<std::string> stale(const heal_action& a, const heal_view& now) {
     }
     case heal_action_kind::create_cluster:
     case heal_action_kind::close_migration:
+    case heal_action_kind::take_slots:
+    case heal_action_kind::restore_slots:
       return std::nullopt;  // their executors re-check every node they touch
-    default:
-      return "kage does not carry out '" + std::string(to_string(a.kind)) +
-             "' yet: do it by hand (the reason above says what is needed)";
   }
+  return "kage does not know this action";
 }
 
 }  // namespace
@@ -210,8 +210,8 @@ asio::awaitable<heal_observed> async_observe(const redis_target& target, std::ve
   co_return out;
 }
 
-asio::awaitable<heal_result> async_execute(const redis_target& target, heal_action action,
-                                           int port) {
+asio::awaitable<heal_result> async_execute(const redis_target& target, heal_action action, int port,
+                                           std::shared_ptr<storage::store> backups) {
   heal_result r;
   r.action = action;
   std::string why;
@@ -230,6 +230,14 @@ asio::awaitable<heal_result> async_execute(const redis_target& target, heal_acti
   }
   if (action.kind == heal_action_kind::close_migration) {
     auto done = co_await async_close_migration(target, std::move(r), port);
+    co_return done;
+  }
+  if (action.kind == heal_action_kind::take_slots) {
+    auto done = co_await async_take_slots(target, std::move(r), port);
+    co_return done;
+  }
+  if (action.kind == heal_action_kind::restore_slots) {
+    auto done = co_await async_restore_slots(target, std::move(r), port, std::move(backups));
     co_return done;
   }
   std::vector<std::string> command;
@@ -296,6 +304,8 @@ std::string disagreement(const heal_result& r, const heal_view& v) {
       return create_disagreement(a, v);
     case heal_action_kind::close_migration:
       return migration_disagreement(a, v);
+    case heal_action_kind::take_slots:
+      return take_disagreement(a, v);
     default:
       return {};
   }
@@ -334,14 +344,16 @@ asio::awaitable<std::string> async_await_agreement(const redis_target& target,
 }
 
 asio::awaitable<heal_round> async_heal_once(const redis_target& target, std::vector<heal_pod> pods,
-                                            heal_policy policy, heal_memory memory, bool dry_run) {
+                                            heal_policy policy, heal_memory memory, bool dry_run,
+                                            std::shared_ptr<storage::store> backups) {
   heal_round round;
   auto observed = co_await async_observe(target, std::move(pods), policy.port);
   round.views = observed.views.size();
   round.plan = plan_heal(observed, policy, memory, heal_clock::now());
   if (dry_run) co_return round;
   for (const auto& action : round.plan.actions) {
-    round.results.push_back(co_await async_execute(target, action, policy.port));
+    auto r = co_await async_execute(target, action, policy.port, backups);
+    round.results.push_back(std::move(r));
   }
   co_return round;
 }

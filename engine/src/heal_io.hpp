@@ -36,9 +36,14 @@ asio::awaitable<heal_result> async_create_cluster(const redis_target& target, he
                                                   int port);
 asio::awaitable<heal_result> async_close_migration(const redis_target& target, heal_result r,
                                                    int port);
+// Rule 4: claim lost slots on an empty joined master; refill their keys from the backups.
+asio::awaitable<heal_result> async_take_slots(const redis_target& target, heal_result r, int port);
+asio::awaitable<heal_result> async_restore_slots(const redis_target& target, heal_result r,
+                                                 int port, std::shared_ptr<storage::store> backups);
 
 // What of a create_cluster or close_migration result the view does not show yet (empty: agrees).
 std::string create_disagreement(const heal_action& a, const heal_view& v);
 std::string migration_disagreement(const heal_action& a, const heal_view& v);
+std::string take_disagreement(const heal_action& a, const heal_view& v);
 
 }  // namespace kage::engine::heal_io

@@ -10,8 +10,14 @@
 //     only the owner open: SETSLOT STABLE on it (no key can have reached a peer not importing)
 //     only the peer open: ASKING + MIGRATE its keys in the slot back to the owner, then STABLE
 //   A MIGRATE the peer refuses (BUSYKEY: the key exists on both) stops with nothing overwritten.
+//   take_slots (rule 4): the empty joined master drops the dead owner's claim from its own
+//     table (DELSLOTSRANGE), claims the slots (ADDSLOTSRANGE) and takes a new config epoch
+//     (BUMPEPOCH), so every node accepts it as the owner over the failed one
+//   restore_slots (rule 4): a restore of the newest complete backup limited to those slots,
+//     into the cluster through that node
 #include <kage/base/error.hpp>
 #include <kage/engine/heal.hpp>
+#include <kage/engine/restore.hpp>
 #include <kage/proto/connection.hpp>
 
 #include "heal_io.hpp"
@@ -129,6 +135,49 @@ asio::awaitable<bool> async_move_keys(const redis_target& target, proto::connect
     if (!ok) co_return false;
     moved += keys.elements.size();
   }
+}
+
+// The slots the line's node serves (ranges and single slots; open-slot markers skipped).
+std::vector<slot_range> served_by(const proto::cluster_nodes_line& line) {
+  std::vector<slot_range> out;
+  for (const auto& text : line.slots) {
+    auto f = proto::parse_slot_field(text);
+    if (f && f->state == proto::slot_field::kind::served) out.push_back(f->range);
+  }
+  return out;
+}
+
+std::vector<slot_range> served_by_self(const heal_view& v) {
+  const auto* self = self_line(v);
+  if (!self) return {};
+  return served_by(*self);
+}
+
+// The cluster as reached through one node (its CLUSTER SLOTS names the rest).
+redis_target through_node(const redis_target& target, const std::string& ip, int port) {
+  redis_target out = target;
+  out.seeds.clear();
+  out.seeds.push_back(pod_endpoint(ip, port));
+  out.sentinel.reset();
+  return out;
+}
+
+bool overlaps(const std::vector<slot_range>& a, const std::vector<slot_range>& b) {
+  for (const auto& x : a) {
+    for (const auto& y : b) {
+      if (x.first <= y.last && y.first <= x.last) return true;
+    }
+  }
+  return false;
+}
+
+bool covers(const std::vector<slot_range>& have, const slot_range& want) {
+  for (int s = want.first; s <= want.last; ++s) {
+    if (std::none_of(have.begin(), have.end(),
+                     [s](const slot_range& r) { return s >= r.first && s <= r.last; }))
+      return false;
+  }
+  return true;
 }
 
 }  // namespace
@@ -352,6 +401,116 @@ asio::awaitable<heal_result> async_close_migration(const redis_target& target, h
   }
   r.detail = "not done: slot " + s + " is no longer open between " + a.target + " and " + peer_ip;
   co_return r;
+}
+
+asio::awaitable<heal_result> async_take_slots(const redis_target& target, heal_result r, int port) {
+  const auto& a = r.action;
+  std::string why;
+  // Just before acting: the node is an empty master that knows the cluster, and no live node
+  // serves any of the slots (only failed ones may still claim them).
+  auto now = co_await async_read_view(target, a.target, port, why);
+  if (!now) {
+    r.detail = "not done: " + why;
+    co_return r;
+  }
+  const auto* self = self_line(*now);
+  if (!self || !self->has_flag("master") || !self->slots.empty() || now->keys != 0 ||
+      now->nodes.size() < 2) {
+    r.detail = "not done: " + a.target + " is no longer an empty master that knows the cluster";
+    co_return r;
+  }
+  for (const auto& line : now->nodes) {
+    if (line.has_flag("fail") || line.has_flag("noaddr")) continue;
+    if (overlaps(served_by(line), a.slots)) {
+      r.detail = "not done: node " + line.id.substr(0, 8) + " at " + line.host() +
+                 " serves some of slots " + describe_slots(a.slots) + " now";
+      co_return r;
+    }
+  }
+  auto conn = co_await async_open(target, a.target, port, why);
+  if (!conn) {
+    r.detail = "not done: " + why;
+    co_return r;
+  }
+  proto::reply reply;
+  for (const auto& range : a.slots) {
+    const auto first = std::to_string(range.first);
+    const auto last = std::to_string(range.last);
+    // Drop the failed owner's claim from this node's table (an unassigned slot answers an
+    // error, which is fine: there is nothing to drop), then claim the slots.
+    co_await conn->async_exec(words("CLUSTER", "DELSLOTSRANGE", first, last), reply);
+    auto added =
+        co_await async_ok(*conn, words("CLUSTER", "ADDSLOTSRANGE", first, last), reply, why);
+    if (!added) {
+      r.detail = "failed claiming slots " + describe_slots(a.slots) + ": " + why;
+      co_return r;
+    }
+    r.acted = true;
+  }
+  auto bumped = co_await async_ok(*conn, words("CLUSTER", "BUMPEPOCH"), reply, why);
+  if (!bumped) {
+    r.detail = "claimed slots " + describe_slots(a.slots) + " but " + why +
+               ": the other nodes may keep the failed owner until its epoch is passed";
+    co_return r;
+  }
+  r.detail =
+      "done: " + a.target + " serves slots " + describe_slots(a.slots) + " (" + reply.value + ")";
+  co_return r;
+}
+
+asio::awaitable<heal_result> async_restore_slots(const redis_target& target, heal_result r,
+                                                 int port,
+                                                 std::shared_ptr<storage::store> backups) {
+  const auto& a = r.action;
+  if (!backups) {
+    r.detail =
+        "not done: no backup location to refill from (heal.refill_from_backup needs "
+        "store.locations)";
+    co_return r;
+  }
+  std::string why;
+  auto now = co_await async_read_view(target, a.target, port, why);
+  if (!now) {
+    r.detail = "not done: " + why;
+    co_return r;
+  }
+  const auto mine = served_by_self(*now);
+  for (const auto& range : a.slots) {
+    if (!covers(mine, range)) {
+      r.detail = "not done: " + a.target + " does not serve slots " + describe_slots(a.slots);
+      co_return r;
+    }
+  }
+  const redis_target through = through_node(target, a.target, port);
+  restore_options o;
+  o.slots = a.slots;
+  auto progress = std::make_shared<restore_progress>();
+  try {
+    auto m = co_await async_restore(through, o, backups, progress, logger{});
+    r.acted = true;  // an empty shard refilled is still a refill
+    r.detail = "done: restored " + std::to_string(progress->totals.restored) + " keys of slots " +
+               describe_slots(a.slots) + " from backup " + m.id + " through " + a.target + " (" +
+               std::to_string(progress->totals.present) + " already there, " +
+               std::to_string(progress->totals.expired) + " expired since)";
+  } catch (const failure& f) {
+    r.acted = progress->totals.restored > 0;
+    r.detail = "failed after restoring " + std::to_string(progress->totals.restored) +
+               " keys: " + f.what() + " (the next round tries again: keys already there stay)";
+  }
+  co_return r;
+}
+
+std::string take_disagreement(const heal_action& a, const heal_view& v) {
+  for (const auto& line : v.nodes) {
+    if (line.host() != a.target) continue;
+    const auto serves = served_by(line);
+    for (const auto& range : a.slots) {
+      if (!covers(serves, range))
+        return v.ip + " does not show " + a.target + " serving the slots yet";
+    }
+    return {};
+  }
+  return v.ip + " does not know " + a.target + " yet";
 }
 
 std::string create_disagreement(const heal_action& a, const heal_view& v) {

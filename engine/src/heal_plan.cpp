@@ -294,17 +294,33 @@ struct planner {
                                [](const std::string& s) { return !s.empty() && s[0] == '['; });
   }
 
+  bool master_in_doubt() const {
+    return std::any_of(m.nodes.begin(), m.nodes.end(), [](const auto& e) {
+      const model_node& n = e.second;
+      return n.master && !n.slots.empty() && (n.failed || n.pfail_votes > 0);
+    });
+  }
+
   // Rule 1, second half (and a master left without slots): the master, among those this node
   // knows, with the fewest live replicas; ties go to a master on another host, then zone.
   void replicate_spares() {
-    // While holding, refill cannot run yet: keep one empty node for it.
-    bool keep_one = out.holding && policy.refill_from_backup && !out.lost_slots.empty();
+    // While slots are lost, or a master is in doubt (PFAIL or FAIL: its replicas may be gone
+    // too), keep one empty node for rule 4's refill unless it already has one.
+    const bool refill_planned =
+        std::any_of(out.actions.begin(), out.actions.end(),
+                    [](const heal_action& a) { return a.kind == heal_action_kind::take_slots; });
+    bool keep_one = policy.refill_from_backup && !refill_planned &&
+                    (!out.lost_slots.empty() || master_in_doubt());
     for (auto& [id, n] : m.nodes) {
       if (!empty_joined_master(n)) continue;
+      const bool refilling = std::any_of(out.actions.begin(), out.actions.end(), [&](auto& a) {
+        return a.kind == heal_action_kind::take_slots && a.target == n.ip;
+      });
+      if (refilling) continue;  // rule 4 gives it the lost slots
       if (keep_one) {
         keep_one = false;
         out.findings.push_back("node " + id.substr(0, 8) + " is kept empty to refill the lost " +
-                               "slots (rule 4)");
+                               "slots, should a shard be lost (rule 4)");
         continue;
       }
       const model_node* best = nullptr;
@@ -400,7 +416,9 @@ struct planner {
       if (!n.master) continue;
       bool live = !n.failed;
       if (!live) {
-        for (const auto& [rid, r] : m.nodes) live = live || (r.master_id == id && !r.failed);
+        // A replica that neither answers nor has a pod is gone, FAIL or not yet.
+        for (const auto& [rid, r] : m.nodes)
+          live = live || (r.master_id == id && !r.failed && (r.view || r.pod));
       }
       if (!live) continue;
       for (const auto& r : n.slots) {

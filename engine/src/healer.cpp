@@ -236,7 +236,7 @@ asio::awaitable<void> healer::async_round() {
   if (!config_.dry_run) {
     memory_ = round.plan.memory;
     for (const auto& action : round.plan.actions) {
-      auto r = co_await async_execute(target_, action, port);
+      auto r = co_await async_execute(target_, action, port, config_.backups);
       const std::string line = describe(action, port) + " -> " + r.detail;
       (r.acted ? log_.info("heal", line) : log_.warn("heal", line));
       count(r);

@@ -19,6 +19,7 @@
 #include <boost/asio.hpp>
 #include <boost/asio/experimental/channel.hpp>
 
+#include <algorithm>
 #include <deque>
 #include <map>
 #include <optional>
@@ -343,6 +344,15 @@ asio::awaitable<void> produce_object(std::shared_ptr<restore_job> job, std::size
       bool match = false;
       for (const auto& p : opt.patterns) match = match || proto::glob_match(p, r.key);
       if (!match) {
+        ++prog.totals.filtered;
+        continue;
+      }
+    }
+    if (!opt.slots.empty()) {
+      const int slot = proto::key_slot(r.key);
+      if (std::none_of(opt.slots.begin(), opt.slots.end(), [slot](const slot_range& range) {
+            return slot >= range.first && slot <= range.last;
+          })) {
         ++prog.totals.filtered;
         continue;
       }

@@ -253,6 +253,12 @@ BOOST_AUTO_TEST_CASE(a_pod_loses_its_volume) {
   auto& m = w.pods[0];
   BOOST_TEST_REQUIRE(world::is_master(*m.server));
   const std::string old_id = world::id_of(*m.server);
+  pod* replica = nullptr;
+  for (auto* p : w.live()) {
+    auto f = words_of(world::myself(*p->server));
+    if (f.size() > 3 && f[3] == old_id) replica = p;
+  }
+  BOOST_TEST_REQUIRE(replica != nullptr);
   std::this_thread::sleep_for(500ms);
   const auto t0 = steady::now();
   w.set_pod(m, m.server->host(), false);
@@ -264,11 +270,17 @@ BOOST_AUTO_TEST_CASE(a_pod_loses_its_volume) {
   BOOST_TEST_REQUIRE(new_id != old_id);
   w.set_pod(m, m.server->host(), true);
   wait_until(
+      "its replica is promoted", [&] { return world::is_master(*replica->server); }, 30s,
+      [&] { return w.state(); });
+  const double failover = seconds_since(t0);
+  wait_until(
       "the old id is forgotten and the new node is a replica",
       [&] { return !world::is_master(*m.server) && w.settled(); }, 60s,
       [&] { return w.state() + h.output(); });
-  BOOST_TEST_MESSAGE("scenario 5: cluster_state:ok everywhere, old id forgotten, "
-                     << seconds_since(t0) << " s after the pod lost its volume");
+  BOOST_TEST_MESSAGE("scenario 5: cluster_state:ok again (replica promoted) "
+                     << failover << " s after the pod lost its volume; healed (old id forgotten "
+                     << "on every node, the new node a replica) " << seconds_since(t0)
+                     << " s (cluster-node-timeout 2 s, heal.forget_after 4 s)");
   w.check_end("scenario 5");
   const auto done = h.done();
   for (const auto& line : done) {
@@ -280,6 +292,61 @@ BOOST_AUTO_TEST_CASE(a_pod_loses_its_volume) {
   for (const auto& line : done) {
     if (contains(line, "FORGET"))
       BOOST_TEST(contains(line, "is FAIL for a majority of masters for longer than"), line);
+  }
+}
+
+// Scenario 9: a whole shard (master and replica pods) is lost. With --refill-from-backup an
+// empty pod joins, takes exactly the lost slots and gets their keys back from the newest
+// backup: the shard's DEBUG DIGEST equals the one at the backup.
+BOOST_AUTO_TEST_CASE(a_lost_shard_is_refilled_from_a_backup) {
+  world w;
+  temp_dir store("heal-refill");
+  auto backup =
+      run_kage({"backup", "--node", w.pods[0].server->address(), "--to", store.path(), "--json"});
+  BOOST_TEST_REQUIRE(backup.exit_code == 0, describe(backup));
+  pod* master = nullptr;
+  pod* replica = nullptr;
+  for (auto* p : w.live()) {
+    if (!world::is_master(*p->server) || master) continue;
+    master = p;
+  }
+  BOOST_TEST_REQUIRE(master != nullptr);
+  const std::string master_id = world::id_of(*master->server);
+  for (auto* p : w.live()) {
+    auto f = words_of(world::myself(*p->server));
+    if (f.size() > 3 && f[3] == master_id) replica = p;
+  }
+  BOOST_TEST_REQUIRE(replica != nullptr);
+  const std::string replica_id = world::id_of(*replica->server);
+
+  healer h(w, {"--refill-from-backup", "--from", store.path()});
+  std::this_thread::sleep_for(500ms);
+  const auto t0 = steady::now();
+  w.delete_pod(*master);
+  w.delete_pod(*replica);
+  auto& fresh = w.add_pod(w.new_ip());
+  wait_until(
+      "the nodes see the shard lost", [&] { return !w.state_ok(); }, 30s,
+      [&] { return w.state(); });
+  wait_until(
+      "cluster_state:ok again", [&] { return w.state_ok(); }, 90s,
+      [&] { return w.state() + h.output(); });
+  const double ok = seconds_since(t0);
+  wait_until(
+      "the dead ids are forgotten", [&] { return w.settled(); }, 60s,
+      [&] { return w.state() + h.output(); });
+  BOOST_TEST_MESSAGE("scenario 9: cluster_state:ok again (slots taken, keys restored) "
+                     << ok << " s after both pods of a shard were deleted; healed (dead ids "
+                     << "forgotten) " << seconds_since(t0) << " s (cluster-node-timeout 2 s)");
+  BOOST_TEST(world::is_master(*fresh.server));
+  w.check_end("scenario 9");
+  const auto done = h.done();
+  BOOST_TEST(count_with(done, "take-slots: ") == 1u, h.output());
+  BOOST_TEST(count_with(done, "restore-slots: ") == 1u, h.output());
+  BOOST_TEST(count_with(done, "keys of slots") == 1u, h.output());
+  for (const auto& line : done) {
+    if (contains(line, "FORGET"))
+      BOOST_TEST((contains(line, master_id) || contains(line, replica_id)), line);
   }
 }
 

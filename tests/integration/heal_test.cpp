@@ -88,8 +88,8 @@ heal_round round_once(const pods& p, const std::vector<heal_pod>& list, heal_pol
                       const heal_memory& memory, bool dry_run) {
   asio::io_context io;
   auto target = make_target({pod_ip(0) + ":" + std::to_string(p.port)}, {});
-  auto f =
-      asio::co_spawn(io, async_heal_once(target, list, policy, memory, dry_run), asio::use_future);
+  auto f = asio::co_spawn(io, async_heal_once(target, list, policy, memory, dry_run, nullptr),
+                          asio::use_future);
   io.run();
   return f.get();
 }

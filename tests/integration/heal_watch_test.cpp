@@ -25,8 +25,9 @@ BOOST_AUTO_TEST_CASE(one_pod_restarts_on_a_new_ip) {
   wait_until(
       "the cluster agrees on the new IP", [&] { return w.settled(); }, 40s,
       [&] { return w.state() + h.output(); });
-  BOOST_TEST_MESSAGE("scenario 2: cluster_state:ok everywhere "
-                     << seconds_since(t0) << " s after the pod event (cluster-node-timeout 2 s)");
+  BOOST_TEST_MESSAGE("scenario 2: healed (cluster_state:ok everywhere, every node knows the new "
+                     << "IP) " << seconds_since(t0)
+                     << " s after the pod event (cluster-node-timeout 2 s)");
   w.check_end("scenario 2");
   BOOST_TEST(world::id_of(*moved.server) == id);  // it kept its id
   for (const auto& line : h.done()) BOOST_TEST(contains(line, "meet: "), line);
@@ -170,15 +171,16 @@ BOOST_AUTO_TEST_CASE(a_master_dies_and_comes_back_on_a_new_ip) {
       "its replica is promoted", [&] { return world::is_master(*replica->server); }, 30s,
       [&] { return w.state(); });
   const auto t1 = steady::now();
+  const double failover = std::chrono::duration<double>(t1 - t0).count();
   m.server->restart_at(w.new_ip());
   w.set_pod(m, m.server->host(), true);
   wait_until(
       "the old master rejoins", [&] { return w.settled(); }, 60s,
       [&] { return w.state() + h.output(); });
-  BOOST_TEST_MESSAGE("scenario 1: failover " << std::chrono::duration<double>(t1 - t0).count()
-                                             << " s; cluster_state:ok everywhere "
-                                             << seconds_since(t1)
-                                             << " s after the pod came back on its new IP");
+  BOOST_TEST_MESSAGE("scenario 1: cluster_state:ok again (replica promoted) "
+                     << failover << " s after the master died; healed (rejoined as a replica) "
+                     << seconds_since(t1)
+                     << " s after its pod came back on a new IP (cluster-node-timeout 2 s)");
   w.check_end("scenario 1");
   BOOST_TEST(!world::is_master(*m.server), "the old master should now be a replica");
   BOOST_TEST(world::id_of(*m.server) == id);

@@ -204,6 +204,20 @@ struct world {
     return true;
   }
 
+  // Every live node says cluster_state:ok with all 16384 slots ok (stale entries may remain).
+  bool state_ok() {
+    for (auto* p : live()) {
+      try {
+        const auto info = p->server->cli({"CLUSTER", "INFO"});
+        if (info_field(info, "cluster_state") != "ok") return false;
+        if (info_field(info, "cluster_slots_ok") != "16384") return false;
+      } catch (const std::exception&) {
+        return false;
+      }
+    }
+    return true;
+  }
+
   std::string state() {
     std::string out;
     for (auto* p : live()) {

@@ -364,6 +364,47 @@ BOOST_AUTO_TEST_CASE(rule4_a_lost_shard_is_reported_and_refilled_only_when_allow
   BOOST_TEST(of_kind(refill, heal_action_kind::replicate).empty());  // 7 is kept for the slots
 }
 
+BOOST_AUTO_TEST_CASE(rule4_a_replica_gone_with_its_pod_does_not_save_the_shard) {
+  // Master c is FAIL; its replica f died with it (no answer, no pod) but is only PFAIL yet.
+  auto w = three_by_one();
+  w.down = {'c', 'f'};
+  w.seen_as['c'] = "fail";
+  w.seen_as['f'] = "fail?";
+  w.pods.pop_back();                 // pod-f
+  w.pods.erase(w.pods.begin() + 2);  // pod-c
+  w.add({'7', "10.0.0.7", "", "", 0, 0});
+  auto p = policy();
+  p.refill_from_backup = true;
+  auto plan = settled(w, p);
+  BOOST_TEST_REQUIRE(plan.lost_slots.size() == 1u);
+  BOOST_TEST(of_kind(plan, heal_action_kind::take_slots).size() == 1u);
+  BOOST_TEST(of_kind(plan, heal_action_kind::replicate).empty());
+
+  // The same replica with its pod still there (a slow restart): not lost, a failover may come.
+  auto kept = three_by_one();
+  kept.down = {'c', 'f'};
+  kept.seen_as['c'] = "fail";
+  kept.seen_as['f'] = "fail?";
+  auto waiting = settled(kept, p);
+  BOOST_TEST(waiting.lost_slots.empty());
+}
+
+BOOST_AUTO_TEST_CASE(rule4_an_empty_node_is_kept_while_a_master_is_in_doubt) {
+  // Master c is PFAIL (a failover or a loss is coming): with refill on, the empty joined node 7
+  // is not made a replica yet; with refill off it is.
+  auto w = three_by_one();
+  w.down = {'c'};
+  w.seen_as['c'] = "fail?";
+  w.add({'7', "10.0.0.7", "", "", 0, 0});
+  auto p = policy();
+  p.refill_from_backup = true;
+  auto kept = settled(w, p);
+  BOOST_TEST(of_kind(kept, heal_action_kind::replicate).empty());
+  BOOST_TEST(finding(kept, "is kept empty to refill"));
+  auto joined = settled(w);
+  BOOST_TEST(of_kind(joined, heal_action_kind::replicate).size() == 1u);
+}
+
 BOOST_AUTO_TEST_CASE(rule4_a_failed_master_with_a_live_replica_is_a_failover_not_a_loss) {
   auto w = three_by_one();
   w.down = {'c'};

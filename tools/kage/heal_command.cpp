@@ -10,6 +10,7 @@
 #include <kage/engine/http_server.hpp>
 #include <kage/engine/metrics.hpp>
 #include <kage/k8s/client.hpp>
+#include <kage/storage/multi_store.hpp>
 
 #include <boost/asio.hpp>
 #include <boost/json.hpp>
@@ -34,6 +35,7 @@ engine::heal_policy policy_from(const settings& s) {
   p.stuck_migration_after = std::chrono::seconds(s.heal_stuck_migration_after_seconds);
   p.bootstrap = s.heal_bootstrap;
   p.bootstrap_masters = s.heal_bootstrap_masters;
+  p.refill_from_backup = s.heal_refill_from_backup;
   if (s.heal_node_timeout_ms > 0)
     p.node_timeout = std::chrono::milliseconds(s.heal_node_timeout_ms);
   return p;
@@ -136,7 +138,8 @@ engine::http_handler metrics_handler(std::shared_ptr<engine::metrics_registry> m
 
 // kage heal without --once: the healer runs until SIGTERM/SIGINT.
 asio::awaitable<int> run_healer(settings s, logger log, k8s::client& api,
-                                engine::redis_target target) {
+                                engine::redis_target target,
+                                std::shared_ptr<storage::store> backups) {
   auto ex = co_await asio::this_coro::executor;
   auto metrics = std::make_shared<engine::metrics_registry>();
   engine::healer::describe_metrics(*metrics);
@@ -149,6 +152,7 @@ asio::awaitable<int> run_healer(settings s, logger log, k8s::client& api,
                    });
   }
   auto c = healer_config_from(s, api);
+  c.backups = std::move(backups);
   engine::healer h(api, std::move(target), std::move(c), log, metrics.get());
   const bool json_out = s.json;
   const int port = s.heal_redis_port;
@@ -194,7 +198,21 @@ engine::healer_config healer_config_from(const settings& s, const k8s::client& a
   return c;
 }
 
-asio::awaitable<int> run_heal(settings s, logger log) {
+std::shared_ptr<storage::store> heal_backups(const settings& s, asio::any_io_executor ex,
+                                             const logger& log, const store_opener& open_store) {
+  if (!s.heal_refill_from_backup) return nullptr;
+  const auto locations = store_locations(s);
+  if (locations.empty()) {
+    fail(exit_code::usage,
+         "heal.refill_from_backup needs the backups to refill from: give --from LOCATION (or "
+         "store.locations in the config file)");
+  }
+  std::vector<std::shared_ptr<storage::store>> stores;
+  for (const auto& l : locations) stores.push_back(open_store(l, ex));
+  return std::make_shared<storage::multi_store>(std::move(stores), log);
+}
+
+asio::awaitable<int> run_heal(settings s, logger log, store_opener open_store) {
   if (!s.sentinel_nodes.empty()) co_return co_await run_sentinel_heal(std::move(s), log);
   auto ex = co_await asio::this_coro::executor;
   auto client = make_kube_client(s, ex, log);
@@ -203,8 +221,11 @@ asio::awaitable<int> run_heal(settings s, logger log) {
   auto target = heal_target(s);
 
   auto policy = policy_from(s);
+  auto backups = heal_backups(s, ex, log, open_store);
   const bool once = s.once || s.dry_run;
-  if (!once) co_return co_await run_healer(std::move(s), log, api, std::move(target));
+  if (!once) {
+    co_return co_await run_healer(std::move(s), log, api, std::move(target), std::move(backups));
+  }
   // --once / --dry-run: one round from a plain list.
   bool timeout_known = s.heal_node_timeout_ms > 0;
   k8s::list_options lo;
@@ -221,7 +242,7 @@ asio::awaitable<int> run_heal(settings s, logger log) {
       policy.node_timeout = *t;
   }
   engine::heal_memory memory;
-  auto round = co_await engine::async_heal_once(target, pods, policy, memory, s.dry_run);
+  auto round = co_await engine::async_heal_once(target, pods, policy, memory, s.dry_run, backups);
   for (const auto& r : round.results) {
     const std::string line = engine::describe(r.action, policy.port) + " -> " + r.detail;
     (r.acted ? log.info("heal", line) : log.warn("heal", line));

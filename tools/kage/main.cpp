@@ -826,7 +826,10 @@ asio::awaitable<int> run_command(settings s, logger log) {
   if (s.command == "show") co_return co_await run_show(std::move(s), log);
   if (s.command == "verify") co_return co_await run_verify(std::move(s), log);
   if (s.command == "prune") co_return co_await run_prune(std::move(s), log);
-  if (s.command == "heal") co_return co_await run_heal(std::move(s), log);
+  if (s.command == "heal") {
+    auto opener = doctor_store_opener(s, log);
+    co_return co_await run_heal(std::move(s), log, std::move(opener));
+  }
   if (s.command == "doctor") {
     auto opener = doctor_store_opener(s, log);
     co_return co_await run_doctor(std::move(s), log, std::move(opener));

@@ -605,8 +605,10 @@ engine::scheduler_hooks scheduler_hooks_for(std::shared_ptr<daemon> d) {
 void start_healer(std::shared_ptr<daemon> d, asio::any_io_executor ex) {
   d->kube = make_kube_client(d->s, ex, d->log);
   engine::healer::describe_metrics(d->metrics);
-  d->healer = std::make_unique<engine::healer>(
-      *d->kube, heal_target(d->s), healer_config_from(d->s, *d->kube), d->log, &d->metrics);
+  auto config = healer_config_from(d->s, *d->kube);
+  if (d->s.heal_refill_from_backup) config.backups = d->deps.open_store(ex);
+  d->healer = std::make_unique<engine::healer>(*d->kube, heal_target(d->s), std::move(config),
+                                               d->log, &d->metrics);
   asio::co_spawn(ex, d->healer->async_run(),
                  asio::bind_cancellation_slot(d->heal_stop.slot(), [d](std::exception_ptr e) {
                    try {

@@ -175,7 +175,8 @@ const std::vector<setting_spec>& setting_table() {
       {.key = "store.locations",
        .target = &settings::locations,
        .env = {"BACKUP_DIR"},
-       .flags = {{{"--to", k_backup | k_snapshot | k_run | k_doctor}, {"--from", k_reads_store}}},
+       .flags = {{{"--to", k_backup | k_snapshot | k_run | k_doctor},
+                  {"--from", k_reads_store | k_heal}}},
        .metavar = "LOCATION",
        .help = "where backups go (a directory, file:///path or s3://bucket/prefix); repeat for "
                "several: each backup is written to all, reads take the first that has it",
@@ -489,6 +490,14 @@ const std::vector<setting_spec>& setting_table() {
        .help = "masters a bootstrap creates; it waits for N x (1 + heal.replicas_per_master) pods",
        .applies = k_heal | k_run | k_config,
        .max = 1000},
+      {.key = "heal.refill_from_backup",
+       .target = &settings::heal_refill_from_backup,
+       .flags = {{{"--refill-from-backup", k_heal}}},
+       .help = "when a whole shard is lost (master and replicas), give its slots to an empty "
+               "joined pod and restore exactly their keys from the newest complete backup in "
+               "--from / store.locations",
+       .applies = k_heal | k_run | k_config,
+       .default_text = "off"},
       {.key = "heal.lease",
        .target = &settings::heal_lease,
        .flags = {{{"--lease", k_heal}}},

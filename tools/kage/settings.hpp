@@ -101,6 +101,7 @@ struct settings {
   int heal_stuck_migration_after_seconds = 0;  // 0: 2 x cluster-node-timeout
   bool heal_bootstrap = false;                 // heal.bootstrap, --bootstrap
   int heal_bootstrap_masters = 3;              // heal.bootstrap_masters
+  bool heal_refill_from_backup = false;        // heal.refill_from_backup, --refill-from-backup
   std::string heal_lease = "auto";             // heal.lease: auto (on in-cluster) | on | off
   std::string heal_lease_name = "kage-heal";   // heal.lease_name
   std::string heal_lease_namespace;            // heal.lease_namespace; empty: the pods'

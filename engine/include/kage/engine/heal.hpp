@@ -10,7 +10,12 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/json/fwd.hpp>
 
+namespace kage::storage {
+class store;
+}
+
 #include <chrono>
+#include <memory>
 #include <optional>
 
 #include <string>
@@ -39,11 +44,11 @@ struct heal_result {
 };
 
 // Re-reads the target node, checks that the action still applies, and acts: MEET, REPLICATE
-// and FORGET; create_cluster (rule 6) and close_migration (rule 5) step by step after checking
-// every node they touch (heal_ops.cpp). take_slots and restore_slots are planned and shown but
-// not carried out yet: their result says so (acted false).
-asio::awaitable<heal_result> async_execute(const redis_target& target, heal_action action,
-                                           int port);
+// and FORGET; create_cluster (rule 6), close_migration (rule 5), take_slots and restore_slots
+// (rule 4) step by step after checking every node they touch (heal_ops.cpp). restore_slots
+// reads the newest complete backup in `backups` (none: not done, and the result says why).
+asio::awaitable<heal_result> async_execute(const redis_target& target, heal_action action, int port,
+                                           std::shared_ptr<storage::store> backups);
 
 // After acting, waits until the cluster agrees with what was done, reading the nodes again
 // every 200 ms until `deadline`: a MEETed address is known (no handshake) by every other
@@ -62,6 +67,7 @@ struct heal_round {
 
 // Observe, plan, and (unless dry_run) execute every action in order.
 asio::awaitable<heal_round> async_heal_once(const redis_target& target, std::vector<heal_pod> pods,
-                                            heal_policy policy, heal_memory memory, bool dry_run);
+                                            heal_policy policy, heal_memory memory, bool dry_run,
+                                            std::shared_ptr<storage::store> backups);
 
 }  // namespace kage::engine

@@ -41,6 +41,8 @@ struct healer_config {
   bool dry_run = false;                              // plan and report, never act
   bool post_events = true;                           // a Kubernetes Event per action
   std::optional<k8s::leader_election_config> lease;  // set: act only while holding it
+  std::shared_ptr<storage::store>
+      backups;  // rule 4's refill reads them (policy.refill_from_backup)
 };
 
 class healer {

@@ -1,4 +1,5 @@
 #pragma once
+#include <kage/base/slot_range.hpp>
 #include <kage/engine/target.hpp>
 #include <kage/storage/manifest.hpp>
 #include <kage/storage/store.hpp>
@@ -12,6 +13,7 @@ struct restore_options {
   bool replace = false;               // overwrite keys that exist (default: restore missing only)
   bool dry_run = false;               // report what would happen; write nothing
   std::vector<std::string> patterns;  // only keys matching one of these; empty = all
+  std::vector<slot_range> slots;      // only keys hashing to these slots; empty = all
   int window = 512;                   // RESTOREs in flight per target master
   std::chrono::milliseconds failover_timeout{30000};  // Sentinel: wait this long for a primary
   // How long a master may keep answering CLUSTERDOWN/TRYAGAIN/LOADING/MASTERDOWN (a cluster
@@ -23,7 +25,7 @@ struct restore_counts {
   std::uint64_t restored = 0;  // dry run: would be restored
   std::uint64_t present = 0;   // already there (BUSYKEY / EXISTS)
   std::uint64_t expired = 0;   // expiry time already passed: skipped
-  std::uint64_t filtered = 0;  // did not match --pattern
+  std::uint64_t filtered = 0;  // did not match --pattern (or the slots asked for)
   std::uint64_t functions_restored = 0;
   std::uint64_t functions_present = 0;
 };
