@@ -350,4 +350,61 @@ BOOST_AUTO_TEST_CASE(a_lost_shard_is_refilled_from_a_backup) {
   }
 }
 
+// Scenario 12 (the rest of it): the service-account token rotates while the healer watches,
+// every watch then ends (410), and the healer is killed mid-heal and started again. The token
+// file is read again after the 401, the pods are listed again, and the restarted healer
+// finishes the heal: nothing is forgotten, the cluster ends whole.
+BOOST_AUTO_TEST_CASE(token_rotation_and_a_healer_restarted_mid_heal) {
+  world w;
+  temp_dir dir("heal-token");
+  const std::string token_file = dir.file("token");
+  write_file(token_file, "test-token\n");
+  w.kubeconfig = w.kube.write_kubeconfig("kc-file", R"("tokenFile": ")" + token_file + "\"");
+  auto first = std::make_unique<healer>(w);
+  wait_until(
+      "the healer has listed the pods", [&] { return first->metric("kage_heal_api_fresh") == 1; },
+      20s, [&] { return first->output(); });
+  write_file(token_file, "rotated-token\n");
+  w.kube.control("set_tokens", R"({"tokens": ["rotated-token"]})");
+  w.kube.control("compact");  // every watch ends with 410 Gone: list again, with the new token
+  auto& moved = w.pods[2];
+  const auto t0 = steady::now();
+  w.restart_on_new_ip(moved);
+  wait_until(
+      "the healer acts on the event", [&] { return !first->done().empty() || w.settled(); }, 30s,
+      [&] { return w.state() + first->output(); });
+  // The first healer was refused once with the old token, read the file again and listed.
+  const auto refused_then_listed = [&] {
+    auto all = json::parse(w.kube.control("requests"));
+    std::int64_t refused = -1;
+    for (const auto& r : all.at("requests").as_array()) {
+      const auto& o = r.as_object();
+      if (!contains(text(o.at("path")), "/pods")) continue;
+      const auto code = o.at("code").is_int64() ? o.at("code").as_int64() : 0;
+      if (code == 401 && refused < 0) refused = o.at("seq").as_int64();
+      if (code == 200 && refused >= 0 && o.at("seq").as_int64() > refused) return true;
+    }
+    return false;
+  };
+  wait_until("a 401, then the pods listed with the new token", refused_then_listed, 30s,
+             [&] { return first->output(); });
+  const auto before = first->done();
+  first->proc.kill(SIGKILL);  // mid-heal: it may not have seen the cluster agree yet
+  healer second(w);
+  wait_until(
+      "the cluster agrees on the new IP", [&] { return w.settled(); }, 60s,
+      [&] { return w.state() + first->output() + second.output(); });
+  BOOST_TEST_MESSAGE("scenario 12 (token rotated, healer restarted): healed "
+                     << seconds_since(t0) << " s after the pod event");
+  w.check_end("scenario 12");
+  BOOST_TEST(contains(first->proc.err(), "listing again"), first->output());
+  BOOST_TEST(count_with(before, "FORGET") == 0u, first->output());
+  BOOST_TEST(count_with(second.done(), "FORGET") == 0u, second.output());
+  // The restarted healer repeats nothing that still holds: a MEET already made is not made again.
+  for (const auto& line : second.done()) {
+    const bool repeated = std::find(before.begin(), before.end(), line) != before.end();
+    BOOST_TEST(!repeated, line);
+  }
+}
+
 BOOST_AUTO_TEST_SUITE_END()
