@@ -1,4 +1,5 @@
 // kage: back up, restore and verify Redis Clusters. See `kage --help`.
+#include "controller_command.hpp"
 #include "doctor.hpp"
 #include "heal_command.hpp"
 #include "hints.hpp"
@@ -811,6 +812,13 @@ run_deps run_deps_from(const settings& s, const logger& log) {
 }
 
 // Built outside the coroutine: GCC 12 mishandles lambdas created in coroutine bodies.
+engine::store_opener controller_store_opener(const settings& s, const logger& log) {
+  return [s, log](const std::string& location, asio::any_io_executor ex) {
+    return open_store_for(s, location, ex, log);
+  };
+}
+
+// Built outside the coroutine: GCC 12 mishandles lambdas created in coroutine bodies.
 store_opener doctor_store_opener(const settings& s, const logger& log) {
   return [s, log](const std::string& location, asio::any_io_executor ex) {
     return open_store_for(s, location, ex, log);
@@ -829,6 +837,10 @@ asio::awaitable<int> run_command(settings s, logger log) {
   if (s.command == "heal") {
     auto opener = doctor_store_opener(s, log);
     co_return co_await run_heal(std::move(s), log, std::move(opener));
+  }
+  if (s.command == "controller") {
+    auto open = controller_store_opener(s, log);
+    co_return co_await run_controller(std::move(s), log, std::move(open));
   }
   if (s.command == "doctor") {
     auto opener = doctor_store_opener(s, log);
@@ -899,8 +911,8 @@ int main(int argc, char** argv) {
         if (s.command == "run") {
           log.info("run", std::string(name) + " received (again to quit at once)");
           control->stop();
-        } else if (s.command == "heal") {
-          log.info("heal", std::string(name) + " received: stopping (again to quit at once)");
+        } else if (s.command == "heal" || s.command == "controller") {
+          log.info(s.command, std::string(name) + " received: stopping (again to quit at once)");
           cancel.emit(boost::asio::cancellation_type::terminal);
         } else {
           std::cerr << "kage: " << name
