@@ -14,6 +14,7 @@
 #include <kage/engine/restore.hpp>
 #include <kage/engine/snapshot.hpp>
 #include <kage/engine/verify.hpp>
+#include <kage/storage/backup_id.hpp>
 #include <kage/storage/catalog.hpp>
 #include <kage/storage/locations.hpp>
 #include <kage/storage/multi_store.hpp>
@@ -825,7 +826,29 @@ store_opener doctor_store_opener(const settings& s, const logger& log) {
   };
 }
 
+// A backup's own path ("s3://bucket/prefix/<id>", "/backups/<id>", what a RedisBackup's
+// status.backupPath says) works wherever a location does: it reads as the location holding it
+// and --id. Only when --id is unset or names that same backup.
+settings with_backup_paths_split(settings s) {
+  if (s.command != "restore" && s.command != "verify" && s.command != "show" &&
+      s.command != "fetch")
+    return s;
+  for (auto& l : s.locations) {
+    std::string trimmed = l;
+    while (trimmed.size() > 1 && trimmed.back() == '/') trimmed.pop_back();
+    const auto slash = trimmed.rfind('/');
+    if (slash == std::string::npos || slash == 0) continue;
+    const std::string last = trimmed.substr(slash + 1);
+    if (!storage::valid_backup_id(last) || (!s.id.empty() && s.id != last)) continue;
+    if (trimmed.substr(0, slash).ends_with(":/")) continue;  // "s3://<id>": a bucket name
+    s.id = last;
+    l = trimmed.substr(0, slash);
+  }
+  return s;
+}
+
 asio::awaitable<int> run_command(settings s, logger log) {
+  s = with_backup_paths_split(std::move(s));
   if (s.command == "backup") co_return co_await run_backup(std::move(s), log);
   if (s.command == "restore") co_return co_await run_restore(std::move(s), log);
   if (s.command == "snapshot") co_return co_await run_snapshot(std::move(s), log);
