@@ -70,10 +70,12 @@ struct world {
     return e;
   }
 
-  void start_controller() {
-    std::vector<std::string> argv{kage_binary(),  "controller",         "--namespace", "default",
-                                  "--redis-port", std::to_string(port), "--lease",     "off",
-                                  "--identity",   "kage-ctl-0",         "--log-level", "debug"};
+  void start_controller(const std::string& max_concurrent = "2") {
+    std::vector<std::string> argv{kage_binary(),      "controller",   "--namespace",
+                                  "default",          "--redis-port", std::to_string(port),
+                                  "--lease",          "off",          "--identity",
+                                  "kage-ctl-0",       "--log-level",  "debug",
+                                  "--max-concurrent", max_concurrent};
     controller = background_process(argv, env());
   }
 
@@ -196,12 +198,20 @@ BOOST_AUTO_TEST_CASE(master_killed_mid_backup_fails_with_the_error) {
   for (auto* m : w.cluster.masters()) m->cli({"CONFIG", "SET", "rdb-key-save-delay", "30000"});
   w.start_controller();
   w.apply("slow", "primary");
+  w.apply("gone", "primary");
   w.wait_phase("slow", {"Running"}, 30s);
-  std::this_thread::sleep_for(500ms);
+  w.wait_phase("gone", {"Running"}, 30s);  // two at once (--max-concurrent 2)
+  // Deleting a RedisBackup cancels its backup.
+  auto d = w.kubectl({"delete", "rb", "gone"});
+  BOOST_TEST_REQUIRE(d.exit_code == 0, describe(d));
+  BOOST_TEST(
+      w.controller.wait_for_output("RedisBackup default/gone was deleted: its backup stopped", 10s),
+      w.controller.err());
   w.cluster.masters().front()->kill();
   auto rb = w.wait_phase("slow", {"Completed", "Failed"}, 60s);
   BOOST_TEST(world::phase(rb) == "Failed", json::serialize(rb));
   BOOST_TEST(!text(rb.at("status").as_object(), "error").empty(), json::serialize(rb));
+  BOOST_TEST_MESSAGE("error: " + text(rb.at("status").as_object(), "error"));
   for (const auto& o : w.objects("rb/"))
     BOOST_TEST(!std::string(o.at("key").as_string()).ends_with("manifest.json"));
 }
@@ -209,25 +219,31 @@ BOOST_AUTO_TEST_CASE(master_killed_mid_backup_fails_with_the_error) {
 BOOST_AUTO_TEST_CASE(controller_killed_mid_backup_never_runs_it_twice) {
   world w;
   for (auto* m : w.cluster.masters()) m->cli({"CONFIG", "SET", "rdb-key-save-delay", "30000"});
-  w.start_controller();
+  w.start_controller("1");
   w.apply("interrupted", "primary");
   auto running = w.wait_phase("interrupted", {"Running"}, 30s);
+  w.apply("queued", "primary");
+  w.wait_phase("queued", {"Pending"}, 30s);  // --max-concurrent 1: it waits
   const std::string started = text(running.at("status").as_object(), "startTime");
   w.controller.kill();  // SIGKILL: no chance to write anything
   w.controller.wait();
   for (auto* m : w.cluster.masters()) m->cli({"CONFIG", "SET", "rdb-key-save-delay", "0"});
-  w.start_controller();
+  w.start_controller("1");
   auto rb = w.wait_phase("interrupted", {"Completed", "Failed"}, 30s);
   const auto& st = rb.at("status").as_object();
   BOOST_TEST(world::phase(rb) == "Failed", json::serialize(rb));
   BOOST_TEST(contains(text(st, "error"), "controller restarted mid-backup"), json::serialize(rb));
   BOOST_TEST(text(st, "startTime") == started);  // not started again
-  std::this_thread::sleep_for(1s);
+  // The one that waited runs now: the controller is healthy after the restart.
+  auto queued = w.wait_phase("queued", {"Completed", "Failed"}, 60s);
+  BOOST_TEST_REQUIRE(world::phase(queued) == "Completed", json::serialize(queued));
   BOOST_TEST(world::phase(w.get("interrupted")) == "Failed");
+  // One complete backup in S3, the queued one's: the interrupted one left none and ran once.
+  const std::string path = text(queued.at("status").as_object(), "backupPath");
+  std::vector<std::string> manifests;
   for (const auto& o : w.objects("rb/"))
-    BOOST_TEST(!std::string(o.at("key").as_string()).ends_with("manifest.json"));
-  // A new resource still runs: the controller is healthy after the restart.
-  w.apply("after", "primary");
-  auto after = w.wait_phase("after", {"Completed", "Failed"}, 60s);
-  BOOST_TEST(world::phase(after) == "Completed", json::serialize(after));
+    if (std::string(o.at("key").as_string()).ends_with("manifest.json"))
+      manifests.emplace_back(o.at("key").as_string());
+  BOOST_TEST_REQUIRE(manifests.size() == 1u);
+  BOOST_TEST("s3://kage-test/" + manifests[0] == path + "/manifest.json");
 }
