@@ -140,7 +140,8 @@ const std::vector<command_info>& command_table() {
        "permission the features need (--feature; k8s/deploy/role.yaml grants exactly these):\n"
        "  nodes-conf   list pods, create+get pods/exec       (backup/snapshot --pods)\n"
        "  heal         list+watch pods, get/create/update leases, create events\n"
-       "  controller   get/list/watch redisbackups, patch redisbackups/status, create events\n"
+       "  controller   get/list/watch redisbackups, patch redisbackups/status, create events,\n"
+       "               list pods\n"
        "It changes nothing but the probe object. Exit 0 only when every check passes, else 1;\n"
        "a check that cannot run because an earlier one failed is reported as skipped.\n",
        "  kage doctor --config /etc/kage/kage.yaml\n"

@@ -394,7 +394,7 @@ const std::vector<setting_spec>& setting_table() {
        .metavar = "SELECTOR",
        .help = "label selector of the Redis pods, e.g. app.kubernetes.io/instance=redis; backup "
                "and snapshot then keep each pod's nodes.conf",
-       .applies = k_kube | k_run | k_config},
+       .applies = (k_kube & ~k_controller) | k_run | k_config},
       {.key = "k8s.namespace",
        .target = &settings::k8s_namespace,
        .env = {"KAGE_NAMESPACE"},
