@@ -60,7 +60,7 @@ def main():
             d = os.path.join(work, h)
             os.makedirs(d)
             procs.append(subprocess.Popen(
-                ["redis-server", "--bind", h, "--port", str(port), "--dir", d,
+                ["redis-server", "--bind", h, "--bind-source-addr", h, "--protected-mode", "no", "--port", str(port), "--dir", d,
                  "--cluster-enabled", "yes", "--save", "", "--appendonly", "no",
                  "--logfile", os.path.join(d, "log")], stdout=subprocess.DEVNULL))
         for h in HOSTS:
@@ -77,9 +77,17 @@ def main():
                         "-t", "set", "-n", str(a.keys), "-r", str(a.keys), "-d",
                         str(a.value_size), "-P", "64"], check=True, capture_output=True,
                        timeout=900)
-        wait("replicas in sync", lambda: all(
-            "master_link_status:up" in cli(h, port, "info", "replication")
-            for h in HOSTS if "role:slave" in cli(h, port, "info", "replication")), 60)
+        def synced():
+            infos = [cli(h, port, "info", "replication") for h in HOSTS]
+            return sum("master_link_status:up" in i for i in infos) == 3
+
+        try:
+            wait("replicas in sync", synced, 120)
+        except RuntimeError:
+            for h in HOSTS:
+                print(h, cli(h, port, "info", "replication").split("\r\n")[1:4])
+                print(open(os.path.join(work, h, "log")).read()[-1500:])
+            raise
 
         mport = free_port()
         procs.append(subprocess.Popen(["moto_server", "-H", "127.0.0.1", "-p", str(mport)],
