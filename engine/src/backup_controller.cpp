@@ -20,7 +20,8 @@ namespace json = boost::json;
 struct backup_controller::job {
   std::string uid;
   asio::cancellation_signal cancel;
-  bool deleted = false;  // cancelled because the resource went away: no status to write
+  bool deleted = false;   // cancelled because the resource went away: no status to write
+  bool stopping = false;  // cancelled because the controller stops (SIGTERM, lost Lease)
   bool done = false;
 };
 
@@ -179,7 +180,10 @@ asio::awaitable<void> backup_controller::async_act_loop() {
 
 // Cancels every job (each marks its resource Failed) and waits, at most 30 s, for them to end.
 asio::awaitable<void> backup_controller::async_stop_jobs() {
-  for (auto& [key, j] : jobs_) j->cancel.emit(asio::cancellation_type::terminal);
+  for (auto& [key, j] : jobs_) {
+    j->stopping = true;
+    j->cancel.emit(asio::cancellation_type::terminal);
+  }
   asio::steady_timer t(co_await asio::this_coro::executor);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   while (!jobs_.empty() && std::chrono::steady_clock::now() < deadline) {
@@ -313,13 +317,7 @@ asio::awaitable<void> backup_controller::async_job(backup_resource r, std::share
     }
     co_await asio::this_coro::reset_cancellation_state();
     std::string why = describe(error);
-    try {
-      std::rethrow_exception(error);
-    } catch (const boost::system::system_error& e) {
-      if (e.code() == asio::error::operation_aborted)
-        why = "controller " + config_.identity + " stopped mid-backup (" + why + ")";
-    } catch (...) {
-    }
+    if (j->stopping) why = "controller " + config_.identity + " stopped mid-backup: " + why;
     json::object st{{"phase", "Failed"},
                     {"completionTime", now_text()},
                     {"error", why},

@@ -32,9 +32,9 @@ void wait_until(const std::string& what, const std::function<bool()>& done,
   }
 }
 
-std::vector<std::string> hosts() {
+std::vector<std::string> hosts(int count) {
   std::vector<std::string> h;
-  for (int i = 0; i < 6; ++i) h.push_back("127.0.0." + std::to_string(141 + i));
+  for (int i = 0; i < count; ++i) h.push_back("127.0.0." + std::to_string(141 + i));
   return h;
 }
 
@@ -48,11 +48,13 @@ struct world {
   fake_kube kube;
   std::string kubeconfig = kube.write_kubeconfig("kubeconfig", R"("token": "test-token")");
   moto_server s3;
-  redis_cluster cluster{3, 1, pod_options(), hosts()};
+  redis_cluster cluster;
   int port = cluster.options().port;
   background_process controller;
 
-  world() {
+  // replicas: per master (prefer-replica needs them; the failure cases start faster without).
+  explicit world(int replicas = 1)
+      : cluster(3, replicas, pod_options(), hosts(3 * (1 + replicas))) {
     for (int k = 0; k < 300; ++k)
       cluster.cli({"SET", "key:" + std::to_string(k), std::to_string(k)});
     int i = 0;
@@ -193,7 +195,7 @@ BOOST_AUTO_TEST_CASE(rdb_prefer_replica_completes_and_matches_s3) {
 }
 
 BOOST_AUTO_TEST_CASE(master_killed_mid_backup_fails_with_the_error) {
-  world w;
+  world w(0);
   // 30 ms per key, ~3 s per shard: time to kill a master while its RDB streams.
   for (auto* m : w.cluster.masters()) m->cli({"CONFIG", "SET", "rdb-key-save-delay", "30000"});
   w.start_controller();
@@ -217,7 +219,7 @@ BOOST_AUTO_TEST_CASE(master_killed_mid_backup_fails_with_the_error) {
 }
 
 BOOST_AUTO_TEST_CASE(controller_killed_mid_backup_never_runs_it_twice) {
-  world w;
+  world w(0);
   for (auto* m : w.cluster.masters()) m->cli({"CONFIG", "SET", "rdb-key-save-delay", "30000"});
   w.start_controller("1");
   w.apply("interrupted", "primary");
@@ -246,4 +248,21 @@ BOOST_AUTO_TEST_CASE(controller_killed_mid_backup_never_runs_it_twice) {
       manifests.emplace_back(o.at("key").as_string());
   BOOST_TEST_REQUIRE(manifests.size() == 1u);
   BOOST_TEST("s3://kage-test/" + manifests[0] == path + "/manifest.json");
+}
+
+BOOST_AUTO_TEST_CASE(sigterm_mid_backup_marks_it_failed_and_exits_0) {
+  world w(0);
+  for (auto* m : w.cluster.masters()) m->cli({"CONFIG", "SET", "rdb-key-save-delay", "30000"});
+  w.start_controller();
+  w.apply("stopped", "primary");
+  w.wait_phase("stopped", {"Running"}, 30s);
+  w.controller.kill(SIGTERM);
+  auto r = w.controller.wait(30s);
+  BOOST_TEST(r.exit_code == 0, describe(r));
+  auto rb = w.get("stopped");
+  BOOST_TEST(world::phase(rb) == "Failed", json::serialize(rb));
+  BOOST_TEST(contains(text(rb.at("status").as_object(), "error"), "kage-ctl-0 stopped mid-backup"),
+             json::serialize(rb));
+  for (const auto& o : w.objects("rb/"))
+    BOOST_TEST(!std::string(o.at("key").as_string()).ends_with("manifest.json"));
 }

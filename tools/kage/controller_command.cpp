@@ -68,6 +68,20 @@ engine::backup_controller_config controller_config_from(const settings& s, const
   return c;
 }
 
+// Cancelled by SIGTERM/SIGINT: operation_aborted, alone or first of the several that the
+// watch and the job loop end with together (awaitable operators' multiple_exceptions).
+bool cancelled(std::exception_ptr e) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const boost::asio::multiple_exceptions& m) {
+    return cancelled(m.first_exception());
+  } catch (const boost::system::system_error& s) {
+    return s.code() == boost::asio::error::operation_aborted;
+  } catch (...) {
+  }
+  return false;
+}
+
 void log_start(const logger& log, const engine::backup_controller_config& c) {
   log.info(
       "controller",
@@ -106,11 +120,7 @@ asio::awaitable<int> run_controller(settings s, logger log, engine::store_opener
     boost::system::error_code ignored;
     acceptor->close(ignored);
   }
-  try {
-    if (error) std::rethrow_exception(error);
-  } catch (const boost::system::system_error& e) {
-    if (e.code() != asio::error::operation_aborted) throw;
-  }
+  if (error && !cancelled(error)) std::rethrow_exception(error);
   co_return 0;  // SIGTERM/SIGINT
 }
 
