@@ -36,6 +36,8 @@ const std::vector<row>& table() {
       {feature::controller,
        {"redis.io", "redisbackups", "status", "patch", "report a RedisBackup's progress"}},
       {feature::controller, {"", "events", "", "create", "record each job as an Event"}},
+      {feature::controller,
+       {"", "pods", "", "list", "find the pods of a RedisBackup's cluster (clusterName label)"}},
   };
   return rows;
 }

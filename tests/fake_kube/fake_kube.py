@@ -7,7 +7,8 @@
   fake_kube.py kubeconfig --server URL [--ca F] [--token T] [--client-cert F --client-key F]
 
 It speaks the API server's wire protocol for the few resources kage uses (pods with /status and
-/exec, events, leases, the RedisBackup custom resource, SelfSubjectAccessReview, discovery) and
+/exec, events, leases, CustomResourceDefinitions (an applied CRD's kind is served, with its
+printer columns), the RedisBackup custom resource, SelfSubjectAccessReview, discovery) and
 is driven by a control interface on a separate plain-HTTP port (see README.md).
 """
 import argparse
@@ -119,7 +120,8 @@ def bad_request(message):
 
 class Kind:
     def __init__(self, group, version, kind, plural, singular, namespaced=True, short=(),
-                 status=False, builtin=True, verbs=ALL_VERBS, categories=(), extra_sub=()):
+                 status=False, builtin=True, verbs=ALL_VERBS, categories=(), extra_sub=(),
+                 columns=None):
         self.group, self.version, self.kind = group, version, kind
         self.plural, self.singular, self.namespaced = plural, singular, namespaced
         self.short, self.status, self.builtin = list(short), status, builtin
@@ -127,6 +129,8 @@ class Kind:
         self.api_version = version if not group else group + "/" + version
         self.qualified = plural if not group else plural + "." + group
         self.key = (group, plural)
+        # A custom resource's additionalPrinterColumns: [{"name", "type", "jsonPath", ...}].
+        self.columns = columns
 
     def details(self, name):
         d = {"name": name}
@@ -152,11 +156,56 @@ KINDS = [
          extra_sub=("exec",)),
     Kind("", "v1", "Event", "events", "event", short=["ev"]),
     Kind("coordination.k8s.io", "v1", "Lease", "leases", "lease"),
-    Kind("kage.io", "v1alpha1", "RedisBackup", "redisbackups", "redisbackup", short=["rb"],
-         status=True, builtin=False, categories=["all", "kage"]),
+    Kind("apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions",
+         "customresourcedefinition", namespaced=False, short=["crd", "crds"], status=True),
+    # Served from the start (as if k8s/deploy/redisbackup-crd.yaml had been applied); applying
+    # a CRD replaces it, or adds any other custom kind (register_crd).
+    Kind("redis.io", "v1", "RedisBackup", "redisbackups", "redisbackup", short=["rb"],
+         status=True, builtin=False, categories=["all"], columns=[
+             {"name": "Phase", "type": "string", "jsonPath": ".status.phase"},
+             {"name": "Size", "type": "integer", "jsonPath": ".status.backupSize"},
+             {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+             {"name": "Path", "type": "string", "jsonPath": ".status.backupPath"}]),
 ]
 KIND_BY_PATH = {(k.group, k.version, k.plural): k for k in KINDS}
 KIND_BY_PLURAL = {k.plural: k for k in KINDS}
+
+
+def register_crd(crd):
+    """Serves the kind a CustomResourceDefinition declares (its served storage version, names,
+    scope, status subresource, printer columns), replacing a kind of the same group and plural."""
+    spec = crd.get("spec") or {}
+    names = spec.get("names") or {}
+    group, plural = spec.get("group"), names.get("plural")
+    versions = [v for v in spec.get("versions") or [] if v.get("served", True)]
+    if not group or not plural or not names.get("kind") or not versions:
+        raise ApiError(422, "Invalid", "CustomResourceDefinition.apiextensions.k8s.io \"%s\" is "
+                       "invalid: spec: group, names.plural, names.kind and a served version are "
+                       "required" % (crd.get("metadata") or {}).get("name", ""))
+    v = next((x for x in versions if x.get("storage")), versions[0])
+    kind = Kind(group, v["name"], names["kind"], plural, names.get("singular") or plural.lower(),
+                namespaced=spec.get("scope", "Namespaced") == "Namespaced",
+                short=names.get("shortNames") or (), builtin=False,
+                status="status" in ((v.get("subresources") or {})),
+                categories=names.get("categories") or (),
+                columns=v.get("additionalPrinterColumns"))
+    KINDS[:] = [k for k in KINDS if k.key != kind.key] + [kind]
+    KIND_BY_PATH.clear()
+    KIND_BY_PATH.update({(k.group, k.version, k.plural): k for k in KINDS})
+    KIND_BY_PLURAL.clear()
+    KIND_BY_PLURAL.update({k.plural: k for k in KINDS})
+
+
+def json_path_value(obj, path):
+    """A printer column's simple JSONPath (.a.b.c) on obj; None when absent."""
+    at = obj
+    for part in (path or "").strip().lstrip(".").split("."):
+        if not part:
+            continue
+        if not isinstance(at, dict) or part not in at:
+            return None
+        at = at[part]
+    return at
 SSAR_GROUP, SSAR_VERSION, SSAR_PLURAL = "authorization.k8s.io", "v1", "selfsubjectaccessreviews"
 
 
@@ -566,8 +615,10 @@ def table_columns(kind):
         return [col("Last Seen"), col("Type"), col("Reason"), col("Object"), col("Message"),
                 col("Source", priority=1), col("First Seen", priority=1),
                 col("Count", "integer", priority=1), col("Name", fmt="name", priority=1)]
-    if kind.plural == "redisbackups":
-        return [NAME_COL, col("Phase", desc="status.phase"), AGE_COL]
+    if kind.columns is not None:
+        return [NAME_COL] + [col(c["name"], c.get("type", "string"), c.get("format", ""),
+                                 c.get("description", ""), int(c.get("priority", 0)))
+                             for c in kind.columns]
     return [NAME_COL, AGE_COL]
 
 
@@ -593,8 +644,14 @@ def table_cells(kind, obj):
                 "%s/%s" % (inv.get("kind", "").lower(), inv.get("name", "")),
                 obj.get("message", ""), (obj.get("source") or {}).get("component", ""),
                 human_age(first), int(obj.get("count") or 1), md["name"]]
-    if kind.plural == "redisbackups":
-        return [md["name"], status.get("phase", ""), age]
+    if kind.columns is not None:
+        cells = [md["name"]]
+        for c in kind.columns:
+            v = json_path_value(obj, c.get("jsonPath"))
+            if c.get("type") == "date" and isinstance(v, str):
+                v = human_age(v)
+            cells.append(v)
+        return cells
     return [md["name"], age]
 
 
@@ -708,6 +765,8 @@ class Cluster:
                            kind.details(name))
         if kind.plural == "pods":
             self._ensure_runtime(ns, name)
+        if kind.plural == "customresourcedefinitions":
+            register_crd(obj)
         return self.store.commit(kind, ns, name, obj, "ADDED")
 
     def get(self, kind, ns, name):
@@ -760,6 +819,8 @@ class Cluster:
                 result["metadata"]["generation"] = old["metadata"]["generation"] + 1
         if result == old:  # a no-op write does not bump the resourceVersion
             return old
+        if kind.plural == "customresourcedefinitions" and sub is None:
+            register_crd(result)
         return self.store.commit(kind, ns, name, result, "MODIFIED")
 
     def patch(self, kind, ns, name, ctype, body, sub=None):

@@ -189,6 +189,29 @@ class KubectlTest(unittest.TestCase):
         self.assertNotEqual(r.returncode, 0)  # strategic merge patch is not for custom resources
         self.kubectl("delete", "redisbackup", "nightly")
 
+    def test_redisbackup_crd_apply_get_describe(self):
+        crd = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "k8s",
+                           "deploy", "redisbackup-crd.yaml")
+        self.kubectl("apply", "-f", crd)
+        self.kubectl("get", "crd", "redisbackups.redis.io")
+        rb = ("apiVersion: redis.io/v1\nkind: RedisBackup\nmetadata:\n  name: once\n"
+              "spec:\n  clusterName: cache\n  target: prefer-replica\n  method: rdb\n"
+              "  destination: s3://bucket/backups\n")
+        self.kubectl("apply", "-f", "-", stdin=rb)
+        self.kubectl("patch", "rb", "once", "--subresource=status", "--type=merge", "-p",
+                     '{"status":{"phase":"Completed","backupSize":1234,'
+                     '"backupPath":"s3://bucket/backups/x"}}')
+        out = self.kubectl("get", "rb").stdout.splitlines()
+        self.assertEqual(out[0].split(), ["NAME", "PHASE", "SIZE", "AGE", "PATH"])
+        cells = out[1].split()
+        self.assertEqual(cells[:3], ["once", "Completed", "1234"])
+        self.assertEqual(cells[4], "s3://bucket/backups/x")
+        d = self.kubectl("describe", "rb", "once").stdout
+        self.assertIn("prefer-replica", d)
+        self.assertIn("Completed", d)
+        self.kubectl("apply", "-f", "-", stdin=rb)  # unchanged: applies again cleanly
+        self.kubectl("delete", "rb", "once")
+
     def test_events(self):
         self.add_pod("ev-0")
         event = {"apiVersion": "v1", "kind": "Event", "metadata": {"generateName": "ev-0."},

@@ -348,8 +348,8 @@ class WriteTest(ServerTest):
         self.assertEqual(self.fk.request("GET", self.lease_path("leader"))[0], 404)
 
     def test_custom_resource_merge_patch_and_status(self):
-        path = "/apis/kage.io/v1alpha1/namespaces/%s/redisbackups" % self.ns
-        rb = {"apiVersion": "kage.io/v1alpha1", "kind": "RedisBackup",
+        path = "/apis/redis.io/v1/namespaces/%s/redisbackups" % self.ns
+        rb = {"apiVersion": "redis.io/v1", "kind": "RedisBackup",
               "metadata": {"name": "nightly"}, "spec": {"cluster": "redis", "store": "s3://b"}}
         code, _, obj = self.fk.request("POST", path, rb)
         self.assertEqual((code, obj["metadata"]["generation"]), (201, 1))

@@ -19,8 +19,9 @@ BOOST_AUTO_TEST_CASE(deploy_manifests_render_and_carry_a_valid_config) {
   BOOST_TEST_REQUIRE(r.exit_code == 0, describe(r));
   for (const std::string kind :
        {"kind: ServiceAccount", "kind: Role", "kind: RoleBinding", "kind: ConfigMap",
-        "kind: Secret", "kind: StatefulSet", "kind: CronJob", "namespace: redis", "path: /readyz",
-        "path: /healthz", "runAsUser: 65532"})
+        "kind: Secret", "kind: StatefulSet", "kind: CronJob", "kind: CustomResourceDefinition",
+        "name: redisbackups.redis.io", "namespace: redis", "path: /readyz", "path: /healthz",
+        "runAsUser: 65532"})
     BOOST_TEST(r.out.find(kind) != std::string::npos, kind);
 
   // The ConfigMap's kage.yaml, extracted with PyYAML (moto's dependency), loads in kage.

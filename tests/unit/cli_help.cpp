@@ -12,7 +12,7 @@ using namespace kage::cli::test;
 namespace {
 const std::vector<std::string> k_commands = {"backup", "restore", "list",     "verify",
                                              "show",   "config",  "snapshot", "fetch",
-                                             "prune",  "heal",    "doctor"};
+                                             "prune",  "heal",    "doctor",   "controller"};
 bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }

@@ -105,6 +105,27 @@ const std::vector<command_info>& command_table() {
        "  kage heal --pods app.kubernetes.io/instance=redis --dry-run\n"
        "  kage heal --pods app=redis --namespace prod --once --json\n"
        "  kage heal --pods app=redis --lease on --listen 0.0.0.0:9121 --log-format json\n"},
+      {"controller", k_controller, "run RedisBackup resources (kubectl apply a backup)",
+       "kage controller [--namespace NS | --all-namespaces] [--max-concurrent N] [OPTIONS]",
+       "Watches the RedisBackup resources (redis.io/v1, short name rb; the CRD is\n"
+       "k8s/deploy/redisbackup-crd.yaml) of --namespace, or of every namespace, and runs each one\n"
+       "once, until SIGTERM. For method rdb it takes the snapshot 'kage snapshot' takes (every\n"
+       "master's RDB over replication, or a healthy replica's with target prefer-replica) of the\n"
+       "pods labelled --pods-label-key=<spec.clusterName> in the resource's namespace, at their\n"
+       "IP and --redis-port, and streams it to spec.destination (s3://bucket/prefix or a\n"
+       "directory) with no local copy; S3 credentials come from the settings, else from the\n"
+       "mounted secret (--credentials-dir, /backup-credentials). Its status (merge-patched on\n"
+       "/status) goes Pending -> Running -> Completed or Failed, with the pod that ran it, the\n"
+       "times, backupSize, backupPath (give it to kage verify/restore/fetch --from as it is),\n"
+       "checksumSHA256 (of the manifest), one entry per shard, or the error; each change is an\n"
+       "Event and a metric (--listen). At most --max-concurrent run at once; the others wait as\n"
+       "Pending. A backup never runs twice: one found Running that this controller does not run\n"
+       "(it restarted, or another stopped) is marked Failed with the reason; deleting a\n"
+       "RedisBackup cancels its backup. With --lease on (auto: in a pod) only the holder of the\n"
+       "Lease controller.lease_name runs backups. Permissions: kage doctor --feature controller.\n",
+       "  kage controller --namespace redis\n"
+       "  kage controller --all-namespaces --max-concurrent 4 --listen 0.0.0.0:9121\n"
+       "  kubectl apply -f k8s/deploy/redisbackup-crd.yaml && kubectl get rb\n"},
       {"doctor", k_doctor, "check that a deployment can work: config, Redis, stores, Kubernetes",
        "kage doctor [--node HOST:PORT | --sentinel HOST:PORT] [--to LOCATION] [--pods SEL] "
        "[--json]",
@@ -119,7 +140,8 @@ const std::vector<command_info>& command_table() {
        "permission the features need (--feature; k8s/deploy/role.yaml grants exactly these):\n"
        "  nodes-conf   list pods, create+get pods/exec       (backup/snapshot --pods)\n"
        "  heal         list+watch pods, get/create/update leases, create events\n"
-       "  controller   get/list/watch redisbackups, patch redisbackups/status, create events\n"
+       "  controller   get/list/watch redisbackups, patch redisbackups/status, create events,\n"
+       "               list pods\n"
        "It changes nothing but the probe object. Exit 0 only when every check passes, else 1;\n"
        "a check that cannot run because an earlier one failed is reported as skipped.\n",
        "  kage doctor --config /etc/kage/kage.yaml\n"

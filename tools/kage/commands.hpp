@@ -19,14 +19,15 @@ enum command_bit : unsigned {
   k_run = 1u << 9,
   k_heal = 1u << 10,
   k_doctor = 1u << 11,
+  k_controller = 1u << 12,
 };
 constexpr unsigned k_jobs =
     k_backup | k_restore | k_list | k_verify | k_show | k_snapshot | k_fetch | k_prune;
-constexpr unsigned k_all = k_jobs | k_config | k_run | k_heal | k_doctor;
+constexpr unsigned k_all = k_jobs | k_config | k_run | k_heal | k_doctor | k_controller;
 constexpr unsigned k_redis =
-    k_backup | k_restore | k_snapshot | k_config | k_run | k_heal | k_doctor;
+    k_backup | k_restore | k_snapshot | k_config | k_run | k_heal | k_doctor | k_controller;
 // The commands that talk to the Kubernetes API: --pods, --namespace, --kubeconfig, --context.
-constexpr unsigned k_kube = k_backup | k_snapshot | k_heal | k_doctor;
+constexpr unsigned k_kube = k_backup | k_snapshot | k_heal | k_doctor | k_controller;
 constexpr unsigned k_reads_store = k_restore | k_list | k_verify | k_show | k_fetch | k_prune;
 constexpr unsigned k_stores = k_all;
 

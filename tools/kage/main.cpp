@@ -1,4 +1,5 @@
 // kage: back up, restore and verify Redis Clusters. See `kage --help`.
+#include "controller_command.hpp"
 #include "doctor.hpp"
 #include "heal_command.hpp"
 #include "hints.hpp"
@@ -13,6 +14,7 @@
 #include <kage/engine/restore.hpp>
 #include <kage/engine/snapshot.hpp>
 #include <kage/engine/verify.hpp>
+#include <kage/storage/backup_id.hpp>
 #include <kage/storage/catalog.hpp>
 #include <kage/storage/locations.hpp>
 #include <kage/storage/multi_store.hpp>
@@ -811,13 +813,42 @@ run_deps run_deps_from(const settings& s, const logger& log) {
 }
 
 // Built outside the coroutine: GCC 12 mishandles lambdas created in coroutine bodies.
+engine::store_opener controller_store_opener(const settings& s, const logger& log) {
+  return [s, log](const std::string& location, asio::any_io_executor ex) {
+    return open_store_for(s, location, ex, log);
+  };
+}
+
+// Built outside the coroutine: GCC 12 mishandles lambdas created in coroutine bodies.
 store_opener doctor_store_opener(const settings& s, const logger& log) {
   return [s, log](const std::string& location, asio::any_io_executor ex) {
     return open_store_for(s, location, ex, log);
   };
 }
 
+// A backup's own path ("s3://bucket/prefix/<id>", "/backups/<id>", what a RedisBackup's
+// status.backupPath says) works wherever a location does: it reads as the location holding it
+// and --id. Only when --id is unset or names that same backup.
+settings with_backup_paths_split(settings s) {
+  if (s.command != "restore" && s.command != "verify" && s.command != "show" &&
+      s.command != "fetch")
+    return s;
+  for (auto& l : s.locations) {
+    std::string trimmed = l;
+    while (trimmed.size() > 1 && trimmed.back() == '/') trimmed.pop_back();
+    const auto slash = trimmed.rfind('/');
+    if (slash == std::string::npos || slash == 0) continue;
+    const std::string last = trimmed.substr(slash + 1);
+    if (!storage::valid_backup_id(last) || (!s.id.empty() && s.id != last)) continue;
+    if (trimmed.substr(0, slash).ends_with(":/")) continue;  // "s3://<id>": a bucket name
+    s.id = last;
+    l = trimmed.substr(0, slash);
+  }
+  return s;
+}
+
 asio::awaitable<int> run_command(settings s, logger log) {
+  s = with_backup_paths_split(std::move(s));
   if (s.command == "backup") co_return co_await run_backup(std::move(s), log);
   if (s.command == "restore") co_return co_await run_restore(std::move(s), log);
   if (s.command == "snapshot") co_return co_await run_snapshot(std::move(s), log);
@@ -829,6 +860,10 @@ asio::awaitable<int> run_command(settings s, logger log) {
   if (s.command == "heal") {
     auto opener = doctor_store_opener(s, log);
     co_return co_await run_heal(std::move(s), log, std::move(opener));
+  }
+  if (s.command == "controller") {
+    auto open = controller_store_opener(s, log);
+    co_return co_await run_controller(std::move(s), log, std::move(open));
   }
   if (s.command == "doctor") {
     auto opener = doctor_store_opener(s, log);
@@ -899,8 +934,8 @@ int main(int argc, char** argv) {
         if (s.command == "run") {
           log.info("run", std::string(name) + " received (again to quit at once)");
           control->stop();
-        } else if (s.command == "heal") {
-          log.info("heal", std::string(name) + " received: stopping (again to quit at once)");
+        } else if (s.command == "heal" || s.command == "controller") {
+          log.info(s.command, std::string(name) + " received: stopping (again to quit at once)");
           cancel.emit(boost::asio::cancellation_type::terminal);
         } else {
           std::cerr << "kage: " << name

@@ -110,6 +110,11 @@ struct settings {
   int heal_api_stale_after_seconds = 15;       // heal.api_stale_after_seconds
   bool heal_enabled = false;                   // heal.enabled: kage run heals too
   bool once = false;                           // --once: one round, then exit
+  // kage controller (RedisBackup resources)
+  bool controller_all_namespaces = false;  // --all-namespaces
+  int controller_max_concurrent = 2;       // --max-concurrent: backups at once
+  std::string controller_pods_label_key = "app.kubernetes.io/instance";  // --pods-label-key
+  std::string controller_lease_name = "kage-controller";                 // controller.lease_name
 
   // output
   bool json = false;                // --json
