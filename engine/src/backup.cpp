@@ -356,6 +356,9 @@ asio::awaitable<void> backup_shard(std::shared_ptr<backup_job> job, std::size_t 
 
 // Shards that finished were committed; remove them so no half backup is left behind.
 asio::awaitable<void> remove_objects(std::shared_ptr<backup_job> job) {
+  // After SIGTERM the job's cancellation is set: without a reset every await below would throw
+  // at once and leave the objects behind.
+  co_await asio::this_coro::reset_cancellation_state();
   std::vector<std::string> done;
   done.push_back(job->id + "/" + std::string(storage::claim_name));
   for (const auto& o : job->objects) {

@@ -401,6 +401,8 @@ asio::awaitable<storage::manifest> async_snapshot(redis_target target, snapshot_
   }
   if (error) {
     // Objects that were committed go, so no half snapshot is left; status.json stays and says why.
+    // After SIGTERM the cancellation is set: reset it, or every await below throws at once.
+    co_await asio::this_coro::reset_cancellation_state();
     try {
       if (!job->committed.empty()) co_await job->store->async_remove(job->committed);
     } catch (const std::exception& e) {

@@ -237,6 +237,66 @@ BOOST_AUTO_TEST_CASE(master_killed_mid_backup_is_followed_to_its_replica) {
   BOOST_TEST(r.exit_code == 0, describe(r));
 }
 
+// SIGTERM in the middle of a backup: exit 130, "nothing was kept", and it is true: the objects
+// already written are removed, only status.json says what happened.
+BOOST_AUTO_TEST_CASE(sigterm_mid_backup_leaves_nothing_behind) {
+  redis_cluster source(3, 0, cluster_node());
+  test_client src(source.seed());
+  src.load(string_keys(60000, 16));
+  temp_dir store("store");
+  background_process backup({kage_binary(), "backup", "--node", source.seed(), "--to", store.path(),
+                             "--window", "1", "--scan-count", "1"});
+  // Wait until some shard has written an object, then stop the backup.
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  auto files = [&] {
+    std::vector<std::string> out;
+    for (const auto& e : fs::recursive_directory_iterator(store.path()))
+      if (e.is_regular_file()) out.push_back(e.path().filename().string());
+    return out;
+  };
+  while (files().empty() && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  BOOST_TEST_REQUIRE(!files().empty(), "the backup wrote nothing within 30 s");
+  BOOST_TEST_REQUIRE(backup.running(), "the backup finished before SIGTERM");
+  backup.kill(SIGTERM);
+  auto r = backup.wait(std::chrono::seconds(60));
+  BOOST_TEST(r.exit_code == 130, describe(r));
+  BOOST_TEST(contains(r.err, "nothing was kept"), r.err);
+  BOOST_TEST(!contains(r.err, "cleanup of the abandoned backup failed"), r.err);
+  for (const auto& f : files()) BOOST_TEST(f == "status.json", "left behind: " << f);
+}
+
+// SIGTERM in the middle of a snapshot, after one shard's RDB was committed: exit 130 and that
+// RDB is removed again (the cleanup runs after the cancellation and must not be cancelled).
+BOOST_AUTO_TEST_CASE(sigterm_mid_snapshot_leaves_nothing_behind) {
+  redis_cluster source(3, 0, cluster_node());
+  test_client src(source.seed());
+  src.load(string_keys(30000, 16));
+  // Two shards stream slowly (30 ms a key); the first finishes at once.
+  for (std::size_t i = 1; i < source.masters().size(); ++i)
+    source.masters()[i]->cli({"CONFIG", "SET", "rdb-key-save-delay", "30000"});
+  temp_dir store("store");
+  background_process snap(
+      {kage_binary(), "snapshot", "--node", source.seed(), "--to", store.path()});
+  auto rdbs = [&] {
+    std::size_t n = 0;
+    for (const auto& e : fs::recursive_directory_iterator(store.path()))
+      n += e.is_regular_file() && e.path().extension() == ".rdb" ? 1 : 0;
+    return n;
+  };
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (rdbs() == 0 && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  BOOST_TEST_REQUIRE(rdbs() >= 1u, "no shard's RDB was committed within 30 s");
+  BOOST_TEST_REQUIRE(snap.running(), "the snapshot finished before SIGTERM");
+  snap.kill(SIGTERM);
+  auto r = snap.wait(std::chrono::seconds(60));
+  BOOST_TEST(r.exit_code == 130, describe(r));
+  BOOST_TEST(!contains(r.err, "cleanup of the abandoned snapshot failed"), r.err);
+  BOOST_TEST(rdbs() == 0u, "an RDB of the interrupted snapshot was left behind");
+  for (auto* m : source.masters()) m->kill();  // their slow BGSAVE children go with them
+}
+
 BOOST_AUTO_TEST_CASE(master_killed_without_replica_fails_cleanly) {
   redis_cluster source(3, 0, cluster_node());
   test_client src(source.seed());
