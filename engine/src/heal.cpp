@@ -5,7 +5,6 @@
 #include "heal_io.hpp"
 
 #include <boost/asio.hpp>
-#include <boost/json.hpp>
 
 #include <algorithm>
 #include <charconv>
@@ -133,44 +132,6 @@ std::optional<std::string> stale(const heal_action& a, const heal_view& now) {
 }
 
 }  // namespace
-
-std::vector<heal_pod> heal_pods_from(const std::vector<boost::json::value>& items) {
-  namespace json = boost::json;
-  const auto text = [](const json::object* o, std::string_view key) {
-    if (!o) return std::string();
-    const auto* v = o->if_contains(key);
-    return v && v->is_string() ? std::string(v->get_string()) : std::string();
-  };
-  const auto object = [](const json::object* o, std::string_view key) -> const json::object* {
-    if (!o) return nullptr;
-    const auto* v = o->if_contains(key);
-    return v && v->is_object() ? &v->get_object() : nullptr;
-  };
-  std::vector<heal_pod> out;
-  for (const auto& item : items) {
-    const auto* pod = item.if_object();
-    if (!pod) continue;
-    const auto* meta = object(pod, "metadata");
-    const auto* spec = object(pod, "spec");
-    const auto* status = object(pod, "status");
-    heal_pod p;
-    p.name = text(meta, "name");
-    p.ip = text(status, "podIP");
-    p.deleting =
-        meta && meta->if_contains("deletionTimestamp") && !meta->at("deletionTimestamp").is_null();
-    p.host = text(spec, "nodeName");
-    p.zone = text(object(meta, "labels"), "topology.kubernetes.io/zone");
-    if (const auto* conditions = status ? status->if_contains("conditions") : nullptr;
-        conditions && conditions->is_array()) {
-      for (const auto& c : conditions->get_array()) {
-        const auto* co = c.if_object();
-        if (text(co, "type") == "Ready") p.ready = text(co, "status") == "True";
-      }
-    }
-    out.push_back(std::move(p));
-  }
-  return out;
-}
 
 asio::awaitable<std::optional<std::chrono::milliseconds>> async_read_node_timeout(
     const redis_target& target, std::vector<heal_pod> pods, int port) {

@@ -1,4 +1,5 @@
 #include <kage/engine/healer.hpp>
+#include <kage/k8s/pod_fields.hpp>
 #include <kage/k8s/reflector.hpp>
 
 #include <boost/asio.hpp>
@@ -60,13 +61,6 @@ std::string seconds_text(std::chrono::milliseconds ms) {
   return std::to_string(ms.count() / 1000) + "." + std::to_string(ms.count() % 1000 / 100) + " s";
 }
 
-void drop_managed_fields(json::value& v) {
-  if (auto* o = v.if_object()) {
-    if (auto* m = o->if_contains("metadata"); m && m->is_object())
-      m->get_object().erase("managedFields");
-  }
-}
-
 }  // namespace
 
 healer::healer(k8s::client& api, redis_target target, healer_config config, logger log,
@@ -83,7 +77,9 @@ healer::healer(k8s::client& api, redis_target target, healer_config config, logg
   ro.namespace_ = config_.namespace_;
   ro.label_selector = config_.pod_selector;
   ro.backoff = backoff_policy{std::chrono::milliseconds(500), std::chrono::seconds(5)};
-  ro.transform = drop_managed_fields;
+  // The cache keeps what a round reads (heal_pod_from) and the uid Events name, a few hundred
+  // bytes a pod: whole Pods are ~36 KB each once parsed (bench/README.md, 5,000 pods).
+  ro.transform = k8s::keep_pod_essentials;
   k8s::reflector_handlers h;
   h.on_add = [this](const json::value&) { wake(); };
   h.on_update = [this](const json::value&, const json::value&) { wake(); };
@@ -205,10 +201,11 @@ asio::awaitable<void> healer::async_act_loop() {
 
 asio::awaitable<void> healer::async_round() {
   if (!reflector_->synced()) co_return;  // the first list wakes the loop
-  std::vector<json::value> items;
-  items.reserve(reflector_->cache().size());
-  for (const auto& [key, object] : reflector_->cache()) items.push_back(object);
-  auto pods = heal_pods_from(items);
+  std::vector<heal_pod> pods;
+  pods.reserve(reflector_->cache().size());
+  for (const auto& [key, object] : reflector_->cache()) {
+    if (auto p = heal_pod_from(object)) pods.push_back(std::move(*p));
+  }
   const int port = config_.policy.port;
   if (!config_.node_timeout_known) {
     auto t = co_await async_read_node_timeout(target_, pods, port);

@@ -8,7 +8,6 @@
 #include <kage/engine/target.hpp>
 
 #include <boost/asio/awaitable.hpp>
-#include <boost/json/fwd.hpp>
 
 namespace kage::storage {
 class store;
@@ -22,10 +21,6 @@ class store;
 #include <vector>
 
 namespace kage::engine {
-
-// Pods as the Kubernetes API lists them (core/v1 Pod objects): name, status.podIP, the Ready
-// condition, metadata.deletionTimestamp, spec.nodeName, the topology.kubernetes.io/zone label.
-std::vector<heal_pod> heal_pods_from(const std::vector<boost::json::value>& items);
 
 // The cluster's cluster-node-timeout, from the first pod whose node answers CONFIG GET.
 asio::awaitable<std::optional<std::chrono::milliseconds>> async_read_node_timeout(

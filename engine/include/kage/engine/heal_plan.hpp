@@ -19,6 +19,8 @@
 #include <kage/base/slot_range.hpp>
 #include <kage/proto/cluster_config.hpp>
 
+#include <boost/json/fwd.hpp>
+
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -39,6 +41,12 @@ struct heal_pod {
   std::string host;       // spec.nodeName: the Kubernetes node it runs on
   std::string zone;       // topology.kubernetes.io/zone of that node, when known
 };
+
+// A pod as the Kubernetes API lists it (a core/v1 Pod object): name, status.podIP, the Ready
+// condition, metadata.deletionTimestamp, spec.nodeName, the topology.kubernetes.io/zone label
+// (what k8s::keep_pod_essentials keeps). nullopt for a value that is no object.
+std::optional<heal_pod> heal_pod_from(const boost::json::value& item);
+std::vector<heal_pod> heal_pods_from(const std::vector<boost::json::value>& items);
 
 // What one reachable node says about the cluster.
 struct heal_view {
