@@ -7,21 +7,10 @@
 #include <boost/asio.hpp>
 
 #include <algorithm>
-#include <charconv>
-#include <sstream>
 
 namespace kage::engine {
 
 namespace {
-
-proto::endpoint endpoint_of(const std::string& host, const std::string& port) {
-  proto::endpoint ep;
-  ep.host = host;
-  int p = 0;
-  std::from_chars(port.data(), port.data() + port.size(), p);
-  ep.port = static_cast<std::uint16_t>(p);
-  return ep;
-}
 
 void forget(switch_watch& w, proto::connection* c) {
   w.open.erase(std::remove(w.open.begin(), w.open.end(), c), w.open.end());
@@ -88,20 +77,6 @@ void switch_watch::stop() noexcept {
   auto conns = open;
   open.clear();
   for (auto* c : conns) c->close();
-}
-
-std::optional<switch_message> parse_switch_master(const std::string& payload) {
-  std::istringstream in(payload);
-  std::string name, from_ip, from_port, to_ip, to_port, extra;
-  if (!(in >> name >> from_ip >> from_port >> to_ip >> to_port) || (in >> extra)) {
-    return std::nullopt;
-  }
-  switch_message m;
-  m.name = std::move(name);
-  m.from = endpoint_of(from_ip, from_port);
-  m.to = endpoint_of(to_ip, to_port);
-  if (m.from.port == 0 || m.to.port == 0) return std::nullopt;
-  return m;
 }
 
 asio::awaitable<void> async_join_watched(task_group& work, redis_target target,

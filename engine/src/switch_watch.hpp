@@ -9,6 +9,7 @@
 #include <kage/base/log.hpp>
 #include <kage/base/task_group.hpp>
 #include <kage/engine/target.hpp>
+#include <kage/proto/sentinel.hpp>
 
 #include <memory>
 #include <optional>
@@ -33,13 +34,10 @@ struct switch_watch {
   void stop() noexcept;
 };
 
-// One "+switch-master" message: "<name> <old-ip> <old-port> <new-ip> <new-port>".
-struct switch_message {
-  std::string name;
-  proto::endpoint from;
-  proto::endpoint to;
-};
-std::optional<switch_message> parse_switch_master(const std::string& payload);
+// One "+switch-master" message: "<name> <old-ip> <old-port> <new-ip> <new-port>" (the parser
+// is proto's, without IO).
+using switch_message = proto::switch_master;
+using proto::parse_switch_master;
 
 // Joins `work` with a watcher per sentinel of target.sentinel beside it (target without
 // sentinels: just joins). The work's first error is rethrown; with watch->fail_work a switch

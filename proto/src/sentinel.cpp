@@ -2,8 +2,6 @@
 #include <kage/proto/redis_error.hpp>
 #include <kage/proto/sentinel.hpp>
 
-#include <boost/asio/awaitable.hpp>
-
 #include <algorithm>
 
 namespace kage::proto {
@@ -40,6 +38,10 @@ std::optional<endpoint> endpoint_of(std::string_view host, std::string_view port
   std::int64_t port = 0;
   if (host.empty() || !to_int64(port_text, port) || port <= 0 || port > 65535) return std::nullopt;
   return endpoint{std::string(host), static_cast<std::uint16_t>(port)};
+}
+
+bool is_space(char c) {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
 bool has_flag(std::string_view flags, std::string_view flag) {
@@ -125,47 +127,20 @@ std::optional<sentinel_vote> vote_primary(const std::vector<endpoint>& answers) 
   return best;
 }
 
-asio::awaitable<sentinel_answer> async_ask_sentinel(connection& conn, std::string name) {
-  const std::string where = conn.remote().address();
-  sentinel_answer answer;
-  reply addr = co_await exec(conn, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", name);
-  if (addr.is_error()) {
-    fail(exit_code::redis, classify_redis_error(addr.value).code,
-         "sentinel " + where + " refused SENTINEL GET-MASTER-ADDR-BY-NAME: " + addr.value);
+std::optional<switch_master> parse_switch_master(std::string_view payload) {
+  std::vector<std::string_view> words;
+  std::size_t i = 0;
+  while (i < payload.size() && words.size() <= 5) {
+    while (i < payload.size() && is_space(payload[i])) ++i;
+    const auto start = i;
+    while (i < payload.size() && !is_space(payload[i])) ++i;
+    if (i > start) words.push_back(payload.substr(start, i - start));
   }
-  auto primary = parse_master_addr(addr);
-  if (!primary) {
-    fail(exit_code::redis, primary.error(),
-         "sentinel " + where +
-             " answered SENTINEL GET-MASTER-ADDR-BY-NAME with a reply kage "
-             "cannot read");
-  }
-  answer.primary = *primary;
-  if (!answer.primary) {
-    reply masters = co_await exec(conn, "SENTINEL", "MASTERS");
-    if (!masters.is_error()) {
-      for (const auto& m : masters.elements) {
-        if (const reply* n = m.find("name")) answer.known_masters.push_back(n->value);
-      }
-    }
-    co_return answer;
-  }
-  reply replicas = co_await exec(conn, "SENTINEL", "REPLICAS", name);
-  if (replicas.is_error()) {
-    // Redis before 6.2 knows only the old name.
-    replicas = co_await exec(conn, "SENTINEL", "SLAVES", name);
-  }
-  if (replicas.is_error()) {
-    fail(exit_code::redis, classify_redis_error(replicas.value).code,
-         "sentinel " + where + " refused SENTINEL REPLICAS: " + replicas.value);
-  }
-  auto parsed = parse_sentinel_replicas(replicas);
-  if (!parsed) {
-    fail(exit_code::redis, parsed.error(),
-         "sentinel " + where + " answered SENTINEL REPLICAS with a reply kage cannot read");
-  }
-  answer.replicas = std::move(*parsed);
-  co_return answer;
+  if (words.size() != 5) return std::nullopt;
+  auto from = endpoint_of(words[1], words[2]);
+  auto to = endpoint_of(words[3], words[4]);
+  if (!from || !to) return std::nullopt;
+  return switch_master{std::string(words[0]), std::move(*from), std::move(*to)};
 }
 
 }  // namespace kage::proto

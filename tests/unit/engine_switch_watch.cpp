@@ -25,6 +25,20 @@ BOOST_AUTO_TEST_CASE(anything_else_is_not_a_switch) {
   }
 }
 
+// Found writing fuzz_sentinel: the old parser cast the port with std::from_chars to uint16_t,
+// so 65537 became port 1, -1 became 65535, and "6379x" was 6379.
+BOOST_AUTO_TEST_CASE(a_port_is_the_whole_word_and_within_1_to_65535) {
+  for (const char* bad :
+       {"m 1.2.3.4 65537 1.2.3.5 6380", "m 1.2.3.4 -1 1.2.3.5 6380", "m 1.2.3.4 6379x 1.2.3.5 6380",
+        "m 1.2.3.4 6379 1.2.3.5 70000", "m 1.2.3.4 6379 1.2.3.5 +6380"}) {
+    BOOST_TEST(!parse_switch_master(bad).has_value(), bad);
+  }
+  auto m = parse_switch_master("m\t1.2.3.4  65535 1.2.3.5 1\r\n");
+  BOOST_TEST_REQUIRE(m.has_value());
+  BOOST_TEST(m->from.port == 65535);
+  BOOST_TEST(m->to.port == 1);
+}
+
 BOOST_AUTO_TEST_CASE(a_switch_to_the_primary_followed_is_old_news) {
   switch_watch w;
   w.following = {"127.0.0.2", 6380};

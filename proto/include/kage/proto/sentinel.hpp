@@ -38,6 +38,15 @@ boost::system::result<std::optional<endpoint>> parse_master_addr(const reply& r)
 // SENTINEL REPLICAS (alias SLAVES): one entry per replica the sentinel knows.
 boost::system::result<std::vector<sentinel_replica>> parse_sentinel_replicas(const reply& r);
 
+// One "+switch-master" pub/sub message: "<name> <old-ip> <old-port> <new-ip> <new-port>"
+// (words separated by spaces or tabs). nullopt for anything else, ports outside 1-65535 included.
+struct switch_master {
+  std::string name;
+  endpoint from;
+  endpoint to;
+};
+std::optional<switch_master> parse_switch_master(std::string_view payload);
+
 // A replica worth reading from: not flagged down or disconnected, its link to the primary up,
 // and down no longer than max_link_down_ms.
 bool usable_replica(const sentinel_replica& r, std::int64_t max_link_down_ms) noexcept;
