@@ -110,4 +110,21 @@ boost::json::value make_access_review(const permission& p, std::string_view ns) 
       {"spec", boost::json::object{{"resourceAttributes", std::move(attributes)}}}};
 }
 
+access_review_answer read_access_review(const boost::json::value& review) {
+  access_review_answer out;
+  const auto* o = review.if_object();
+  const auto* status = o ? o->if_contains("status") : nullptr;
+  if (!status || !status->is_object()) return out;
+  const auto& st = status->get_object();
+  const auto text = [&st](std::string_view key) {
+    const auto* v = st.if_contains(key);
+    return v && v->is_string() ? std::string(v->get_string()) : std::string();
+  };
+  const auto* allowed = st.if_contains("allowed");
+  out.allowed = allowed && allowed->is_bool() && allowed->get_bool();
+  out.reason = text("reason");
+  out.evaluation_error = text("evaluationError");
+  return out;
+}
+
 }  // namespace kage::k8s

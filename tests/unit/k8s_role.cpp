@@ -6,6 +6,8 @@
 
 #include <kage/k8s/permissions.hpp>
 
+#include <boost/json.hpp>
+
 #include <yaml-cpp/yaml.h>
 
 #include <set>
@@ -87,4 +89,24 @@ BOOST_AUTO_TEST_CASE(each_feature_asks_only_for_its_own) {
   BOOST_TEST(ra.at("subresource").as_string() == "exec");
   BOOST_TEST(ra.at("namespace").as_string() == "prod");
   BOOST_TEST(review.at("kind").as_string() == "SelfSubjectAccessReview");
+}
+
+// kage doctor reads the API server's answer with read_access_review (fuzz_k8s_objects too).
+BOOST_AUTO_TEST_CASE(an_access_review_allows_only_with_status_allowed_true) {
+  using kage::k8s::read_access_review;
+  const auto yes = read_access_review(boost::json::parse(
+      R"({"kind":"SelfSubjectAccessReview","status":{"allowed":true,"reason":"RBAC: role kage"}})"));
+  BOOST_TEST(yes.allowed);
+  BOOST_TEST(yes.reason == "RBAC: role kage");
+  const auto no = read_access_review(boost::json::parse(
+      R"({"status":{"allowed":false,"denied":true,"evaluationError":"no policy"}})"));
+  BOOST_TEST(!no.allowed);
+  BOOST_TEST(no.reason.empty());
+  BOOST_TEST(no.evaluation_error == "no policy");
+  for (const char* odd : {R"({"status":{"allowed":"true"}})", R"({"status":[true]})", "{}", "[]",
+                          "true", R"({"status":{"allowed":1,"reason":7}})"}) {
+    const auto a = read_access_review(boost::json::parse(odd));
+    BOOST_TEST(!a.allowed, odd);
+    BOOST_TEST(a.reason.empty(), odd);
+  }
 }

@@ -349,22 +349,6 @@ std::string features_text(const std::vector<k8s::feature>& features) {
   return out;
 }
 
-std::string reason_of(const k8s::api_result& res) {
-  const json::value* status =
-      res.object.is_object() ? res.object.get_object().if_contains("status") : nullptr;
-  if (!status || !status->is_object()) return {};
-  const json::value* reason = status->get_object().if_contains("reason");
-  return reason && reason->is_string() ? std::string(reason->get_string()) : std::string();
-}
-
-bool allowed_in(const k8s::api_result& res) {
-  const json::value* status =
-      res.object.is_object() ? res.object.get_object().if_contains("status") : nullptr;
-  if (!status || !status->is_object()) return false;
-  const json::value* allowed = status->get_object().if_contains("allowed");
-  return allowed && allowed->is_bool() && allowed->get_bool();
-}
-
 std::string api_fix(const k8s::api_error& e) {
   if (e.http_status == 0)
     return "check the server in the kubeconfig (--kubeconfig/KUBECONFIG, --context) or, in a "
@@ -430,10 +414,11 @@ asio::awaitable<void> async_check_kube(settings s, logger log, report& r) {
       r.fail("permission", p.describe(), res.message, api_fix(res));
       continue;
     }
-    if (allowed_in(res)) {
+    const auto answer = k8s::read_access_review(res.object);
+    if (answer.allowed) {
       r.ok("permission", p.describe(), "allowed in namespace " + ns + ": to " + std::string(p.why));
     } else {
-      const std::string reason = reason_of(res);
+      const std::string reason = answer.reason.empty() ? answer.evaluation_error : answer.reason;
       r.fail("permission", p.describe(),
              "denied in namespace " + ns + (reason.empty() ? "" : " (" + reason + ")") +
                  "; kage needs it to " + std::string(p.why),

@@ -38,4 +38,13 @@ std::vector<permission> permissions_for(const std::vector<feature>& features);
 // A SelfSubjectAccessReview (authorization.k8s.io/v1) asking for p in namespace ns.
 boost::json::value make_access_review(const permission& p, std::string_view ns);
 
+// The API server's answer to that review (the object it returns): allowed only when
+// status.allowed is true; anything else (no status, a string "true") is not allowed.
+struct access_review_answer {
+  bool allowed = false;
+  std::string reason;            // status.reason, "" when absent
+  std::string evaluation_error;  // status.evaluationError, "" when absent
+};
+access_review_answer read_access_review(const boost::json::value& review);
+
 }  // namespace kage::k8s
