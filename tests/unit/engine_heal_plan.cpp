@@ -3,6 +3,9 @@
 #include <boost/test/unit_test.hpp>
 
 #include <kage/engine/heal_plan.hpp>
+#include <kage/k8s/pod_fields.hpp>
+
+#include <boost/json.hpp>
 
 #include <algorithm>
 #include <set>
@@ -544,6 +547,34 @@ BOOST_AUTO_TEST_CASE(describe_names_the_command_and_the_reason) {
   BOOST_TEST(text.find("forget: 10.0.0.") == 0u);
   BOOST_TEST(text.find("CLUSTER FORGET " + id('f')) != std::string::npos);
   BOOST_TEST(text.find("rule 3") != std::string::npos);
+}
+
+// The healer's cache keeps k8s::keep_pod_essentials of each Pod: it must read as the whole Pod.
+BOOST_AUTO_TEST_CASE(a_trimmed_pod_reads_as_the_whole_pod) {
+  const auto whole = boost::json::parse(R"({"apiVersion":"v1","kind":"Pod",
+    "metadata":{"name":"redis-3","namespace":"prod","uid":"u-3","managedFields":[{"a":1}],
+                "labels":{"app":"redis","topology.kubernetes.io/zone":"eu-1b"},
+                "deletionTimestamp":"2026-12-03T10:00:00Z"},
+    "spec":{"nodeName":"node-7","containers":[{"name":"redis","image":"redis:7"}]},
+    "status":{"phase":"Running","podIP":"10.1.2.3","hostIP":"192.168.0.7",
+              "conditions":[{"type":"Initialized","status":"True"},{"type":"Ready","status":"True"},
+                            {"type":"Ready","status":"False","lastProbeTime":null}, 7]}})");
+  auto slim = whole;
+  kage::k8s::keep_pod_essentials(slim);
+  BOOST_TEST(boost::json::serialize(slim).size() < boost::json::serialize(whole).size());
+  for (const auto& v : {whole, slim}) {
+    const auto p = heal_pod_from(v);
+    BOOST_TEST_REQUIRE(p.has_value());
+    BOOST_TEST(p->name == "redis-3");
+    BOOST_TEST(p->ip == "10.1.2.3");
+    BOOST_TEST(!p->ready);  // the last Ready condition counts
+    BOOST_TEST(p->deleting);
+    BOOST_TEST(p->host == "node-7");
+    BOOST_TEST(p->zone == "eu-1b");
+  }
+  BOOST_TEST(!heal_pod_from(boost::json::value(3)).has_value());
+  std::vector<boost::json::value> items{whole, boost::json::value("x"), slim};
+  BOOST_TEST(heal_pods_from(items).size() == 2u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
