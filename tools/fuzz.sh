@@ -30,17 +30,17 @@ flags=(-std=c++20 -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,addre
 # one archive, so each target links only what it uses.
 sources=(base/src/error.cpp base/src/endpoint.cpp
   proto/src/redis_error.cpp proto/src/error.cpp proto/src/resp.cpp proto/src/redis_text.cpp
-  proto/src/rdb_frame.cpp
+  proto/src/rdb_frame.cpp proto/src/sentinel.cpp proto/src/cluster_config.cpp
   storage/src/archive.cpp storage/src/manifest.cpp storage/src/status.cpp storage/src/s3_xml.cpp
   storage/src/json_helpers.cpp storage/src/backup_id.cpp
-  engine/src/cron.cpp
+  engine/src/cron.cpp engine/src/heal_pods.cpp engine/src/pod_files_text.cpp
   tools/kage/config_loader.cpp tools/kage/setting_table.cpp tools/kage/value_parsers.cpp
   tools/kage/suggestions.cpp tools/kage/text.cpp tools/kage/settings.cpp tools/kage/commands.cpp
   tools/kage/flag_parser.cpp tools/kage/describe_settings.cpp tools/kage/help.cpp
   # k8s: the sans-IO codecs only (clang 14 cannot build the coroutine client with UBSan and
   # coverage: "Cannot represent a difference across sections")
   k8s/src/error.cpp k8s/src/base64.cpp k8s/src/status.cpp k8s/src/watch.cpp k8s/src/websocket.cpp
-  k8s/src/exec_channel.cpp k8s/src/kubeconfig.cpp k8s/src/permissions.cpp)
+  k8s/src/exec_channel.cpp k8s/src/kubeconfig.cpp k8s/src/permissions.cpp k8s/src/pod_fields.cpp)
 objects=()
 jobs=0
 for src in "${sources[@]}"; do
