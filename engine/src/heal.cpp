@@ -1,4 +1,5 @@
 #include <kage/base/error.hpp>
+#include <kage/base/task_group.hpp>
 #include <kage/engine/heal.hpp>
 
 #include <kage/proto/connection.hpp>
@@ -8,6 +9,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <memory>
 
 namespace kage::engine {
 
@@ -157,15 +159,47 @@ asio::awaitable<std::optional<std::chrono::milliseconds>> async_read_node_timeou
   co_return std::nullopt;
 }
 
+namespace {
+
+// async_observe's shared work: the next pod to read, and each pod's view by index (so views
+// keep the pods' order whatever order the reads finish in).
+struct observe_work {
+  const redis_target* target = nullptr;
+  const std::vector<heal_pod>* pods = nullptr;
+  int port = 0;
+  std::size_t next = 0;
+  std::vector<std::optional<heal_view>> views;
+};
+
+asio::awaitable<void> observe_some(std::shared_ptr<observe_work> work) {
+  for (;;) {
+    const std::size_t i = work->next++;  // one thread: the workers take turns between awaits
+    if (i >= work->pods->size()) co_return;
+    const std::string ip = (*work->pods)[i].ip;
+    if (ip.empty()) continue;
+    std::string why;
+    auto view = co_await async_read_view(*work->target, ip, work->port, why);
+    work->views[i] = std::move(view);
+  }
+}
+
+}  // namespace
+
 asio::awaitable<heal_observed> async_observe(const redis_target& target, std::vector<heal_pod> pods,
                                              int port) {
+  auto ex = co_await asio::this_coro::executor;
+  auto work = std::make_shared<observe_work>();
+  work->target = &target;
+  work->pods = &pods;
+  work->port = port;
+  work->views.resize(pods.size());
+  const std::size_t readers = std::min(observe_concurrency, pods.size());
+  task_group group(ex);
+  for (std::size_t r = 0; r < readers; ++r) group.spawn(observe_some(work));
+  co_await group.async_join();
   heal_observed out;
-  for (const auto& pod : pods) {
-    if (pod.ip.empty()) continue;
-    std::string why;
-    if (auto view = co_await async_read_view(target, pod.ip, port, why)) {
-      out.views.push_back(std::move(*view));
-    }
+  for (auto& view : work->views) {
+    if (view) out.views.push_back(std::move(*view));
   }
   out.pods = std::move(pods);
   co_return out;

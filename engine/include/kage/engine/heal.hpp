@@ -28,7 +28,10 @@ asio::awaitable<std::optional<std::chrono::milliseconds>> async_read_node_timeou
 
 // One view per pod that answers at ip:port within the target's connect and read deadlines; a
 // pod that does not answer has none (the planner then treats what it carried with care).
-// Never throws for one unreachable pod.
+// Never throws for one unreachable pod. Up to observe_concurrency pods are read at a time, so a
+// round over many pods whose IPs drop packets costs about (pods / observe_concurrency) connect
+// timeouts, not one per pod.
+inline constexpr std::size_t observe_concurrency = 16;
 asio::awaitable<heal_observed> async_observe(const redis_target& target, std::vector<heal_pod> pods,
                                              int port);
 
