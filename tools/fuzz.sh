@@ -41,12 +41,14 @@ sources=(base/src/error.cpp base/src/endpoint.cpp
   # coverage: "Cannot represent a difference across sections")
   k8s/src/error.cpp k8s/src/base64.cpp k8s/src/status.cpp k8s/src/watch.cpp k8s/src/websocket.cpp
   k8s/src/exec_channel.cpp k8s/src/kubeconfig.cpp k8s/src/permissions.cpp k8s/src/pod_fields.cpp)
+# A changed header rebuilds every object (objects built against an older struct layout crash).
+newest_header=$(find base proto k8s storage engine tools -name '*.hpp' -printf '%T@ %p\n' | sort -n | tail -1 | cut -d' ' -f2)
 objects=()
 jobs=0
 for src in "${sources[@]}"; do
   obj="$out/obj/$(echo "$src" | tr / _).o"
   objects+=("$obj")
-  if [[ ! -f $obj || $src -nt $obj ]]; then
+  if [[ ! -f $obj || $src -nt $obj || $newest_header -nt $obj ]]; then
     clang++ "${flags[@]}" -c "$src" -o "$obj.tmp" && mv "$obj.tmp" "$obj" &
     if ((++jobs % $(nproc) == 0)); then wait; fi
   fi
