@@ -94,9 +94,10 @@ class sentinel_deployment {
   // SENTINEL FAILOVER on the first running sentinel and wait (deadline) until it names another
   // primary; returns the old primary's address. Does not wait for the rest to settle.
   std::string start_failover(std::chrono::seconds deadline = std::chrono::seconds(30));
+  // The last `lines` of every sentinel's and server's log, for a failure message.
+  std::string diagnostics(int lines) const;
 
  private:
-  std::string diagnostics(int lines) const;
   const sentinel_server& first_running() const;
 
   sentinel_options opts_;
