@@ -330,7 +330,9 @@ struct planner {
         auto cand = m.nodes.find(line.id);
         if (cand == m.nodes.end() || cand->second.id == id) continue;
         const model_node& c = cand->second;
-        if (!c.master || c.slots.empty() || c.failed) continue;
+        // Never a master that is down or may be: a replica of it could not forget it later
+        // ("Can't forget my master") and would follow it into the failover.
+        if (!c.master || c.slots.empty() || c.failed || c.pfail_votes > 0 || !c.view) continue;
         int count = 0;
         for (const auto& [rid, r] : m.nodes) count += (r.master_id == c.id && !r.failed) ? 1 : 0;
         int spread = 0;

@@ -1,3 +1,4 @@
+#include <kage/base/endpoint.hpp>
 #include <kage/engine/healer.hpp>
 #include <kage/k8s/pod_fields.hpp>
 #include <kage/k8s/reflector.hpp>
@@ -50,6 +51,16 @@ const heal_pod* concerned_pod(const heal_action& a, const std::vector<heal_pod>&
   }
   for (const auto& p : pods)
     if (!a.target.empty() && p.ip == a.target) return &p;
+  return nullptr;
+}
+
+// The pod a Sentinel action is about: the replica's pod, or the pod a sentinel runs in (the
+// Bitnami chart runs one beside each Redis); none for a sentinel outside the pods.
+const heal_pod* concerned_pod(const sentinel_action& a, const std::vector<heal_pod>& pods) {
+  const auto where = parse_endpoint(a.target);
+  if (!where) return nullptr;
+  for (const auto& p : pods)
+    if (!p.ip.empty() && p.ip == where->host) return &p;
   return nullptr;
 }
 
@@ -118,6 +129,8 @@ void healer::describe_metrics(metrics_registry& m) {
   m.describe("kage_cluster_slots_covered", "gauge",
              "Hash slots served by a live master, as the last round saw them (of 16384)");
   m.describe("kage_cluster_state_ok", "gauge", "1 when every answering node says cluster_state:ok");
+  m.describe("kage_sentinels_answering", "gauge",
+             "Sentinels that answered in the last round (Sentinel mode)");
 }
 
 bool healer::acting() const noexcept {
@@ -141,7 +154,13 @@ void healer::wake() {
 asio::awaitable<void> healer::async_run() {
   using namespace asio::experimental::awaitable_operators;
   set_leader(false);
-  co_await (reflector_->async_run() || async_lead());
+  try {
+    co_await (reflector_->async_run() || async_lead());
+  } catch (const asio::multiple_exceptions& e) {
+    // Both ended with an error (a stop cancels both): the first one says why, so that a
+    // caller sees operation_aborted on SIGTERM, not "multiple exceptions".
+    std::rethrow_exception(e.first_exception());
+  }
 }
 
 asio::awaitable<void> healer::async_lead() {
@@ -206,6 +225,10 @@ asio::awaitable<void> healer::async_round() {
   for (const auto& [key, object] : reflector_->cache()) {
     if (auto p = heal_pod_from(object)) pods.push_back(std::move(*p));
   }
+  if (target_.sentinel) {
+    co_await async_sentinel_round(std::move(pods));
+    co_return;
+  }
   const int port = config_.policy.port;
   if (!config_.node_timeout_known) {
     auto t = co_await async_read_node_timeout(target_, pods, port);
@@ -268,9 +291,26 @@ asio::awaitable<void> healer::async_post_event(heal_result r, std::vector<heal_p
   const heal_pod* pod = concerned_pod(r.action, pods);
   if (!pod) co_return;
   k8s::event_info e;
+  e.type = r.acted ? "Normal" : "Warning";
+  e.reason = event_reason(r.action.kind);
+  e.message = describe(r.action, config_.policy.port) + " -> " + r.detail;
+  co_await async_post(std::move(e), pod->name);
+}
+
+asio::awaitable<void> healer::async_post_event(sentinel_heal_result r, std::vector<heal_pod> pods) {
+  const heal_pod* pod = concerned_pod(r.action, pods);
+  if (!pod) co_return;
+  k8s::event_info e;
+  e.type = r.acted ? "Normal" : "Warning";
+  e.reason = r.action.kind == sentinel_action_kind::reset ? "HealSentinelReset" : "HealReplicaOf";
+  e.message = describe(r.action, target_.sentinel->master_name) + " -> " + r.detail;
+  co_await async_post(std::move(e), pod->name);
+}
+
+asio::awaitable<void> healer::async_post(k8s::event_info e, std::string pod) {
   e.involved.namespace_ = config_.namespace_;
-  e.involved.name = pod->name;
-  if (const auto* object = reflector_->find(config_.namespace_, pod->name)) {
+  e.involved.name = pod;
+  if (const auto* object = reflector_->find(config_.namespace_, pod)) {
     if (const auto* o = object->if_object()) {
       if (const auto* m = o->if_contains("metadata"); m && m->is_object()) {
         if (const auto* uid = m->get_object().if_contains("uid"); uid && uid->is_string())
@@ -278,17 +318,38 @@ asio::awaitable<void> healer::async_post_event(heal_result r, std::vector<heal_p
       }
     }
   }
-  e.type = r.acted ? "Normal" : "Warning";
-  e.reason = event_reason(r.action.kind);
-  e.message = describe(r.action, config_.policy.port) + " -> " + r.detail;
   if (e.message.size() > 1000) e.message.resize(1000);
   if (config_.lease) e.host = config_.lease->identity;
   auto posted = co_await api_.async_create_event(std::move(e));
   if (!posted) {
-    log_.warn("heal", "could not post the Event on pod " + pod->name +
-                          " (healing goes on): " + posted.message);
+    log_.warn("heal",
+              "could not post the Event on pod " + pod + " (healing goes on): " + posted.message);
     count_event_failure();
   }
+}
+
+// A Sentinel round: the planner holds still by itself (no quorum, a failover, the primary down);
+// a stale pod list holds too, as the cluster rounds do: plan and report, act on nothing.
+asio::awaitable<void> healer::async_sentinel_round(std::vector<heal_pod> pods) {
+  const bool fresh = api_fresh();
+  if (!fresh)
+    log_.warn("heal",
+              "the pod list may be stale (the Kubernetes API server has not been read "
+              "for a while): planning only, nothing is changed until it is fresh");
+  sentinel_heal_options options;
+  options.port = config_.policy.port;
+  options.dry_run = config_.dry_run || !fresh;
+  auto round = co_await async_sentinel_heal_once(target_, pods, options);
+  const std::string& name = target_.sentinel->master_name;
+  for (const auto& f : round.plan.findings) log_.debug("heal", "seen: " + f);
+  for (const auto& r : round.results) {
+    const std::string line = describe(r.action, name) + " -> " + r.detail;
+    (r.acted ? log_.info("heal", line) : log_.warn("heal", line));
+    count(r);
+    if (config_.post_events) co_await async_post_event(r, pods);
+  }
+  record(round, pods.size(), fresh);
+  if (on_sentinel_round) on_sentinel_round(round, pods.size());
 }
 
 void healer::set_leader(bool on) {
@@ -299,6 +360,26 @@ void healer::count(const heal_result& r) {
   if (!metrics_) return;
   metrics_->add(r.acted ? "kage_heal_actions_total" : "kage_heal_actions_not_done_total",
                 action_labels(r.action));
+}
+
+void healer::count(const sentinel_heal_result& r) {
+  if (!metrics_) return;
+  metrics_->add(r.acted ? "kage_heal_actions_total" : "kage_heal_actions_not_done_total",
+                {{"action", to_string(r.action.kind)}});
+}
+
+void healer::record(const sentinel_heal_round& round, std::size_t pods, bool fresh) {
+  if (!metrics_) return;
+  auto& m = *metrics_;
+  m.add("kage_heal_rounds_total", {});
+  m.set("kage_cluster_pods", {}, static_cast<double>(pods));
+  m.set("kage_sentinels_answering", {}, static_cast<double>(round.plan.answering));
+  m.set("kage_heal_holding", {}, round.plan.held ? 1 : 0);
+  m.set("kage_heal_api_fresh", {}, fresh ? 1 : 0);
+  const bool all_done = std::all_of(round.results.begin(), round.results.end(),
+                                    [](const sentinel_heal_result& x) { return x.acted; });
+  if (fresh && !round.plan.held && all_done && !config_.dry_run)
+    m.set("kage_heal_last_success_timestamp_seconds", {}, unix_now());
 }
 
 void healer::count_event_failure() {

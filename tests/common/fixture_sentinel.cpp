@@ -52,7 +52,7 @@ std::vector<std::map<std::string, std::string>> parse_sentinel_entries(const std
 
 sentinel_server::sentinel_server(const std::string& host, const std::string& name,
                                  const redis_server& primary, int quorum,
-                                 const std::string& password)
+                                 const std::string& password, int down_after_ms)
     : host_(host), password_(password), dir_("sentinel") {
   constexpr int attempts = 5;
   for (int attempt = 1;; ++attempt) {
@@ -69,8 +69,8 @@ sentinel_server::sentinel_server(const std::string& host, const std::string& nam
     conf += "sentinel announce-port " + std::to_string(port_) + "\n";
     conf += "sentinel monitor " + name + " " + primary.host() + " " +
             std::to_string(primary.port()) + " " + std::to_string(quorum) + "\n";
-    // Long enough that a loaded machine or DEBUG POPULATE does not look like a failure.
-    conf += "sentinel down-after-milliseconds " + name + " 5000\n";
+    // 5 s by default: long enough that a loaded machine does not look like a failure.
+    conf += "sentinel down-after-milliseconds " + name + " " + std::to_string(down_after_ms) + "\n";
     conf += "sentinel failover-timeout " + name + " 10000\n";
     conf += "sentinel parallel-syncs " + name + " 1\n";
     if (!primary.options().requirepass.empty())
@@ -163,9 +163,9 @@ sentinel_deployment::sentinel_deployment(sentinel_options opts) : opts_(std::mov
   }
   const int quorum = opts_.sentinels / 2 + 1;
   for (int j = 0; j < opts_.sentinels; ++j) {
-    sentinels_.push_back(
-        std::make_unique<sentinel_server>(hosts[static_cast<std::size_t>(j) % hosts.size()],
-                                          opts_.master_name, p, quorum, opts_.password));
+    sentinels_.push_back(std::make_unique<sentinel_server>(
+        hosts[static_cast<std::size_t>(j) % hosts.size()], opts_.master_name, p, quorum,
+        opts_.password, opts_.down_after_ms));
   }
   wait_settled();
 }

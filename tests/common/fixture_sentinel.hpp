@@ -28,6 +28,10 @@ struct sentinel_options {
   std::vector<std::string> redis_extra_args;  // for every redis-server
   // Every redis-server at this one port (as pods at their own IPs); 0: each its own free port.
   int redis_port = 0;
+  // The sentinels' down-after-milliseconds: how long the primary may not answer before they
+  // start a failover of their own. A test that stalls the primary on purpose (DEBUG DIGEST of
+  // 400,000 keys takes over 5 s on a loaded machine) sets it well above the stall.
+  int down_after_ms = 5000;
 };
 
 // One redis-sentinel process in its own temporary directory (sentinel.conf, sentinel.log).
@@ -36,7 +40,7 @@ class sentinel_server {
   // Picks a free port, writes sentinel.conf monitoring `primary` as `name` with `quorum`,
   // starts redis-sentinel and waits (deadline 10 s) until it answers PING.
   sentinel_server(const std::string& host, const std::string& name, const redis_server& primary,
-                  int quorum, const std::string& password);
+                  int quorum, const std::string& password, int down_after_ms = 5000);
   ~sentinel_server();
   sentinel_server(const sentinel_server&) = delete;
   sentinel_server& operator=(const sentinel_server&) = delete;
@@ -94,9 +98,10 @@ class sentinel_deployment {
   // SENTINEL FAILOVER on the first running sentinel and wait (deadline) until it names another
   // primary; returns the old primary's address. Does not wait for the rest to settle.
   std::string start_failover(std::chrono::seconds deadline = std::chrono::seconds(30));
+  // The last `lines` of every sentinel's and server's log, for a failure message.
+  std::string diagnostics(int lines) const;
 
  private:
-  std::string diagnostics(int lines) const;
   const sentinel_server& first_running() const;
 
   sentinel_options opts_;

@@ -2,7 +2,9 @@
 // redis-server "pods", each on its own 127.0.0.x address at one port as in Kubernetes, listed
 // by the fake Kubernetes API server: a replica back on a new IP leaves stale entries that
 // SENTINEL RESET (one sentinel at a time) clears; a stray replica of a dead primary is pointed
-// back; nothing is done when all is consistent or a quorum of sentinels does not answer.
+// back; nothing is done when all is consistent or a quorum of sentinels does not answer. Run
+// as a healer (`kage heal` without --once, and `kage run` with heal.enabled), the pod watch
+// triggers the resets at once: long before the (60 s) periodic round.
 #include <boost/test/unit_test.hpp>
 
 #include "client_kage.hpp"
@@ -10,12 +12,18 @@
 #include "fixture_redis.hpp"
 #include "fixture_sentinel.hpp"
 
+#include <boost/json.hpp>
+
+#include <cstdio>
 #include <functional>
 #include <set>
+#include <sstream>
 #include <thread>
 
 using namespace kage::test;
 using namespace std::chrono_literals;
+namespace json = boost::json;
+using steady = std::chrono::steady_clock;
 
 namespace {
 
@@ -64,9 +72,102 @@ void wait_until(const std::string& what, const std::function<bool()>& done,
   }
 }
 
+double seconds_since(steady::time_point t) {
+  return std::chrono::duration<double>(steady::now() - t).count();
+}
+
+// Pod redis-2's process goes and a fresh replica of the primary starts on new_ip (the pod
+// object is not touched). Returns once every sentinel flags the old entry down, so that the
+// pod event, when it comes, finds stale entries to clear.
+redis_server& move_replica(sentinel_deployment& d, std::string& old_address) {
+  redis_server* old = d.servers()[2];
+  old_address = old->address();
+  old->kill();
+  redis_options fresh;
+  fresh.host = new_ip;
+  fresh.port = d.options().redis_port;
+  fresh.extra_args = {"--replicaof", pod_hosts[0], std::to_string(fresh.port)};
+  redis_server& moved = d.add_server(fresh);
+  for (std::size_t i = 0; i < 3; ++i) {
+    wait_until("sentinel " + std::to_string(i) + " lists the old replica as down",
+               [&] { return listed_replicas(d.sentinel(i)).count("!" + old_address) == 1; });
+  }
+  return moved;
+}
+
+// Seconds from the pod event until a sentinel first dropped the stale entry (the first reset)
+// and until every sentinel lists exactly the live replicas and knows the other two.
+struct heal_times {
+  double first_reset = -1;
+  double healed = -1;
+};
+
+heal_times await_healed(sentinel_deployment& d, const std::string& old_address,
+                        const std::set<std::string>& live, steady::time_point event,
+                        std::chrono::seconds deadline, const std::function<std::string()>& why) {
+  heal_times t;
+  std::vector<std::set<std::string>> others(3);
+  for (std::size_t i = 0; i < 3; ++i) {
+    for (std::size_t j = 0; j < 3; ++j)
+      if (j != i) others[i].insert(d.sentinels()[j]);
+  }
+  for (;;) {
+    bool healed = true;
+    for (std::size_t i = 0; i < 3; ++i) {
+      const auto replicas = listed_replicas(d.sentinel(i));
+      if (t.first_reset < 0 && replicas.count("!" + old_address) == 0)
+        t.first_reset = seconds_since(event);
+      healed = healed && replicas == live && listed_sentinels(d.sentinel(i)) == others[i];
+    }
+    if (healed) {
+      t.healed = seconds_since(event);
+      return t;
+    }
+    if (steady::now() > event + deadline) {
+      BOOST_FAIL("the sentinels were not healed within " << deadline.count()
+                                                         << " s of the pod event\n"
+                                                         << why());
+    }
+    std::this_thread::sleep_for(50ms);
+  }
+}
+
+std::vector<json::object> json_lines(const std::string& text) {
+  std::vector<json::object> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty() || line.front() != '{') continue;
+    boost::system::error_code ec;
+    auto v = json::parse(line, ec);
+    if (!ec && v.is_object()) out.push_back(v.as_object());
+  }
+  return out;
+}
+
+std::size_t count_of(const std::string& text, const std::string& needle) {
+  std::size_t n = 0;
+  for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
+  return n;
+}
+
+std::string write_file(const temp_dir& dir, const std::string& name, const std::string& text) {
+  const auto path = dir.file(name);
+  FILE* f = std::fopen(path.c_str(), "w");
+  BOOST_TEST_REQUIRE(f != nullptr);
+  std::fputs(text.c_str(), f);
+  std::fclose(f);
+  return path;
+}
+
 std::string pod_json(int i, const std::string& ip) {
   return R"({"name": "redis-)" + std::to_string(i) +
          R"(", "labels": {"app": "redis"}, "podIP": ")" + ip + R"(", "ready": true})";
+}
+
+std::vector<std::string> concat_args(std::vector<std::string> a,
+                                     const std::vector<std::string>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
 }
 
 // The deployment's servers as pods redis-0.. in the fake API server, and the heal command.
@@ -79,7 +180,7 @@ struct pods_in_kube {
     int i = 0;
     for (auto* s : d.servers()) kube.control("add_pod", pod_json(i++, s->host()));
   }
-  std::vector<std::string> heal(std::vector<std::string> extra) const {
+  std::vector<std::string> heal(const std::vector<std::string>& extra) const {
     std::vector<std::string> args{"heal",
                                   "--sentinel",
                                   d.sentinel_list(),
@@ -220,6 +321,111 @@ BOOST_AUTO_TEST_CASE(a_stray_replica_of_a_dead_primary_is_pointed_back) {
   d.wait_settled();  // and every sentinel lists it
   auto after = run_kage(k.heal({"--dry-run", "--json"}));
   BOOST_TEST(json_result(after).at("actions").as_array().empty(), describe(after));
+}
+
+// `kage heal` as a healer (no --once): the pod object's new IP wakes a round at once; with a
+// periodic round only every 300 s, the resets it makes (one sentinel at a time) are the event's.
+BOOST_AUTO_TEST_CASE(the_pod_watch_triggers_the_resets_long_before_the_interval) {
+  sentinel_deployment d(pod_options());
+  pods_in_kube k(d);
+  const int port = d.options().redis_port;
+  background_process healer;
+  healer.start(concat_args({kage_binary()},
+                           k.heal({"--interval", "300", "--json", "--log-format", "json"})));
+  // The first round (on the first list) finds nothing to do.
+  BOOST_TEST_REQUIRE(healer.wait_for_output("\"mode\":\"sentinel\"", 30s),
+                     healer.out() + healer.err());
+  BOOST_TEST(json_lines(healer.out()).front().at("actions").as_array().empty(), healer.out());
+
+  std::string old_address;
+  redis_server& moved = move_replica(d, old_address);
+  const auto event = steady::now();
+  k.kube.control("update_pod", pod_json(2, new_ip));
+  const std::set<std::string> live{host_port(pod_hosts[1], port), moved.address()};
+  const auto t = await_healed(d, old_address, live, event, 60s,
+                              [&] { return healer.out() + healer.err() + d.diagnostics(10); });
+  BOOST_TEST_MESSAGE("kage heal --sentinel: first SENTINEL RESET "
+                     << t.first_reset << " s after the pod event, every sentinel healed after "
+                     << t.healed << " s (interval 300 s)");
+  BOOST_TEST(t.first_reset < 5.0);
+  BOOST_TEST(t.healed < 60.0);
+
+  // One round after the event: three resets, each done after the previous one rediscovered.
+  wait_until("the healer prints the round", [&] {
+    for (const auto& o : json_lines(healer.out()))
+      if (o.at("actions").as_array().size() == 3u) return true;
+    return false;
+  });
+  for (const auto& o : json_lines(healer.out())) {
+    const auto& actions = o.at("actions").as_array();
+    if (actions.empty()) continue;
+    BOOST_TEST_REQUIRE(actions.size() == 3u, healer.out());
+    for (std::size_t i = 0; i < 3; ++i) {
+      BOOST_TEST(actions[i].at("action").as_string() == "reset");
+      BOOST_TEST(actions[i].at("target").as_string() == d.sentinels()[i]);
+      BOOST_TEST(actions[i].at("result").as_string() == "done", healer.out());
+      BOOST_TEST(contains(std::string(actions[i].at("detail").as_string()), "again after"));
+    }
+  }
+  healer.kill(SIGTERM);
+  auto done = healer.wait(30s);
+  BOOST_TEST(done.exit_code == 0, healer.err());
+}
+
+// `kage run` with heal.enabled and redis.sentinel.* in its config: the Sentinel healer runs
+// beside the scheduler; holding the Lease it heals on the pod event and takes the backups.
+BOOST_AUTO_TEST_CASE(kage_run_heals_a_sentinel_deployment_on_the_pod_event) {
+  sentinel_deployment d(pod_options());
+  pods_in_kube k(d);
+  const int port = d.options().redis_port;
+  temp_dir dir("heal-sentinel-run");
+  const auto store = dir.file("backups");
+  std::string nodes;
+  for (const auto& s : d.sentinels()) nodes += (nodes.empty() ? "" : ", ") + s;
+  const auto config =
+      write_file(dir, "kage.yaml",
+                 "redis:\n  sentinel:\n    nodes: [" + nodes + "]\n    master_name: mymaster\n" +
+                     "heal:\n  enabled: true\n  lease: on\n  lease_duration_seconds: 3\n" +
+                     "  redis_port: " + std::to_string(port) + "\n  interval_seconds: 300\n" +
+                     "k8s:\n  pod_selector: app=redis\n  namespace: default\n");
+  background_process run;
+  run.start({kage_binary(), "run", "--config", config, "--every", "2", "--to", store,
+             "--log-format", "json"},
+            {{"KUBECONFIG", k.kubeconfig}, {"POD_NAME", "kage-run-0"}});
+  wait_until("kage run holds the lease and made its first round",
+             [&] { return contains(run.err(), "holds the lease") && !backup_ids(store).empty(); });
+  BOOST_TEST(!contains(run.err(), "SENTINEL RESET"), run.err());
+
+  std::string old_address;
+  redis_server& moved = move_replica(d, old_address);
+  const auto event = steady::now();
+  k.kube.control("update_pod", pod_json(2, new_ip));
+  const std::set<std::string> live{host_port(pod_hosts[1], port), moved.address()};
+  const auto t =
+      await_healed(d, old_address, live, event, 60s, [&] { return run.err() + d.diagnostics(10); });
+  BOOST_TEST_MESSAGE("kage run (heal.enabled, Sentinel): first SENTINEL RESET "
+                     << t.first_reset << " s after the pod event, every sentinel healed after "
+                     << t.healed << " s (interval 300 s)");
+  BOOST_TEST(t.first_reset < 5.0);
+  wait_until("kage run logs the three resets",
+             [&] { return count_of(run.err(), "-> done: SENTINEL RESET") == 3u; });
+
+  // The resets are posted as Events by the Lease holder (sentinel 0 runs in pod redis-0).
+  bool event_posted = false;
+  auto events = json::parse(k.kube.control("list", R"({"resource": "events"})"));
+  for (const auto& e : events.at("items").as_array()) {
+    const auto& o = e.as_object();
+    if (o.at("reason").as_string() == "HealSentinelReset" &&
+        o.at("source").at("host").as_string() == "kage-run-0")
+      event_posted = true;
+  }
+  BOOST_TEST(event_posted, json::serialize(events));
+  const auto backups = backup_ids(store).size();
+  wait_until("another scheduled backup is written",
+             [&] { return backup_ids(store).size() > backups; });
+  run.kill(SIGTERM);
+  auto done = run.wait(30s);
+  BOOST_TEST(done.exit_code == 0, run.err());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

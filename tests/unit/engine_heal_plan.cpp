@@ -187,6 +187,24 @@ BOOST_AUTO_TEST_CASE(rule1_a_joined_empty_master_replicates_the_master_with_fewe
   BOOST_TEST(r[0].reason.find("below heal.replicas_per_master") != std::string::npos);
 }
 
+BOOST_AUTO_TEST_CASE(rule1_never_replicates_a_master_that_is_down_or_may_be) {
+  // c lost its replica f and is itself PFAIL (seen "fail?"), then FAIL: the empty node 7 goes
+  // to a live master, never to c (it could not forget c later, and would follow it down).
+  for (const char* seen : {"fail?", "fail"}) {
+    auto w = three_by_one();
+    w.nodes.erase(
+        std::remove_if(w.nodes.begin(), w.nodes.end(), [](auto& n) { return n.name == 'f'; }),
+        w.nodes.end());
+    w.pods.pop_back();
+    w.down = {'c'};
+    w.seen_as['c'] = seen;
+    w.add({'7', "10.0.0.7", "", "", 0, 0});
+    auto plan = settled(w);
+    for (const auto& r : of_kind(plan, heal_action_kind::replicate))
+      BOOST_TEST(r.peer != id('c'), seen);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(rule1_ties_go_to_a_master_on_another_host) {
   auto w = three_by_one();
   w.add({'7', "10.0.0.7", "", "", 0, 0});

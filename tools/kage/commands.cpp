@@ -85,26 +85,41 @@ const std::vector<command_info>& command_table() {
        "it; it exits 0.\n",
        "  SCHEDULE_TIME=3600 REDIS_NODE=redis-0:6379 BACKUP_DIR=/backups kage run\n"
        "  kage run --config /etc/kage/kage.yaml --listen 0.0.0.0:9121 --log-format json\n"},
-      {"heal", k_heal, "keep a Redis Cluster on Kubernetes whole (join, new IPs, forget)",
-       "kage heal --pods SELECTOR [--namespace NS] [--once] [--dry-run] [--json] [OPTIONS]",
-       "Watches the pods matching --pods (a label selector), reads CLUSTER NODES from the Redis\n"
-       "of each (at the pod's IP, port --redis-port), plans what keeps the cluster whole, and\n"
-       "acts: at once after a pod event, and every --interval seconds, until SIGTERM; after\n"
-       "acting it waits until the cluster agrees. With --lease on (auto: in a pod) only the\n"
-       "holder of a Kubernetes Lease acts. Each action is logged, counted in /metrics (--listen)\n"
-       "and posted as a Kubernetes Event on its pod. Rules: an empty Ready pod is MEETed and made "
-       "a\n"
-       "replica of the master with the fewest replicas; a node seen at an old IP is MEETed at its\n"
-       "pod's new one; a node is forgotten (on every node) only when a majority of masters see it\n"
-       "FAIL for heal.forget_after_seconds, no pod carries it and it serves no slots; slots no\n"
-       "live node serves are reported. While the view is uncertain (a failover, a recent change,\n"
-       "many unready pods) only the first two rules act. Each action is re-checked on its node\n"
-       "just before it is taken. --dry-run prints the plan with the reason for each action and\n"
-       "changes nothing. The Kubernetes API is found through --kubeconfig/KUBECONFIG, else\n"
-       "~/.kube/config, else the pod's service account.\n",
+      {"heal", k_heal, "keep a Redis Cluster or Sentinel deployment on Kubernetes whole",
+       "kage heal --pods SELECTOR [--sentinel HOST:PORT --master-name NAME] [--namespace NS] "
+       "[--once] [--dry-run] [--json] [OPTIONS]",
+       "Watches the pods matching --pods (a label selector), reads the Redis of each (at the\n"
+       "pod's IP, port --redis-port), plans what keeps the deployment whole, and acts: at once\n"
+       "after a pod event (a new IP, Ready changing, a pod deleted), and every --interval\n"
+       "seconds, until SIGTERM. With --lease on (auto: in a pod) only the holder of a Kubernetes\n"
+       "Lease acts. Each action is logged, counted in /metrics (--listen) and posted as a\n"
+       "Kubernetes Event on its pod. Each action is re-checked just before it is taken.\n"
+       "--once runs one round; --dry-run prints the plan with the reason for each action and\n"
+       "changes nothing; --json prints each round as one JSON line.\n"
+       "\n"
+       "Redis Cluster (no --sentinel): it reads CLUSTER NODES and, after acting, waits until the\n"
+       "cluster agrees. Rules: an empty Ready pod is MEETed and made a replica of the master\n"
+       "with the fewest replicas; a node seen at an old IP is MEETed at its pod's new one; a\n"
+       "node is forgotten (on every node) only when a majority of masters see it FAIL for\n"
+       "heal.forget_after_seconds, no pod carries it and it serves no slots; slots no live node\n"
+       "serves are reported. While the view is uncertain (a failover, a recent change, many\n"
+       "unready pods) only the first two rules act.\n"
+       "\n"
+       "Sentinel (--sentinel, repeatable, or redis.sentinel.* in the config): it asks every\n"
+       "sentinel about --master-name and each pod's Redis for INFO replication. A pod that\n"
+       "replicates from anything but the primary the sentinels name (or an empty stray master)\n"
+       "gets REPLICAOF the primary; a sentinel that keeps entries for replicas or sentinels that\n"
+       "are gone (old pod IPs) gets SENTINEL RESET, one sentinel at a time, each after the\n"
+       "previous knows the other sentinels and the live replicas again. Nothing is done while a\n"
+       "failover runs, the primary is seen down, or fewer sentinels answer than a quorum.\n"
+       "\n"
+       "The Kubernetes API is found through --kubeconfig/KUBECONFIG, else ~/.kube/config, else\n"
+       "the pod's service account. 'kage run' heals too with heal.enabled in its config.\n",
        "  kage heal --pods app.kubernetes.io/instance=redis --dry-run\n"
        "  kage heal --pods app=redis --namespace prod --once --json\n"
-       "  kage heal --pods app=redis --lease on --listen 0.0.0.0:9121 --log-format json\n"},
+       "  kage heal --pods app=redis --lease on --listen 0.0.0.0:9121 --log-format json\n"
+       "  kage heal --pods app=redis --sentinel redis-0.redis-headless:26379 --master-name "
+       "mymaster\n"},
       {"controller", k_controller, "run RedisBackup resources (kubectl apply a backup)",
        "kage controller [--namespace NS | --all-namespaces] [--max-concurrent N] [OPTIONS]",
        "Watches the RedisBackup resources (redis.io/v1, short name rb; the CRD is\n"

@@ -153,11 +153,16 @@ asio::awaitable<int> run_healer(settings s, logger log, k8s::client& api,
   }
   auto c = healer_config_from(s, api);
   c.backups = std::move(backups);
+  const std::string master_name = target.sentinel ? target.sentinel->master_name : "";
+  const std::size_t sentinels = target.sentinel ? target.sentinel->nodes.size() : 0;
   engine::healer h(api, std::move(target), std::move(c), log, metrics.get());
   const bool json_out = s.json;
   const int port = s.heal_redis_port;
   h.on_round = [json_out, port](const engine::heal_round& round, std::size_t pods) {
     print_round(round, pods, round.views, port, json_out);
+  };
+  h.on_sentinel_round = [=](const engine::sentinel_heal_round& round, std::size_t pods) {
+    print_sentinel_round(round, master_name, pods, sentinels, json_out);
   };
   std::exception_ptr error;
   try {
@@ -180,7 +185,11 @@ asio::awaitable<int> run_healer(settings s, logger log, k8s::client& api,
 }  // namespace
 
 engine::redis_target heal_target(const settings& s) {
-  engine::redis_target target;
+  if (!s.sentinel_nodes.empty()) {
+    const std::vector<std::string> no_seeds;  // the sentinels name the primary, the pods the rest
+    return engine::make_target(no_seeds, redis_config_from(s), sentinel_options_from(s));
+  }
+  engine::redis_target target;  // a cluster: the pods are the nodes, no seed
   target.config = redis_config_from(s);
   if (target.config.tls.enabled) target.tls = proto::make_tls_context(target.config.tls);
   return target;
@@ -213,7 +222,8 @@ std::shared_ptr<storage::store> heal_backups(const settings& s, asio::any_io_exe
 }
 
 asio::awaitable<int> run_heal(settings s, logger log, store_opener open_store) {
-  if (!s.sentinel_nodes.empty()) co_return co_await run_sentinel_heal(std::move(s), log);
+  const bool sentinel_once = !s.sentinel_nodes.empty() && (s.once || s.dry_run);
+  if (sentinel_once) co_return co_await run_sentinel_heal_once(std::move(s), log);
   auto ex = co_await asio::this_coro::executor;
   auto client = make_kube_client(s, ex, log);
   k8s::client& api = *client;

@@ -1,6 +1,8 @@
 #include "heal_sentinel.hpp"
 
+#include "heal_command.hpp"
 #include "job_options.hpp"
+#include "kube.hpp"
 
 #include <kage/base/error.hpp>
 #include <kage/engine/heal.hpp>
@@ -24,8 +26,10 @@ std::string result_word(const engine::sentinel_heal_round& round, std::size_t i)
   return round.results[i].acted ? "done" : "not done";
 }
 
-void print_round(const engine::sentinel_heal_round& round, const std::string& master_name,
-                 std::size_t pods, std::size_t sentinels, bool json_out) {
+}  // namespace
+
+void print_sentinel_round(const engine::sentinel_heal_round& round, const std::string& master_name,
+                          std::size_t pods, std::size_t sentinels, bool json_out) {
   const auto& plan = round.plan;
   if (json_out) {
     json::array actions;
@@ -74,52 +78,31 @@ void print_round(const engine::sentinel_heal_round& round, const std::string& ma
   std::cout.flush();
 }
 
-}  // namespace
-
-asio::awaitable<int> run_sentinel_heal(settings s, logger log) {
+asio::awaitable<int> run_sentinel_heal_once(settings s, logger log) {
   auto ex = co_await asio::this_coro::executor;
-  k8s::connection_settings where;
-  where.kubeconfig = s.kubeconfig;
-  where.context = s.kube_context;
-  k8s::client_options copts;
-  copts.log = log;
-  k8s::client api(ex, k8s::load_rest_config(where), copts);
-  const std::string ns = s.k8s_namespace.empty() ? api.namespace_() : s.k8s_namespace;
-
-  const std::vector<std::string> no_nodes;
-  auto target = engine::make_target(no_nodes, redis_config_from(s), sentinel_options_from(s));
+  auto api = make_kube_client(s, ex, log);
+  const std::string ns = kube_namespace(s, *api);
+  auto target = heal_target(s);
   const std::string master_name = target.sentinel->master_name;
 
   engine::sentinel_heal_options options;
   options.port = s.heal_redis_port;
   options.dry_run = s.dry_run;
-  const bool once = s.once || s.dry_run;
-  asio::steady_timer timer(ex);
-  for (;;) {
-    k8s::list_options lo;
-    lo.label_selector = s.pod_selector;
-    auto list = co_await api.async_list(k8s::pods_resource, ns, lo);
-    if (!list) {
-      if (once) fail(exit_code::failure, list.ec, "cannot list the Redis pods: " + list.message);
-      log.warn("heal", "cannot list the Redis pods (nothing is done this round): " + list.message);
-    } else {
-      auto pods = engine::heal_pods_from(list.items);
-      if (pods.empty() && once) {
-        fail(exit_code::usage, "no pod in namespace '" + ns + "' matches --pods '" +
-                                   s.pod_selector + "': check the selector and the namespace");
-      }
-      auto round = co_await engine::async_sentinel_heal_once(target, pods, options);
-      for (const auto& r : round.results) {
-        (r.acted ? log.info("heal", r.detail + ": " + r.action.reason)
-                 : log.warn("heal", r.detail));
-      }
-      print_round(round, master_name, pods.size(), target.sentinel->nodes.size(), s.json);
-    }
-    if (once) co_return 0;
-    timer.expires_after(std::chrono::seconds(s.heal_interval_seconds));
-    auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::deferred));
-    if (ec) co_return 0;  // SIGTERM/SIGINT: stop between rounds
+  k8s::list_options lo;
+  lo.label_selector = s.pod_selector;
+  auto list = co_await api->async_list(k8s::pods_resource, ns, lo);
+  if (!list) fail(exit_code::failure, list.ec, "cannot list the Redis pods: " + list.message);
+  auto pods = engine::heal_pods_from(list.items);
+  if (pods.empty()) {
+    fail(exit_code::usage, "no pod in namespace '" + ns + "' matches --pods '" + s.pod_selector +
+                               "': check the selector and the namespace");
   }
+  auto round = co_await engine::async_sentinel_heal_once(target, pods, options);
+  for (const auto& r : round.results) {
+    (r.acted ? log.info("heal", r.detail + ": " + r.action.reason) : log.warn("heal", r.detail));
+  }
+  print_sentinel_round(round, master_name, pods.size(), target.sentinel->nodes.size(), s.json);
+  co_return 0;
 }
 
 }  // namespace kage::cli

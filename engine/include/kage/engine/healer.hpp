@@ -2,15 +2,19 @@
 // The long-running healer (`kage heal`, and `kage run` with heal: on): a pod cache kept by a
 // Kubernetes reflector (list+watch), a round (observe, plan, act, wait for agreement) soon after
 // any pod event (bursts coalesced) and every `interval` in any case, and, with a Lease, rounds
-// that act only while this instance holds it.
+// that act only while this instance holds it. One trigger for both kinds of deployment: a
+// Redis Cluster round (heal.hpp), or, when the target names sentinels, a Sentinel round
+// (sentinel_heal.hpp: REPLICAOF strays, SENTINEL RESET one sentinel at a time).
 //
 //   reflector (pods) ──event──► wake ─┐
 //   interval timer ───────────────────┴─► round: observe ─► plan_heal ─► execute ─► agree
+//                                          (Sentinel: observe ─► plan_sentinel_heal ─► act)
 //   leader_elector: the rounds run inside lead(); losing the lease cancels them first
 //   every action: log line, kage_heal_actions_total{action}, a Kubernetes Event on its pod
 #include <kage/base/log.hpp>
 #include <kage/engine/heal.hpp>
 #include <kage/engine/metrics.hpp>
+#include <kage/engine/sentinel_heal.hpp>
 #include <kage/k8s/client.hpp>
 #include <kage/k8s/leader_election.hpp>
 
@@ -61,6 +65,8 @@ class healer {
 
   // After each round (on the io thread): the round and the number of selected pods.
   std::function<void(const heal_round&, std::size_t)> on_round;
+  // The same in Sentinel mode (the target names sentinels).
+  std::function<void(const sentinel_heal_round&, std::size_t)> on_sentinel_round;
 
   // True while this instance may act: it holds the Lease, or no Lease is configured.
   bool acting() const noexcept;
@@ -72,12 +78,17 @@ class healer {
   boost::asio::awaitable<void> async_lead();
   boost::asio::awaitable<void> async_act_loop();
   boost::asio::awaitable<void> async_round();
+  boost::asio::awaitable<void> async_sentinel_round(std::vector<heal_pod> pods);
   boost::asio::awaitable<void> async_post_event(heal_result r, std::vector<heal_pod> pods);
+  boost::asio::awaitable<void> async_post_event(sentinel_heal_result r, std::vector<heal_pod> pods);
+  boost::asio::awaitable<void> async_post(k8s::event_info e, std::string pod);
   void wake();
   // Metrics, from plain functions (GCC 12 and braced lists in coroutine bodies do not mix).
   void record(const heal_round& round, const heal_observed& observed);
   void set_leader(bool on);
   void count(const heal_result& r);
+  void count(const sentinel_heal_result& r);
+  void record(const sentinel_heal_round& round, std::size_t pods, bool fresh);
   void count_event_failure();
 
   k8s::client& api_;
