@@ -102,8 +102,11 @@ const std::vector<command_info>& command_table() {
        "with the fewest replicas; a node seen at an old IP is MEETed at its pod's new one; a\n"
        "node is forgotten (on every node) only when a majority of masters see it FAIL for\n"
        "heal.forget_after_seconds, no pod carries it and it serves no slots; slots no live node\n"
-       "serves are reported. While the view is uncertain (a failover, a recent change, many\n"
-       "unready pods) only the first two rules act.\n"
+       "serves are reported, and with --refill-from-backup --from LOCATION an empty joined pod\n"
+       "takes them and their keys come back from the newest backup; a slot left open by a\n"
+       "stuck migration is closed as redis-cli --cluster fix would; with --bootstrap, empty\n"
+       "pods become a new cluster (never over data). While the view is uncertain (a failover,\n"
+       "a recent change, many unready pods) only the first two rules act.\n"
        "\n"
        "Sentinel (--sentinel, repeatable, or redis.sentinel.* in the config): it asks every\n"
        "sentinel about --master-name and each pod's Redis for INFO replication. A pod that\n"
@@ -118,6 +121,7 @@ const std::vector<command_info>& command_table() {
        "  kage heal --pods app.kubernetes.io/instance=redis --dry-run\n"
        "  kage heal --pods app=redis --namespace prod --once --json\n"
        "  kage heal --pods app=redis --lease on --listen 0.0.0.0:9121 --log-format json\n"
+       "  kage heal --pods app=redis --refill-from-backup --from s3://backups/redis\n"
        "  kage heal --pods app=redis --sentinel redis-0.redis-headless:26379 --master-name "
        "mymaster\n"},
       {"controller", k_controller, "run RedisBackup resources (kubectl apply a backup)",
