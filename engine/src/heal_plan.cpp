@@ -435,8 +435,34 @@ struct planner {
                                    : "; heal.refill_from_backup is off: restore them by hand"));
   }
 
+  // A pod that still carries a lost shard's master or replica may bring it back with its
+  // volume and writes newer than any backup: then the shard waits for it, never a refill.
+  std::string lost_node_with_a_pod() const {
+    for (const auto& [id, n] : m.nodes) {
+      if (!n.master || n.slots.empty() || !n.failed) continue;
+      bool lost = false;
+      for (const auto& r : n.slots) {
+        for (const auto& l : out.lost_slots)
+          lost = lost || (r.first <= l.last && l.first <= r.last);
+      }
+      if (!lost) continue;
+      if (n.pod) return "pod " + n.pod->name + " still carries its master " + id.substr(0, 8);
+      for (const auto& [rid, r] : m.nodes) {
+        if (r.master_id == id && r.pod)
+          return "pod " + r.pod->name + " still carries its replica " + rid.substr(0, 8);
+      }
+    }
+    return {};
+  }
+
   void refill() {
     if (out.lost_slots.empty() || !policy.refill_from_backup) return;
+    if (auto pod = lost_node_with_a_pod(); !pod.empty()) {
+      out.findings.push_back("the lost slots are not refilled while " + pod +
+                             " (it may come back with its data, newer than any backup); "
+                             "delete that pod for a refill (rule 4)");
+      return;
+    }
     for (const auto& [id, n] : m.nodes) {
       if (!empty_joined_master(n)) continue;
       heal_action take;
