@@ -19,29 +19,6 @@ namespace {
 
 namespace asio = boost::asio;
 
-std::string host_name() {
-  char name[256] = {};
-  if (::gethostname(name, sizeof name - 1) != 0 || name[0] == '\0') return "kage";
-  return name;
-}
-
-engine::http_handler metrics_handler(std::shared_ptr<engine::metrics_registry> m) {
-  return [m](std::string_view target) {
-    const auto path = target.substr(0, target.find('?'));
-    engine::http_reply r;
-    if (path == "/metrics") {
-      r.content_type = "text/plain; version=0.0.4; charset=utf-8";
-      r.body = m->render();
-    } else if (path == "/healthz" || path == "/readyz") {
-      r.body = "ok\n";
-    } else {
-      r.status = 404;
-      r.body = "not found; try /metrics or /healthz\n";
-    }
-    return r;
-  };
-}
-
 engine::backup_controller_config controller_config_from(const settings& s, const k8s::client& api,
                                                         engine::store_opener open) {
   engine::backup_controller_config c;
@@ -49,22 +26,10 @@ engine::backup_controller_config controller_config_from(const settings& s, const
   c.pods_label_key = s.controller_pods_label_key;
   c.redis_port = s.heal_redis_port;
   c.max_concurrent = s.controller_max_concurrent;
-  c.identity = s.heal_identity.empty() ? host_name() : s.heal_identity;
+  c.identity = instance_identity(s);
   c.redis = redis_config_from(s);
   c.open_store = std::move(open);
-  const bool lease =
-      s.heal_lease == "on" || (s.heal_lease == "auto" && api.config().source == "in-cluster");
-  if (lease) {
-    k8s::leader_election_config l;
-    l.namespace_ = s.heal_lease_namespace.empty() ? kube_namespace(s, api) : s.heal_lease_namespace;
-    l.name = s.controller_lease_name;
-    l.identity = c.identity;
-    l.lease_duration = std::chrono::seconds(s.heal_lease_duration_seconds);
-    l.renew_deadline = l.lease_duration * 2 / 3;
-    l.retry_period = std::max<std::chrono::milliseconds>(l.lease_duration * 2 / 15,
-                                                         std::chrono::milliseconds(100));
-    c.lease = l;
-  }
+  c.lease = lease_from(s, api, kube_namespace(s, api), s.controller_lease_name);
   return c;
 }
 

@@ -95,47 +95,6 @@ void print_round(const engine::heal_round& round, std::size_t pods, std::size_t 
   std::cout.flush();
 }
 
-std::string host_name() {
-  char name[256] = {};
-  if (::gethostname(name, sizeof name - 1) != 0 || name[0] == '\0') return "kage";
-  return name;
-}
-
-// heal.lease: auto means on when kage runs in a pod (in-cluster credentials).
-std::optional<k8s::leader_election_config> lease_from(const settings& s, const k8s::client& api,
-                                                      const std::string& ns) {
-  const bool on =
-      s.heal_lease == "on" || (s.heal_lease == "auto" && api.config().source == "in-cluster");
-  if (!on) return std::nullopt;
-  k8s::leader_election_config c;
-  c.namespace_ = s.heal_lease_namespace.empty() ? ns : s.heal_lease_namespace;
-  c.name = s.heal_lease_name;
-  c.identity = s.heal_identity.empty() ? host_name() : s.heal_identity;
-  // client-go's 15 s / 10 s / 2 s, scaled to the configured duration.
-  c.lease_duration = std::chrono::seconds(s.heal_lease_duration_seconds);
-  c.renew_deadline = c.lease_duration * 2 / 3;
-  c.retry_period = std::max<std::chrono::milliseconds>(c.lease_duration * 2 / 15,
-                                                       std::chrono::milliseconds(100));
-  return c;
-}
-
-engine::http_handler metrics_handler(std::shared_ptr<engine::metrics_registry> m) {
-  return [m](std::string_view target) {
-    const auto path = target.substr(0, target.find('?'));
-    engine::http_reply r;
-    if (path == "/metrics") {
-      r.content_type = "text/plain; version=0.0.4; charset=utf-8";
-      r.body = m->render();
-    } else if (path == "/healthz" || path == "/readyz") {
-      r.body = "ok\n";
-    } else {
-      r.status = 404;
-      r.body = "not found; try /metrics or /healthz\n";
-    }
-    return r;
-  };
-}
-
 // kage heal without --once: the healer runs until SIGTERM/SIGINT.
 asio::awaitable<int> run_healer(settings s, logger log, k8s::client& api,
                                 engine::redis_target target,
@@ -184,6 +143,49 @@ asio::awaitable<int> run_healer(settings s, logger log, k8s::client& api,
 
 }  // namespace
 
+std::string instance_identity(const settings& s) {
+  if (!s.heal_identity.empty()) return s.heal_identity;
+  char name[256] = {};
+  if (::gethostname(name, sizeof name - 1) != 0 || name[0] == '\0') return "kage";
+  return name;
+}
+
+// heal.lease: auto means on when kage runs in a pod (in-cluster credentials).
+std::optional<k8s::leader_election_config> lease_from(const settings& s, const k8s::client& api,
+                                                      const std::string& ns,
+                                                      const std::string& lease_name) {
+  const bool on =
+      s.heal_lease == "on" || (s.heal_lease == "auto" && api.config().source == "in-cluster");
+  if (!on) return std::nullopt;
+  k8s::leader_election_config c;
+  c.namespace_ = s.heal_lease_namespace.empty() ? ns : s.heal_lease_namespace;
+  c.name = lease_name;
+  c.identity = instance_identity(s);
+  // client-go's 15 s / 10 s / 2 s, scaled to the configured duration.
+  c.lease_duration = std::chrono::seconds(s.heal_lease_duration_seconds);
+  c.renew_deadline = c.lease_duration * 2 / 3;
+  c.retry_period = std::max<std::chrono::milliseconds>(c.lease_duration * 2 / 15,
+                                                       std::chrono::milliseconds(100));
+  return c;
+}
+
+engine::http_handler metrics_handler(std::shared_ptr<engine::metrics_registry> m) {
+  return [m](std::string_view target) {
+    const auto path = target.substr(0, target.find('?'));
+    engine::http_reply r;
+    if (path == "/metrics") {
+      r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+      r.body = m->render();
+    } else if (path == "/healthz" || path == "/readyz") {
+      r.body = "ok\n";
+    } else {
+      r.status = 404;
+      r.body = "not found; try /metrics or /healthz\n";
+    }
+    return r;
+  };
+}
+
 engine::redis_target heal_target(const settings& s) {
   if (!s.sentinel_nodes.empty()) {
     const std::vector<std::string> no_seeds;  // the sentinels name the primary, the pods the rest
@@ -203,7 +205,7 @@ engine::healer_config healer_config_from(const settings& s, const k8s::client& a
   c.node_timeout_known = s.heal_node_timeout_ms > 0;
   c.interval = std::chrono::seconds(s.heal_interval_seconds);
   c.stale_after = std::chrono::seconds(s.heal_api_stale_after_seconds);
-  c.lease = lease_from(s, api, c.namespace_);
+  c.lease = lease_from(s, api, c.namespace_, s.heal_lease_name);
   return c;
 }
 
